@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "pinretrieval",
+  products: [
+    .library(name: "VectorIndex", targets: ["VectorIndex"]),
+    .library(name: "Vectors", targets: ["Vectors"]),
+    .executable(name: "eval-retrieval", targets: ["eval-retrieval"]),
+    .executable(name: "ann-benchmark", targets: ["ann-benchmark"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // C++ shim over Debian's static libfaiss.a (libfaiss-dev); see Sources/CFaiss/include/CFaiss.h.
+    .target(
+      name: "CFaiss",
+      linkerSettings: [
+        .linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("lapack"),
+        .linkedLibrary("blas"), .linkedLibrary("m"), .linkedLibrary("stdc++"),
+      ]
+    ),
+    // Seeded random number generation shared by every stage that samples.
+    .target(name: "Randomness"),
+    // Contiguous row-major Float matrices and their interchange formats (.npy, .fvecs, .ivecs).
+    .target(name: "Vectors", dependencies: ["Randomness"]),
+    // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
+    .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
+    // Recall / QPS / build-time sweeps of ANN indices against exact search.
+    .target(name: "ANNEvaluation", dependencies: ["VectorIndex", "Vectors"]),
+    .executableTarget(
+      name: "eval-retrieval",
+      dependencies: [
+        "ANNEvaluation", "VectorIndex", "Vectors", "Randomness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Eval/eval-retrieval"
+    ),
+    .executableTarget(
+      name: "ann-benchmark",
+      dependencies: [
+        "ANNEvaluation", "VectorIndex", "Vectors", "Randomness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/ann-benchmark"
+    ),
+    .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
+    .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness"]),
+    .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness"]),
+    .testTarget(name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
+  ],
+  cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,100 @@
+import VectorIndex
+import Vectors
+
+/// Measurements of an approximate index against exact search: recall, throughput, build cost.
+public enum ANNMeasurements {
+  /// k-recall@k: the fraction of each query's true top-k that the approximate top-k contains,
+  /// averaged over queries (Jégou et al. call this "k-recall@k"; FAISS's "intersection measure").
+  public static func recall(_ approximate: SearchResults, exact: SearchResults, at k: Int) -> Double {
+    precondition(approximate.queryCount == exact.queryCount, "query counts differ")
+    guard approximate.queryCount > 0 else { return 0 }
+    var total = 0
+    for query in 0..<exact.queryCount {
+      let truth = Set(exact.ids(forQuery: query).prefix(k))
+      total += approximate.ids(forQuery: query).prefix(k).reduce(0) { $0 + (truth.contains($1) ? 1 : 0) }
+    }
+    return Double(total) / Double(exact.queryCount * k)
+  }
+
+  /// Seconds taken by `body`, measured with the monotonic clock.
+  public static func seconds<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try body()
+    let elapsed = clock.now - start
+    let (s, attoseconds) = elapsed.components
+    return (result, Double(s) + Double(attoseconds) * 1e-18)
+  }
+
+  /// The median of `values` (mean of the middle two for an even count).
+  public static func median(_ values: [Double]) -> Double {
+    precondition(!values.isEmpty, "median of nothing")
+    let sorted = values.sorted()
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+
+  /// The `q`-quantile (0...1) of `values`, nearest-rank.
+  public static func quantile(_ values: [Double], _ q: Double) -> Double {
+    precondition(!values.isEmpty, "quantile of nothing")
+    let sorted = values.sorted()
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+  }
+
+  /// Throughput of batched search: the whole `queries` batch is searched `runs` times (after one
+  /// warm-up run) and the median wall time gives queries per second.
+  public static func queriesPerSecond(
+    _ index: FaissIndex, queries: VectorMatrix, k: Int, runs: Int
+  ) throws(VectorIndexError) -> (qps: Double, medianSeconds: Double, results: SearchResults) {
+    var results = try index.search(queries, k: k)
+    var times = [Double]()
+    for _ in 0..<max(1, runs) {
+      let (r, t) = try seconds { () throws(VectorIndexError) in try index.search(queries, k: k) }
+      results = r
+      times.append(t)
+    }
+    let mid = median(times)
+    return (Double(queries.count) / mid, mid, results)
+  }
+
+  /// Per-query latency: each of `queries` searched alone; returns (p50, p99) in milliseconds.
+  public static func latencyMilliseconds(
+    _ index: FaissIndex, queries: VectorMatrix, k: Int
+  ) throws(VectorIndexError) -> (p50: Double, p99: Double) {
+    var times = [Double]()
+    times.reserveCapacity(queries.count)
+    for row in 0..<queries.count {
+      let query = try! VectorMatrix(dimension: queries.dimension, values: Array(queries[row]))
+      let (_, t) = try seconds { () throws(VectorIndexError) in try index.search(query, k: k) }
+      times.append(t * 1000)
+    }
+    return (quantile(times, 0.5), quantile(times, 0.99))
+  }
+
+  /// What building an index cost.
+  public struct BuildCost: Sendable {
+    public let trainSeconds: Double
+    public let addSeconds: Double
+    /// Serialized size (codes, ids, quantizers): the index's memory footprint.
+    public let bytes: Int
+
+    public init(trainSeconds: Double, addSeconds: Double, bytes: Int) {
+      self.trainSeconds = trainSeconds
+      self.addSeconds = addSeconds
+      self.bytes = bytes
+    }
+  }
+
+  /// Trains `index` on `training` and adds `corpus`, timing both.
+  public static func build(
+    _ index: FaissIndex, training: VectorMatrix, corpus: VectorMatrix
+  ) throws(VectorIndexError) -> BuildCost {
+    let (_, trainSeconds) = try seconds { () throws(VectorIndexError) in
+      if !index.isTrained { try index.train(training) }
+    }
+    let (_, addSeconds) = try seconds { () throws(VectorIndexError) in try index.add(corpus) }
+    return BuildCost(
+      trainSeconds: trainSeconds, addSeconds: addSeconds, bytes: try index.serializedSize())
+  }
+}

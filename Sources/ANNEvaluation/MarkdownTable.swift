@@ -1,0 +1,40 @@
+/// A GitHub-flavoured Markdown table.
+public struct MarkdownTable: Sendable {
+  public let header: [String]
+  public private(set) var rows: [[String]] = []
+
+  public init(_ header: [String]) { self.header = header }
+
+  public mutating func append(_ row: [String]) {
+    precondition(row.count == header.count, "row has \(row.count) cells, header \(header.count)")
+    rows.append(row)
+  }
+
+  public var markdown: String {
+    func line(_ cells: [String]) -> String {
+      "| " + cells.map { $0.replacingPipes() }.joined(separator: " | ") + " |"
+    }
+    return ([line(header), line(header.map { _ in "---" })] + rows.map(line)).joined(separator: "\n")
+      + "\n"
+  }
+}
+
+extension String {
+  fileprivate func replacingPipes() -> String {
+    split(separator: "|", omittingEmptySubsequences: false).joined(separator: "\\|")
+  }
+}
+
+/// Fixed-precision formatting without Foundation's locale-dependent formatters.
+public func formatted(_ value: Double, decimals: Int) -> String {
+  guard value.isFinite else { return "\(value)" }
+  var scale = 1.0
+  for _ in 0..<decimals { scale *= 10 }
+  let rounded = (abs(value) * scale).rounded()
+  let integer = Int(rounded / scale)
+  let fraction = Int(rounded - Double(integer) * scale)
+  let sign = value < 0 && rounded != 0 ? "-" : ""
+  guard decimals > 0 else { return "\(sign)\(integer)" }
+  let digits = String(fraction)
+  return "\(sign)\(integer)." + String(repeating: "0", count: decimals - digits.count) + digits
+}

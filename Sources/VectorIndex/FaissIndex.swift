@@ -1,0 +1,266 @@
+import CFaiss
+import Vectors
+
+/// How vectors are compared.
+public enum Metric: String, Sendable, CaseIterable, Codable {
+  /// Larger inner product is closer (cosine similarity for L2-normalized vectors).
+  case innerProduct
+  /// Smaller squared Euclidean distance is closer.
+  case l2
+
+  var cValue: cfaiss_metric {
+    self == .l2 ? CFAISS_METRIC_L2 : CFAISS_METRIC_INNER_PRODUCT
+  }
+}
+
+/// A FAISS index built from a factory string ("Flat", "IVF4096,PQ16np", "HNSW32", ...).
+///
+/// Vectors go in and out as `VectorMatrix`; FAISS reads their buffers directly, with no copy.
+///
+/// Thread safety: any number of `search` calls may run concurrently (FAISS's search is
+/// read-only); mutations (`train`, `add`, `reset`, `remove`, `setNProbe`, `setParameter`) take
+/// an exclusive lock, so they wait for running searches and block new ones. Each FAISS call
+/// parallelizes internally with OpenMP (see `FaissThreads`).
+public class FaissIndex: @unchecked Sendable {
+  let handle: OpaquePointer
+  let lock = ReadWriteLock()
+  /// Components per vector.
+  public let dimension: Int
+  public let metric: Metric
+  /// The factory string this index was created with (nil for an index read from a file).
+  public let factoryString: String?
+
+  /// Creates an index from a FAISS factory string.
+  /// - Throws: `VectorIndexError.invalidFactoryString` if FAISS rejects `factory`.
+  public init(dimension: Int, factory: String, metric: Metric) throws(VectorIndexError) {
+    guard dimension > 0 else {
+      throw .invalidArgument("index dimension must be positive (got \(dimension))")
+    }
+    FaissThreads.applyDefaultsOnce()
+    var created: OpaquePointer?
+    let status = cfaiss_index_factory(Int32(dimension), factory, metric.cValue, &created)
+    guard status == CFAISS_OK, let created else {
+      throw .invalidFactoryString(factory, reason: Self.lastError())
+    }
+    self.handle = created
+    self.dimension = dimension
+    self.metric = metric
+    self.factoryString = factory
+  }
+
+  /// Takes ownership of a handle read from a file.
+  init(adopting handle: OpaquePointer) {
+    self.handle = handle
+    self.dimension = Int(cfaiss_index_dimension(handle))
+    self.metric = cfaiss_index_metric(handle) == CFAISS_METRIC_L2 ? .l2 : .innerProduct
+    self.factoryString = nil
+  }
+
+  deinit { cfaiss_index_free(handle) }
+
+  /// Number of vectors held.
+  public var count: Int { lock.reading { Int(cfaiss_index_ntotal(handle)) } }
+  /// Whether the index is ready for `add` (flat indices always are).
+  public var isTrained: Bool { lock.reading { cfaiss_index_is_trained(handle) != 0 } }
+  /// Number of inverted lists if this is (or wraps) an IVF index.
+  public var listCount: Int? {
+    let n = Int(cfaiss_index_nlist(handle))
+    return n > 0 ? n : nil
+  }
+
+  /// Trains the index (coarse quantizer, codebooks) on `vectors`.
+  public func train(_ vectors: VectorMatrix) throws(VectorIndexError) {
+    try validate(vectors, for: "train")
+    if let lists = listCount, vectors.count < lists {
+      throw .tooFewTrainingVectors(
+        count: vectors.count, required: lists, reason: "one per inverted list")
+    }
+    try minimumTrainingCheck(vectors.count)
+    try lock.writing { () throws(VectorIndexError) in
+      try check(
+        vectors.withUnsafeBufferPointer {
+          cfaiss_index_train(handle, Int64(vectors.count), $0.baseAddress)
+        })
+    }
+  }
+
+  /// Subclasses add their own training-size requirements here.
+  func minimumTrainingCheck(_ count: Int) throws(VectorIndexError) {}
+
+  /// Adds `vectors`; their ids are their positions in insertion order.
+  public func add(_ vectors: VectorMatrix) throws(VectorIndexError) {
+    try validateForAdd(vectors)
+    try lock.writing { () throws(VectorIndexError) in
+      try check(
+        vectors.withUnsafeBufferPointer {
+          cfaiss_index_add(handle, Int64(vectors.count), $0.baseAddress)
+        })
+    }
+  }
+
+  /// Adds `vectors` under the given ids (one per vector; not supported by a bare flat index,
+  /// use a factory string such as "IDMap,Flat" or an IVF index).
+  public func add(_ vectors: VectorMatrix, ids: [Int64]) throws(VectorIndexError) {
+    try validateForAdd(vectors)
+    guard ids.count == vectors.count else {
+      throw .invalidArgument("add: \(ids.count) ids for \(vectors.count) vectors")
+    }
+    if let negative = ids.firstIndex(where: { $0 < 0 }) {
+      throw .invalidArgument("add: id \(ids[negative]) at position \(negative) is negative")
+    }
+    try lock.writing { () throws(VectorIndexError) in
+      try check(
+        vectors.withUnsafeBufferPointer { buffer in
+          ids.withUnsafeBufferPointer { idBuffer in
+            cfaiss_index_add_with_ids(
+              handle, Int64(vectors.count), buffer.baseAddress, idBuffer.baseAddress)
+          }
+        })
+    }
+  }
+
+  /// The `k` nearest vectors of each query, best first.
+  ///
+  /// - Throws: `invalidK` if k < 1, `emptyIndex`, `kExceedsIndexSize` if k > `count`,
+  ///   `dimensionMismatch`, `nonFiniteValue`, `notTrained`.
+  public func search(_ queries: VectorMatrix, k: Int) throws(VectorIndexError) -> SearchResults {
+    guard k >= 1 else { throw .invalidK(k) }
+    try validate(queries, for: "search")
+    return try lock.reading { () throws(VectorIndexError) -> SearchResults in
+      guard cfaiss_index_is_trained(handle) != 0 else { throw .notTrained(operation: "search") }
+      let total = Int(cfaiss_index_ntotal(handle))
+      guard total > 0 else { throw .emptyIndex }
+      guard k <= total else { throw .kExceedsIndexSize(k: k, count: total) }
+      let n = queries.count
+      var status = CFAISS_OK
+      var scores = [Float]()
+      let ids = [Int64](unsafeUninitializedCapacity: n * k) { idBuffer, idCount in
+        scores = [Float](unsafeUninitializedCapacity: n * k) { scoreBuffer, scoreCount in
+          status = queries.withUnsafeBufferPointer { query in
+            cfaiss_index_search(
+              handle, Int64(n), query.baseAddress, Int64(k), scoreBuffer.baseAddress,
+              idBuffer.baseAddress)
+          }
+          scoreCount = n * k
+        }
+        idCount = n * k
+      }
+      try check(status)
+      return SearchResults(queryCount: n, k: k, metric: metric, ids: ids, scores: scores)
+    }
+  }
+
+  /// Probes per query of the IVF index (or the IVF index inside a wrapper such as RFlat).
+  public func nprobe() throws(VectorIndexError) -> Int {
+    try lock.reading { () throws(VectorIndexError) -> Int in
+      var value: Int64 = 0
+      guard cfaiss_index_get_nprobe(handle, &value) == CFAISS_OK else {
+        throw .unsupported("nprobe: this index has no inverted lists")
+      }
+      return Int(value)
+    }
+  }
+
+  /// Sets how many inverted lists each query visits (1...listCount).
+  public func setNProbe(_ nprobe: Int) throws(VectorIndexError) {
+    guard let lists = listCount else {
+      throw .unsupported("nprobe: this index has no inverted lists")
+    }
+    guard (1...lists).contains(nprobe) else {
+      throw .invalidArgument("nprobe must be in 1...\(lists) (got \(nprobe))")
+    }
+    try setParameter("nprobe", to: Double(nprobe))
+  }
+
+  /// Sets a FAISS run-time parameter by name ("nprobe", "k_factor", "efSearch", ...).
+  public func setParameter(_ name: String, to value: Double) throws(VectorIndexError) {
+    try lock.writing { () throws(VectorIndexError) in
+      guard cfaiss_index_set_parameter(handle, name, value) == CFAISS_OK else {
+        throw .invalidArgument("parameter \(name) = \(value): \(Self.lastError())")
+      }
+    }
+  }
+
+  /// Removes every vector (training is kept).
+  public func reset() throws(VectorIndexError) {
+    try lock.writing { () throws(VectorIndexError) in try check(cfaiss_index_reset(handle)) }
+  }
+
+  /// Removes the vectors with these ids; returns how many were removed.
+  @discardableResult
+  public func remove(ids: [Int64]) throws(VectorIndexError) -> Int {
+    try lock.writing { () throws(VectorIndexError) -> Int in
+      var removed: Int64 = 0
+      try check(
+        ids.withUnsafeBufferPointer {
+          cfaiss_index_remove_ids(handle, Int64(ids.count), $0.baseAddress, &removed)
+        })
+      return Int(removed)
+    }
+  }
+
+  /// Writes the index in FAISS's own format (readable by `faiss.read_index` in Python),
+  /// atomically: a temporary file is written, flushed and renamed into place.
+  public func write(to path: String) throws(VectorIndexError) {
+    try lock.reading { () throws(VectorIndexError) in
+      guard cfaiss_write_index(handle, path) == CFAISS_OK else {
+        throw .writeFailed(path: path, reason: Self.lastError())
+      }
+    }
+  }
+
+  /// Reads an index file written by this module or by FAISS (C++ or Python).
+  public static func read(from path: String) throws(VectorIndexError) -> FaissIndex {
+    FaissIndex(adopting: try readHandle(path))
+  }
+
+  static func readHandle(_ path: String) throws(VectorIndexError) -> OpaquePointer {
+    FaissThreads.applyDefaultsOnce()
+    guard access(path, F_OK) == 0 else { throw .fileNotFound(path: path) }
+    var handle: OpaquePointer?
+    guard cfaiss_read_index(path, &handle) == CFAISS_OK, let handle else {
+      throw .corruptFile(path: path, reason: lastError())
+    }
+    return handle
+  }
+
+  /// Bytes the index occupies in FAISS's serialized form: codes, ids, centroids and codebooks,
+  /// which is (within a few kilobytes) what it holds in memory.
+  public func serializedSize() throws(VectorIndexError) -> Int {
+    try lock.reading { () throws(VectorIndexError) -> Int in
+      var size: Int64 = 0
+      try check(cfaiss_index_serialized_size(handle, &size))
+      return Int(size)
+    }
+  }
+
+  // MARK: - Validation
+
+  private func validate(_ vectors: VectorMatrix, for operation: String) throws(VectorIndexError) {
+    guard vectors.dimension == dimension else {
+      throw .dimensionMismatch(operation: operation, expected: dimension, actual: vectors.dimension)
+    }
+    if let (row, column) = vectors.firstNonFiniteEntry() {
+      throw .nonFiniteValue(operation: operation, row: row, column: column)
+    }
+  }
+
+  private func validateForAdd(_ vectors: VectorMatrix) throws(VectorIndexError) {
+    try validate(vectors, for: "add")
+    guard isTrained else { throw .notTrained(operation: "add") }
+  }
+
+  func check(_ status: cfaiss_status) throws(VectorIndexError) {
+    guard status == CFAISS_OK else { throw .faiss(Self.lastError()) }
+  }
+
+  static func lastError() -> String {
+    String(cString: cfaiss_last_error())
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,47 @@
+import CFaiss
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Thread counts of the numerical libraries under FAISS.
+///
+/// FAISS parallelizes with OpenMP and calls BLAS (OpenBLAS here) for its dense products. Both
+/// libraries busy-wait for work, and on a small machine (2 cores) OpenMP's spinning threads
+/// and OpenBLAS's threads fight over the cores: measured in `Benchmarks/README.md`, PQ
+/// training ran 3x slower and IVF training 3x slower with a multi-threaded OpenBLAS.
+///
+/// Default: the first index or k-means created sets OpenBLAS to **one thread** (OpenMP keeps
+/// one thread per core), unless `OPENBLAS_NUM_THREADS` or `OMP_NUM_THREADS` is set in the
+/// environment. The one workload that loses from this is exact search of large query batches
+/// (about 1.5x slower than a 2-thread OpenBLAS with `OMP_WAIT_POLICY=PASSIVE`, which must be
+/// set in the environment before the process starts: libgomp reads it at load time).
+public enum FaissThreads {
+  /// OpenMP threads FAISS uses for search, add and training (default: one per core).
+  public static var count: Int {
+    get { Int(cfaiss_get_num_threads()) }
+    set {
+      applyDefaultsOnce()
+      cfaiss_set_num_threads(Int32(max(1, newValue)))
+    }
+  }
+
+  /// Sets OpenBLAS's own thread count; returns false if the BLAS in use is not OpenBLAS.
+  @discardableResult
+  public static func setBLASThreads(_ n: Int) -> Bool {
+    applyDefaultsOnce()
+    return cfaiss_set_blas_num_threads(Int32(max(1, n))) != 0
+  }
+
+  private static let defaultsApplied: Bool = {
+    if getenv("OPENBLAS_NUM_THREADS") == nil && getenv("OMP_NUM_THREADS") == nil {
+      cfaiss_set_blas_num_threads(1)
+    }
+    return true
+  }()
+
+  /// Applies the documented default once per process.
+  static func applyDefaultsOnce() { _ = defaultsApplied }
+}

@@ -1,0 +1,57 @@
+/// Exact (brute-force) search: the ground truth for every approximate index.
+public final class FlatIndex: FaissIndex, @unchecked Sendable {
+  public init(dimension: Int, metric: Metric = .innerProduct) throws(VectorIndexError) {
+    try super.init(dimension: dimension, factory: "Flat", metric: metric)
+  }
+}
+
+/// Inverted-file index with product-quantized residuals (Jégou et al., TPAMI 2011).
+///
+/// `lists` coarse centroids partition the vectors; each vector is stored as `subQuantizers`
+/// codes of `bitsPerCode` bits. With `reranking`, FAISS also keeps the full vectors
+/// (factory suffix `RFlat`) and re-ranks `k * kFactor` PQ candidates exactly.
+public final class IVFPQIndex: FaissIndex, @unchecked Sendable {
+  public let lists: Int
+  public let subQuantizers: Int
+  public let bitsPerCode: Int
+  public let reranking: Bool
+
+  /// - Parameters:
+  ///   - dimension: must be divisible by `subQuantizers`.
+  ///   - reranking: keep full vectors and re-rank a short list exactly (`IndexRefineFlat`).
+  public init(
+    dimension: Int, lists: Int, subQuantizers: Int, bitsPerCode: Int = 8,
+    metric: Metric = .innerProduct, reranking: Bool = false
+  ) throws(VectorIndexError) {
+    guard lists >= 1 else { throw .invalidArgument("IVF-PQ needs at least one list (got \(lists))") }
+    guard subQuantizers >= 1, dimension % subQuantizers == 0 else {
+      throw .invalidArgument(
+        "dimension \(dimension) is not divisible by \(subQuantizers) sub-quantizers")
+    }
+    guard (1...16).contains(bitsPerCode) else {
+      throw .invalidArgument("bits per code must be in 1...16 (got \(bitsPerCode))")
+    }
+    self.lists = lists
+    self.subQuantizers = subQuantizers
+    self.bitsPerCode = bitsPerCode
+    self.reranking = reranking
+    // "np" turns off polysemous training, which is slow and unused by IVF-PQ search.
+    let factory = "IVF\(lists),PQ\(subQuantizers)x\(bitsPerCode)np" + (reranking ? ",RFlat" : "")
+    try super.init(dimension: dimension, factory: factory, metric: metric)
+  }
+
+  override func minimumTrainingCheck(_ count: Int) throws(VectorIndexError) {
+    let codebook = 1 << bitsPerCode
+    if count < codebook {
+      throw .tooFewTrainingVectors(
+        count: count, required: codebook, reason: "one per PQ codebook entry (2^\(bitsPerCode))")
+    }
+  }
+
+  /// With `reranking`, how many PQ candidates per result are re-ranked exactly (k * kFactor).
+  public func setRerankFactor(_ kFactor: Double) throws(VectorIndexError) {
+    guard reranking else { throw .unsupported("k_factor: this index does not re-rank") }
+    guard kFactor >= 1 else { throw .invalidArgument("k_factor must be at least 1 (got \(kFactor))") }
+    try setParameter("k_factor_rf", to: kFactor)
+  }
+}

@@ -1,0 +1,20 @@
+/// Errors from building vector matrices and reading or writing their files.
+public enum VectorsError: Error, Equatable, CustomStringConvertible {
+  case invalidDimension(Int)
+  case shapeMismatch(String)
+  /// The file does not exist or cannot be opened.
+  case cannotRead(path: String, reason: String)
+  case cannotWrite(path: String, reason: String)
+  /// The file exists but its content is not what the format requires.
+  case malformedFile(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .invalidDimension(let d): "invalid vector dimension \(d) (must be positive)"
+    case .shapeMismatch(let reason): "shape mismatch: \(reason)"
+    case .cannotRead(let path, let reason): "cannot read \(path): \(reason)"
+    case .cannotWrite(let path, let reason): "cannot write \(path): \(reason)"
+    case .malformedFile(let path, let reason): "malformed file \(path): \(reason)"
+    }
+  }
+}
