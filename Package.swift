@@ -45,9 +45,12 @@ let package = Package(
       ],
       path: "Benchmarks/ann-benchmark"
     ),
+    // Helpers shared by the test targets (temporary directories, running the Python reference).
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
-    .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness"]),
-    .testTarget(name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness"]),
+    .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
+    .testTarget(
+      name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
   ],
   cxxLanguageStandard: .cxx17

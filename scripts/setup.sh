@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system packages pinretrieval builds against, only when missing.
+# Installs, only when missing, the Debian packages pinretrieval builds and tests against:
 #   libfaiss-dev     FAISS 1.7.3 headers and static libfaiss.a (wrapped by Sources/CFaiss)
-#   libopenblas-dev  OpenBLAS, so FAISS and Linalg use an optimized BLAS/LAPACK
-#   liblapack-dev    LAPACK (FAISS links it)
-# Extra packages for benchmarks / reference fixtures: pass --bench (python3-faiss, python3-scipy).
+#   libopenblas-dev  OpenBLAS, so FAISS (and the model's GEMMs) use an optimized BLAS
+#   liblapack-dev    LAPACK, which libfaiss.a links
+#   python3-faiss, python3-numpy, python3-scipy
+#                    the reference implementations the tests and benchmarks compare against
+#                    (FAISS's Python bindings of the same library version, NumPy, SciPy)
 set -euo pipefail
 
-packages=(libfaiss-dev libopenblas-dev liblapack-dev)
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-faiss python3-numpy python3-scipy)
-fi
+packages=(libfaiss-dev libopenblas-dev liblapack-dev python3-faiss python3-numpy python3-scipy)
 
 missing=()
 for p in "${packages[@]}"; do

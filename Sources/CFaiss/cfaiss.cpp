@@ -7,6 +7,8 @@
 #include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexPreTransform.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/impl/FaissException.h>
@@ -20,6 +22,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -69,6 +72,36 @@ cfaiss_index *wrap(faiss::Index *index) { return reinterpret_cast<cfaiss_index *
 const faiss::IndexIVF *find_ivf(const faiss::Index *index) {
   while (auto refine = dynamic_cast<const faiss::IndexRefine *>(index)) index = refine->base_index;
   return faiss::ivflib::try_extract_index_ivf(index);
+}
+
+// FAISS trusts the counts in a file's header: an index whose header claims more vectors than
+// its payload holds loads "fine" and misbehaves later. Check that the parts agree.
+void check_consistency(const faiss::Index *index) {
+  if (index->d <= 0 || index->ntotal < 0)
+    throw std::runtime_error("invalid dimension or vector count in header");
+  auto mismatch = [&](const char *part, int64_t n) {
+    throw std::runtime_error("header says " + std::to_string(index->ntotal) + " vectors, " + part +
+                             " holds " + std::to_string(n));
+  };
+  if (auto flat = dynamic_cast<const faiss::IndexFlatCodes *>(index)) {
+    if (flat->codes.size() != size_t(flat->ntotal) * flat->code_size)
+      mismatch("the code array", int64_t(flat->codes.size() / std::max<size_t>(1, flat->code_size)));
+  } else if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+    int64_t stored = ivf->invlists ? int64_t(ivf->invlists->compute_ntotal()) : 0;
+    if (stored != ivf->ntotal) mismatch("the inverted lists", stored);
+    if (ivf->quantizer) check_consistency(ivf->quantizer);
+  } else if (auto refine = dynamic_cast<const faiss::IndexRefine *>(index)) {
+    check_consistency(refine->base_index);
+    check_consistency(refine->refine_index);
+    if (refine->base_index->ntotal != refine->ntotal) mismatch("the base index", refine->base_index->ntotal);
+    if (refine->refine_index->ntotal != refine->ntotal)
+      mismatch("the refinement index", refine->refine_index->ntotal);
+  } else if (auto idmap = dynamic_cast<const faiss::IndexIDMap *>(index)) {
+    check_consistency(idmap->index);
+    if (int64_t(idmap->id_map.size()) != idmap->ntotal) mismatch("the id map", idmap->id_map.size());
+  } else if (auto pre = dynamic_cast<const faiss::IndexPreTransform *>(index)) {
+    check_consistency(pre->index);
+  }
 }
 
 }  // namespace
@@ -175,7 +208,11 @@ cfaiss_status cfaiss_write_index(const cfaiss_index *index, const char *path) {
 cfaiss_status cfaiss_read_index(const char *path, cfaiss_index **out) {
   *out = nullptr;
   cfaiss_status status =
-      guard(CFAISS_ERROR_IO, [&] { *out = wrap(faiss::read_index(path)); });
+      guard(CFAISS_ERROR_IO, [&] {
+        std::unique_ptr<faiss::Index> index(faiss::read_index(path));
+        check_consistency(index.get());
+        *out = wrap(index.release());
+      });
   // A corrupt header can announce absurd sizes: report those as corruption, not as OOM.
   if (status == CFAISS_ERROR_OUT_OF_MEMORY || status == CFAISS_ERROR_UNKNOWN) {
     last_error = "corrupt index file " + std::string(path) + " (" + last_error + ")";

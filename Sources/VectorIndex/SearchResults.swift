@@ -14,7 +14,10 @@ public struct SearchResults: Sendable {
   private let idStorage: [Int64]
   private let scoreStorage: [Float]
 
-  init(queryCount: Int, k: Int, metric: Metric, ids: [Int64], scores: [Float]) {
+  /// Wraps `queryCount * k` ids and scores, row per query, padded with id -1 after the
+  /// real results of a row (FAISS's layout).
+  public init(queryCount: Int, k: Int, metric: Metric, ids: [Int64], scores: [Float]) {
+    precondition(ids.count == queryCount * k && scores.count == ids.count, "results shape mismatch")
     self.queryCount = queryCount
     self.k = k
     self.metric = metric

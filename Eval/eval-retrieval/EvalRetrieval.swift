@@ -1,0 +1,119 @@
+import ANNEvaluation
+import ArgumentParser
+import Foundation
+import Randomness
+import VectorIndex
+import Vectors
+
+/// The evaluation harness. Today it runs the ANN trade-off on a synthetic pin corpus; the
+/// PinnerFormer / PinnerSage comparison lands as `run` (issue 6).
+@main
+struct EvalRetrieval: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "eval-retrieval",
+    abstract: "Offline evaluation of embedding-based candidate retrieval.",
+    subcommands: [ANN.self],
+    defaultSubcommand: ANN.self)
+}
+
+/// Recall@k against exact search and QPS across nprobe, for flat and IVF-PQ indices.
+struct ANN: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Index trade-off: Recall@10 against exact search and QPS across nprobe.")
+
+  @Option(help: "Pin vectors in the synthetic corpus.") var pins = 200_000
+  @Option(help: "Query (user) vectors.") var queries = 2_000
+  @Option(help: "Vector dimension.") var dimension = 64
+  @Option(help: "IVF lists.") var lists = 1024
+  @Option(help: "PQ sub-quantizers.") var subQuantizers = 16
+  @Option(help: "nprobe values, comma-separated.") var nprobes = "1,4,16,64"
+  @Option(help: "Re-ranking factor of the RFlat variant.") var kFactor = 16.0
+  @Option(help: "Neighbours per query.") var k = 10
+  @Option(help: "Seed of the synthetic corpus.") var seed: UInt64 = 42
+  @Option(help: "FAISS (OpenMP) threads.") var threads = 2
+  @Option(help: "Directory for the report.") var out = "Reports"
+
+  func validate() throws {
+    guard pins > 0, queries > 0, dimension > 0, k > 0 else {
+      throw ValidationError("--pins, --queries, --dimension and --k must be positive")
+    }
+    guard dimension % subQuantizers == 0 else {
+      throw ValidationError("--dimension \(dimension) must be divisible by --sub-quantizers \(subQuantizers)")
+    }
+    guard !nprobeValues.isEmpty, nprobeValues.allSatisfy({ (1...lists).contains($0) }) else {
+      throw ValidationError("--nprobes must be a comma-separated list of values in 1...\(lists)")
+    }
+  }
+
+  var nprobeValues: [Int] { nprobes.split(separator: ",").compactMap { Int($0) } }
+
+  func run() throws {
+    let started = ContinuousClock.now
+    func progress(_ message: String) {
+      let elapsed = ContinuousClock.now - started
+      FileHandle.standardError.write(Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
+    }
+    FaissThreads.count = threads
+    var generator = SeededGenerator(seed: seed)
+    let mixture = ClusteredVectors(dimension: dimension, clusterCount: 350, spread: 0.12, generator: &generator)
+    let corpus = mixture.sample(count: pins, generator: &generator)
+    let users = mixture.sample(count: queries, generator: &generator)
+    progress("generated \(pins) pin vectors and \(queries) user vectors")
+
+    let flat = try FlatIndex(dimension: dimension)
+    try flat.add(corpus)
+    let exact = try ANNMeasurements.queriesPerSecond(flat, queries: users, k: k, runs: 3)
+    progress("exact search: \(formatted(exact.qps, decimals: 0)) QPS")
+
+    var table = MarkdownTable(["index", "nprobe", "Recall@\(k) vs exact", "QPS", "p50 ms", "p99 ms"])
+    table.append(["Flat", "-", "1.0000", formatted(exact.qps, decimals: 0), "-", "-"])
+    var chartRecall = [String]()
+    var chartQPS = [String]()
+    var builds = MarkdownTable(["index", "train s", "add s", "size MiB"])
+    for reranking in [false, true] {
+      let index = try IVFPQIndex(
+        dimension: dimension, lists: lists, subQuantizers: subQuantizers, reranking: reranking)
+      let cost = try ANNMeasurements.build(index, training: corpus, corpus: corpus)
+      if reranking { try index.setRerankFactor(kFactor) }
+      let name = index.factoryString!
+      builds.append([
+        "`\(name)`", formatted(cost.trainSeconds, decimals: 1), formatted(cost.addSeconds, decimals: 1),
+        formatted(Double(cost.bytes) / 1_048_576, decimals: 1),
+      ])
+      for nprobe in nprobeValues {
+        try index.setNProbe(nprobe)
+        let measured = try ANNMeasurements.queriesPerSecond(index, queries: users, k: k, runs: 3)
+        let recall = ANNMeasurements.recall(measured.results, exact: exact.results, at: k)
+        let latency = try ANNMeasurements.latencyMilliseconds(
+          index, queries: users.gathering(rows: 0..<min(500, queries)), k: k)
+        table.append([
+          "`\(name)`", String(nprobe), formatted(recall, decimals: 4), formatted(measured.qps, decimals: 0),
+          formatted(latency.p50, decimals: 3), formatted(latency.p99, decimals: 3),
+        ])
+        if reranking {
+          chartRecall.append(formatted(recall, decimals: 3))
+          chartQPS.append(formatted(measured.qps, decimals: 0))
+        }
+      }
+      progress("\(name) measured")
+    }
+
+    var report = "# ANN trade-off on a synthetic pin corpus\n\n"
+    report += "Command: `swift run -c release eval-retrieval \(CommandLine.arguments.dropFirst().joined(separator: " "))`\n\n"
+    report += "\(pins) pin vectors and \(queries) query vectors of dimension \(dimension) (L2-normalized, "
+    report += "350 Gaussian topics, seed \(seed)); inner product; \(threads) FAISS threads; QPS is the median of 3 "
+    report += "batched searches; latency p50/p99 over 500 single-query searches.\n\n"
+    report += "## Build\n\n" + builds.markdown + "\n## Search\n\n" + table.markdown + "\n"
+    report += "```mermaid\nxychart-beta\n  title \"IVF-PQ + exact re-ranking: Recall@\(k) against nprobe\"\n"
+    report += "  x-axis \"nprobe\" [\(nprobeValues.map(String.init).joined(separator: ", "))]\n"
+    report += "  y-axis \"Recall@\(k)\" 0 --> 1\n  line [\(chartRecall.joined(separator: ", "))]\n```\n\n"
+    report += "```mermaid\nxychart-beta\n  title \"IVF-PQ + exact re-ranking: QPS against nprobe\"\n"
+    report += "  x-axis \"nprobe\" [\(nprobeValues.map(String.init).joined(separator: ", "))]\n"
+    report += "  y-axis \"queries per second\"\n  bar [\(chartQPS.joined(separator: ", "))]\n```\n"
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    let path = out + "/ann.md"
+    try AtomicFile.write(Data(report.utf8), to: path)
+    let total = ContinuousClock.now - started
+    progress("wrote \(path); total \(total.components.seconds) s")
+  }
+}
