@@ -7,6 +7,11 @@ import Vectors
 
 /// IVF-PQ against exact search on a synthetic clustered corpus, through this package's FAISS
 /// wrapper and through FAISS's own Python bindings in the same run (Benchmarks/README.md).
+///
+/// Search timings are paired: for every (index, nprobe, threads) cell the Swift search of the
+/// index it built, the Swift search of that index read back from its file, and the Python
+/// search of the same file alternate `runs` times; ratios are medians of per-round ratios, so
+/// that machine noise (a shared 2-core VM) hits both sides alike.
 @main
 struct ANNBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -25,10 +30,10 @@ struct ANNBenchmark: ParsableCommand {
   @Option(help: "nprobe values, comma-separated.") var nprobes = "1,4,16,64"
   @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
   @Option(help: "Re-ranking factor for the RFlat variants (0: no RFlat variants).") var kFactor = 16.0
-  @Option(help: "Timed runs per measurement (median reported).") var runs = 3
+  @Option(help: "Paired timed rounds per cell (medians reported).") var runs = 5
   @Option(help: "Neighbours per query.") var k = 10
   @Option(help: "Seed of the synthetic data.") var seed: UInt64 = 42
-  @Option(help: "Python with python3-faiss; empty to skip the Python side.") var python = "/usr/bin/python3"
+  @Option(help: "Python with python3-faiss.") var python = "/usr/bin/python3"
   @Option(help: "Directory for the data files handed to Python (default: a temporary one).") var work: String?
   @Option(help: "Markdown file to write the results to.") var out: String?
 
@@ -38,45 +43,37 @@ struct ANNBenchmark: ParsableCommand {
     try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
     let log = Log()
 
-    // Data: corpus, queries and a training sample from the same mixture.
     var generator = SeededGenerator(seed: seed)
     let mixture = ClusteredVectors(
       dimension: dimension, clusterCount: centers, spread: spread, generator: &generator)
-    let (corpus, genSeconds) = ANNMeasurements.seconds { mixture.sample(count: count, generator: &generator) }
+    let corpus = mixture.sample(count: count, generator: &generator)
     let queryVectors = mixture.sample(count: queries, generator: &generator)
-    let training = corpus.gathering(rows: (0..<min(trainSize, count)).map { $0 * (count / min(trainSize, count)) })
-    log.say("generated \(count) x \(dimension) vectors in \(formatted(genSeconds, decimals: 1)) s")
+    let stride = count / min(trainSize, count)
+    let training = corpus.gathering(rows: (0..<min(trainSize, count)).map { $0 * stride })
     try NPY.write(corpus, to: workDir + "/corpus.npy")
     try NPY.write(queryVectors, to: workDir + "/queries.npy")
     try NPY.write(training, to: workDir + "/train.npy")
+    log.say("generated \(count) x \(dimension) vectors")
 
-    // Exact ground truth and the flat index's own throughput.
     let flat = try FlatIndex(dimension: dimension, metric: .innerProduct)
     try flat.add(corpus)
     FaissThreads.count = threadCounts.max() ?? 2
-    let (exact, gtSeconds) = try ANNMeasurements.seconds { () throws(VectorIndexError) in
-      try flat.search(queryVectors, k: k)
-    }
-    log.say("exact ground truth in \(formatted(gtSeconds, decimals: 1)) s")
+    let exact = try flat.search(queryVectors, k: k)
     try VecsFiles.writeIvecs(
       (0..<exact.queryCount).map { exact.ids(forQuery: $0).map { Int32($0) } }, to: workDir + "/gt.ivecs")
+    log.say("exact ground truth computed")
 
-    var report = Report(
-      command: CommandLine.arguments.joined(separator: " "), threadCounts: threadCounts)
-    let flatSample = queryVectors.gathering(rows: 0..<min(flatQueries, queries))
-    var flatRows = [Row]()
-    for t in threadCounts {
-      FaissThreads.count = t
-      let m = try ANNMeasurements.queriesPerSecond(flat, queries: flatSample, k: k, runs: runs)
-      flatRows.append(Row(nprobe: 0, threads: t, qps: m.qps, recall: 1))
-    }
-    let pythonFlat = try runPython(
-      workDir, factory: "Flat", nprobes: [], threadCounts: threadCounts, queryLimit: flatSample.count)
-    report.add(
-      name: "Flat (exact)", factory: "Flat",
-      swift: .init(cost: .init(trainSeconds: 0, addSeconds: 0, bytes: try flat.serializedSize()), rows: flatRows),
-      python: pythonFlat)
-    log.say("flat done")
+    let worker = try PythonWorker(python: python, workDir: workDir)
+    defer { worker.stop() }
+    var report = Report(command: CommandLine.arguments.joined(separator: " "))
+
+    let flatPath = workDir + "/flat.faiss"
+    try flat.write(to: flatPath)
+    report.sections.append(
+      try measure(
+        name: "Flat", built: flat, path: flatPath, build: nil, nprobes: [0], threadCounts: threadCounts,
+        queries: queryVectors.gathering(rows: 0..<min(flatQueries, queries)), exact: exact, worker: worker))
+    log.say("Flat measured")
 
     for m in parseList(subQuantizers) {
       for rerank in kFactor > 0 ? [false, true] : [false] {
@@ -84,33 +81,27 @@ struct ANNBenchmark: ParsableCommand {
           dimension: dimension, lists: lists, subQuantizers: m, metric: .innerProduct, reranking: rerank)
         FaissThreads.count = threadCounts.max() ?? 2
         let cost = try ANNMeasurements.build(index, training: training, corpus: corpus)
-        if rerank { try index.setRerankFactor(kFactor) }
-        var rows = [Row]()
-        for nprobe in parseList(nprobes) {
-          try index.setNProbe(nprobe)
-          for t in threadCounts {
-            FaissThreads.count = t
-            let measured = try ANNMeasurements.queriesPerSecond(index, queries: queryVectors, k: k, runs: runs)
-            rows.append(
-              Row(
-                nprobe: nprobe, threads: t, qps: measured.qps,
-                recall: ANNMeasurements.recall(measured.results, exact: exact, at: k)))
-          }
-        }
         let factory = index.factoryString!
-        log.say("\(factory): swift done (train \(formatted(cost.trainSeconds, decimals: 1)) s)")
-        let py = try runPython(
-          workDir, factory: factory, nprobes: parseList(nprobes), threadCounts: threadCounts,
-          kFactor: rerank ? kFactor : 0)
-        log.say("\(factory): python done")
-        report.add(name: factory, factory: factory, swift: .init(cost: cost, rows: rows), python: py)
+        let py = try worker.send(["op": "build", "factory": factory])
+        let pyCost = ANNMeasurements.BuildCost(
+          trainSeconds: py["train_s"] as! Double, addSeconds: py["add_s"] as! Double, bytes: py["bytes"] as! Int)
+        if rerank { try index.setRerankFactor(kFactor) }
+        let path = workDir + "/index.faiss"
+        try index.write(to: path)
+        report.sections.append(
+          try measure(
+            name: factory, built: index, path: path, build: (cost, pyCost), nprobes: parseList(nprobes),
+            threadCounts: threadCounts, queries: queryVectors, exact: exact, worker: worker))
+        log.say("\(factory) measured")
       }
     }
+
     let markdown = report.markdown(
       setup: "\(count) x \(dimension) L2-normalized vectors from \(centers) Gaussian clusters (spread \(spread)), "
         + "\(queries) queries, inner product, k = \(k), \(lists) lists trained on \(training.count) vectors, "
-        + "seed \(seed); each QPS is the median of \(runs) timed batch searches after a warm-up; "
-        + "the flat index is timed on \(flatSample.count) queries.")
+        + "seed \(seed). Each cell: one warm-up search per side, then \(runs) rounds of (Swift on the index it "
+        + "built, Swift on the same index read from its file, Python on that file); QPS are medians over rounds, "
+        + "ratios are medians of per-round ratios. The flat index is timed on \(min(flatQueries, queries)) queries.")
     if let out {
       try AtomicFile.write(Data(markdown.utf8), to: out)
       log.say("wrote \(out)")
@@ -118,72 +109,84 @@ struct ANNBenchmark: ParsableCommand {
       print(markdown)
     }
     if work == nil { try? FileManager.default.removeItem(atPath: workDir) }
-    log.done()
+    log.say("ann-benchmark finished")
+  }
+
+  /// Paired search measurements of one index across nprobe and thread counts.
+  func measure(
+    name: String, built: FaissIndex, path: String,
+    build: (swift: ANNMeasurements.BuildCost, python: ANNMeasurements.BuildCost)?,
+    nprobes: [Int], threadCounts: [Int], queries: VectorMatrix, exact: SearchResults, worker: PythonWorker
+  ) throws -> Section {
+    let loaded = try FaissIndex.read(from: path)
+    try worker.send(["op": "load", "path": path])
+    let truth = SearchResults(
+      queryCount: queries.count, k: k, metric: .innerProduct,
+      ids: (0..<queries.count).flatMap { exact.ids(forQuery: $0) }, scores: [Float](repeating: 0, count: queries.count * k))
+    var cells = [Cell]()
+    for nprobe in nprobes {
+      if nprobe > 0 {
+        try built.setNProbe(nprobe)
+        try loaded.setNProbe(nprobe)
+        try worker.send(["op": "set", "name": "nprobe", "value": nprobe])
+      }
+      for t in threadCounts {
+        FaissThreads.count = t
+        try worker.send(["op": "threads", "n": t])
+        let pySearch: [String: Any] = ["op": "search", "limit": queries.count, "k": k]
+        // Warm-up, one per side.
+        let results = try built.search(queries, k: k)
+        _ = try loaded.search(queries, k: k)
+        let pyAnswer = try worker.send(pySearch)
+        var builtTimes = [Double](), loadedTimes = [Double](), pyTimes = [Double]()
+        // Idle OpenMP workers spin for a while after a parallel region; the pause lets one
+        // side's spinning threads go to sleep before the other side starts.
+        let settle = { _ = usleep(50_000) }
+        for _ in 0..<runs {
+          settle()
+          builtTimes.append(try ANNMeasurements.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
+          settle()
+          loadedTimes.append(try ANNMeasurements.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
+          settle()
+          pyTimes.append(try worker.send(pySearch)["seconds"] as! Double)
+        }
+        cells.append(
+          Cell(
+            nprobe: nprobe, threads: t, queries: queries.count,
+            recall: ANNMeasurements.recall(results, exact: truth, at: k), pythonRecall: pyAnswer["recall"] as! Double,
+            builtSeconds: builtTimes, loadedSeconds: loadedTimes, pythonSeconds: pyTimes))
+      }
+    }
+    return Section(name: name, build: build, bytes: try built.serializedSize(), cells: cells)
   }
 
   func parseList(_ text: String) -> [Int] {
     text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
   }
-
-  /// Runs Benchmarks/ann_benchmark.py for one factory string; nil when Python is skipped.
-  func runPython(
-    _ workDir: String, factory: String, nprobes: [Int], threadCounts: [Int], kFactor: Double = 0,
-    queryLimit: Int = 0
-  ) throws -> Measured? {
-    guard !python.isEmpty else { return nil }
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("ann_benchmark.py").path
-    let process = Process()
-    // Same BLAS threading as this process (FaissThreads' default: one OpenBLAS thread).
-    var environment = ProcessInfo.processInfo.environment
-    environment["OPENBLAS_NUM_THREADS"] = environment["OPENBLAS_NUM_THREADS"] ?? "1"
-    process.environment = environment
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = [
-      script, "--work", workDir, "--factory", factory, "--metric", "ip",
-      "--nprobes", nprobes.map(String.init).joined(separator: ","),
-      "--threads", threadCounts.map(String.init).joined(separator: ","),
-      "--runs", String(runs), "--k", String(k), "--k-factor", String(kFactor),
-      "--query-limit", String(queryLimit),
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw ValidationError("\(python) \(script) failed with status \(process.terminationStatus)")
-    }
-    let decoded = try JSONDecoder().decode(PythonResult.self, from: data)
-    return Measured(
-      cost: .init(trainSeconds: decoded.train_s, addSeconds: decoded.add_s, bytes: decoded.bytes),
-      rows: decoded.rows.map { Row(nprobe: $0.nprobe, threads: $0.threads, qps: $0.qps, recall: $0.recall) })
-  }
 }
 
-struct PythonResult: Decodable {
-  struct PyRow: Decodable {
-    let nprobe: Int
-    let threads: Int
-    let qps: Double
-    let recall: Double
-  }
-  let train_s: Double
-  let add_s: Double
-  let bytes: Int
-  let rows: [PyRow]
-}
-
-struct Row {
+struct Cell {
   let nprobe: Int
   let threads: Int
-  let qps: Double
+  let queries: Int
   let recall: Double
+  let pythonRecall: Double
+  let builtSeconds: [Double]
+  let loadedSeconds: [Double]
+  let pythonSeconds: [Double]
+
+  func qps(_ times: [Double]) -> Double { Double(queries) / ANNMeasurements.median(times) }
+  /// Median over rounds of python time / swift time (= Swift QPS / Python QPS).
+  func ratio(_ swift: [Double]) -> Double {
+    ANNMeasurements.median(zip(swift, pythonSeconds).map { $1 / $0 })
+  }
 }
 
-struct Measured {
-  let cost: ANNMeasurements.BuildCost
-  let rows: [Row]
+struct Section {
+  let name: String
+  let build: (swift: ANNMeasurements.BuildCost, python: ANNMeasurements.BuildCost)?
+  let bytes: Int
+  let cells: [Cell]
 }
 
 /// Progress on stderr with elapsed time.
@@ -191,52 +194,51 @@ struct Log {
   let start = ContinuousClock.now
   func say(_ message: String) {
     let elapsed = ContinuousClock.now - start
-    FileHandle.standardError.write(Data("[\(elapsed.components.seconds) s] \(message)\n".utf8))
+    FileHandle.standardError.write(Data("[ann-benchmark \(elapsed.components.seconds) s] \(message)\n".utf8))
   }
-  func done() { say("ann-benchmark finished") }
 }
 
 struct Report {
   let command: String
-  let threadCounts: [Int]
-  var sections: [(name: String, swift: Measured, python: Measured?)] = []
-
-  init(command: String, threadCounts: [Int]) {
-    self.command = command
-    self.threadCounts = threadCounts
-  }
-
-  mutating func add(name: String, factory: String, swift: Measured, python: Measured?) {
-    sections.append((name, swift, python))
-  }
+  var sections: [Section] = []
 
   func markdown(setup: String) -> String {
     var text = "# ANN benchmark: FAISS through pinretrieval (Swift) vs FAISS's Python bindings\n\n"
     text += "Command: `\(command)`\n\n\(setup)\n\n## Build\n\n"
-    var build = MarkdownTable(["index", "train s (Swift / Python)", "add s (Swift / Python)", "size MiB"])
+    var build = MarkdownTable(["index", "train s Swift", "train s Python", "add s Swift", "add s Python", "size MiB"])
     for section in sections {
-      let py = section.python?.cost
+      let swift = section.build?.swift
+      let python = section.build?.python
+      func cell(_ value: Double?) -> String { value.map { formatted($0, decimals: 1) } ?? "-" }
       build.append([
-        "`\(section.name)`",
-        formatted(section.swift.cost.trainSeconds, decimals: 1) + " / " + (py.map { formatted($0.trainSeconds, decimals: 1) } ?? "-"),
-        formatted(section.swift.cost.addSeconds, decimals: 1) + " / " + (py.map { formatted($0.addSeconds, decimals: 1) } ?? "-"),
-        formatted(Double(section.swift.cost.bytes) / 1_048_576, decimals: 1),
+        "`\(section.name)`", cell(swift?.trainSeconds), cell(python?.trainSeconds), cell(swift?.addSeconds),
+        cell(python?.addSeconds), formatted(Double(section.bytes) / 1_048_576, decimals: 1),
       ])
     }
     text += build.markdown + "\n## Search\n\n"
-    var search = MarkdownTable(
-      ["index", "nprobe", "threads", "Recall@10 Swift", "Recall@10 Python", "QPS Swift", "QPS Python", "Swift/Python"])
+    var search = MarkdownTable([
+      "index", "nprobe", "threads", "Recall@10 (Swift = Python)", "QPS Swift built", "QPS Swift loaded",
+      "QPS Python", "Swift built / Python", "Swift loaded / Python",
+    ])
     for section in sections {
-      for (i, row) in section.swift.rows.enumerated() {
-        let py = section.python?.rows[i]
+      for c in section.cells {
+        let recall =
+          c.recall == c.pythonRecall
+          ? formatted(c.recall, decimals: 4)
+          : "\(formatted(c.recall, decimals: 4)) vs \(formatted(c.pythonRecall, decimals: 4))"
         search.append([
-          "`\(section.name)`", row.nprobe == 0 ? "-" : String(row.nprobe), String(row.threads),
-          formatted(row.recall, decimals: 4), py.map { formatted($0.recall, decimals: 4) } ?? "-",
-          formatted(row.qps, decimals: 0), py.map { formatted($0.qps, decimals: 0) } ?? "-",
-          py.map { formatted(row.qps / $0.qps, decimals: 3) } ?? "-",
+          "`\(section.name)`", c.nprobe == 0 ? "-" : String(c.nprobe), String(c.threads), recall,
+          formatted(c.qps(c.builtSeconds), decimals: 0), formatted(c.qps(c.loadedSeconds), decimals: 0),
+          formatted(c.qps(c.pythonSeconds), decimals: 0), formatted(c.ratio(c.builtSeconds), decimals: 3),
+          formatted(c.ratio(c.loadedSeconds), decimals: 3),
         ])
       }
     }
-    return text + search.markdown
+    let allBuilt = sections.flatMap { $0.cells.map { $0.ratio($0.builtSeconds) } }
+    let allLoaded = sections.flatMap { $0.cells.map { $0.ratio($0.loadedSeconds) } }
+    text += search.markdown
+    text += "\nMedian over all cells: Swift built / Python \(formatted(ANNMeasurements.median(allBuilt), decimals: 3)), "
+    text += "Swift loaded / Python \(formatted(ANNMeasurements.median(allLoaded), decimals: 3)).\n"
+    return text
   }
 }
