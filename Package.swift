@@ -6,6 +6,7 @@ let package = Package(
   products: [
     .library(name: "VectorIndex", targets: ["VectorIndex"]),
     .library(name: "Vectors", targets: ["Vectors"]),
+    .library(name: "PinData", targets: ["PinData"]),
     .executable(name: "eval-retrieval", targets: ["eval-retrieval"]),
     .executable(name: "ann-benchmark", targets: ["ann-benchmark"]),
   ],
@@ -25,6 +26,8 @@ let package = Package(
     .target(name: "Randomness"),
     // Contiguous row-major Float matrices and their interchange formats (.npy, .fvecs, .ivecs).
     .target(name: "Vectors", dependencies: ["Randomness"]),
+    // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
+    .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -51,6 +54,7 @@ let package = Package(
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
+    .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
   ],
   cxxLanguageStandard: .cxx17

@@ -1,0 +1,194 @@
+import Randomness
+
+/// One evaluation user: the history the model sees and the pins it should retrieve.
+public struct EvaluationUser: Sendable, Equatable {
+  public let user: Int32
+  /// The user's actions visible at inference (indices into the log, oldest first).
+  public let history: [Int32]
+  /// Embedding time: targets come after it.
+  public let cutTime: Int64
+  /// Distinct target pins (positives after the cut), in order of first engagement.
+  public let targets: [Int32]
+  /// Timestamp of each target's first engagement (for Daily / Realtime inference).
+  public let targetTimes: [Int64]
+}
+
+/// A split of a log into training data and evaluation users, with the protocol recorded.
+public struct Split: Sendable {
+  /// Human-readable protocol, for reports ("global time cut at ... + 14 days", ...).
+  public let protocolDescription: String
+  /// Users whose data trains models.
+  public let trainingUsers: [Int32]
+  /// Per action: may training (of the model, of content embeddings) read it?
+  public let trainingVisible: [Bool]
+  public let evaluationUsers: [EvaluationUser]
+  /// Candidates for evaluation dropped because they had no history before the cut.
+  public let droppedWithoutHistory: Int
+  /// Candidates for evaluation dropped because they had no positive in the window.
+  public let droppedWithoutTargets: Int
+}
+
+/// The evaluation protocols.
+public enum SplitProtocol: Sendable, Equatable {
+  /// PinnerFormer's: one cut time t for everybody; training reads actions up to t of the
+  /// training users; evaluation users (disjoint) are embedded at t and their targets are their
+  /// positives in (t, t + window].
+  case globalTimeCut(cutTime: Int64, windowSeconds: Int64, evaluationFraction: Double)
+  /// Each evaluation user has their own cut: the time at `fraction` of their own time span;
+  /// targets are positives in (cut, cut + window]. For logs whose users act in short bursts.
+  case perUserTimeFraction(fraction: Double, windowSeconds: Int64, evaluationFraction: Double)
+  /// Each evaluation user's last `count` positives are the targets; history is everything
+  /// before the first of them. For logs whose time is compressed (ml-100k).
+  case perUserLastPositives(count: Int, evaluationFraction: Double)
+}
+
+public enum Splitter {
+  public static let day: Int64 = 86_400
+
+  /// Splits `log` by `split`. Evaluation users are drawn with `seed`; training users are the rest.
+  public static func split(
+    _ log: ActionLog, timelines: Timelines, rule: PositiveRule, protocol split: SplitProtocol, seed: UInt64
+  ) throws(DataError) -> Split {
+    let fraction: Double
+    switch split {
+    case .globalTimeCut(_, _, let f), .perUserTimeFraction(_, _, let f), .perUserLastPositives(_, let f):
+      fraction = f
+    }
+    guard fraction > 0 && fraction < 1 else {
+      throw .invalidConfig(field: "evaluationFraction", reason: "must be in (0, 1), got \(fraction)")
+    }
+    let positive = rule.compiled(for: log)
+    // Seeded choice of evaluation users.
+    var rng = SeededGenerator(seed: seed)
+    var users = (0..<Int32(log.userCount)).filter { !timelines.actions(of: Int($0)).isEmpty }
+    shuffle(&users, &rng)
+    let evaluationCount = max(1, Int((Double(users.count) * fraction).rounded()))
+    let candidates = users.prefix(evaluationCount).sorted()
+    let trainingUsers = users.dropFirst(evaluationCount).sorted()
+
+    var visible = [Bool](repeating: false, count: log.count)
+    var evaluation = [EvaluationUser]()
+    var noHistory = 0
+    var noTargets = 0
+    let description: String
+
+    func targets(_ actions: ArraySlice<Int32>, after cut: Int64, until end: Int64) -> ([Int32], [Int64]) {
+      var seen = Set<Int32>()
+      var pins = [Int32](), times = [Int64]()
+      for a in actions where log.timestamps[Int(a)] > cut && log.timestamps[Int(a)] <= end && positive.isPositive(log, Int(a)) {
+        if seen.insert(log.pins[Int(a)]).inserted {
+          pins.append(log.pins[Int(a)])
+          times.append(log.timestamps[Int(a)])
+        }
+      }
+      return (pins, times)
+    }
+    func add(_ user: Int32, history: [Int32], cut: Int64, targets found: ([Int32], [Int64])) {
+      if history.isEmpty {
+        noHistory += 1
+      } else if found.0.isEmpty {
+        noTargets += 1
+      } else {
+        evaluation.append(EvaluationUser(user: user, history: history, cutTime: cut, targets: found.0, targetTimes: found.1))
+      }
+    }
+
+    switch split {
+    case .globalTimeCut(let cut, let window, _):
+      guard window > 0 else { throw .invalidConfig(field: "windowSeconds", reason: "must be positive") }
+      for user in trainingUsers {
+        for a in timelines.actions(of: Int(user)) where log.timestamps[Int(a)] <= cut { visible[Int(a)] = true }
+      }
+      for user in candidates {
+        let actions = timelines.actions(of: Int(user))
+        let history = actions.filter { log.timestamps[Int($0)] <= cut }
+        add(user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
+      }
+      description = "global time cut at t = \(cut) (Unix s); targets: positives in (t, t + \(window / day) days]; "
+        + "evaluation users disjoint from training users (\(Int(fraction * 100))% of users)"
+    case .perUserTimeFraction(let f, let window, _):
+      guard (0..<1).contains(f), window > 0 else {
+        throw .invalidConfig(field: "fraction", reason: "must be in [0, 1) with a positive window")
+      }
+      markAllVisible(trainingUsers, timelines, &visible)
+      for user in candidates {
+        let actions = timelines.actions(of: Int(user))
+        let first = log.timestamps[Int(actions.first!)]
+        let last = log.timestamps[Int(actions.last!)]
+        let cut = first + Int64(Double(last - first) * f)
+        let history = actions.filter { log.timestamps[Int($0)] <= cut }
+        add(user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
+      }
+      description = "per-user time cut at \(Int(f * 100))% of each evaluation user's span; targets: positives in "
+        + "(cut, cut + \(window / day) days]; evaluation users disjoint from training users (\(Int(fraction * 100))%)"
+    case .perUserLastPositives(let count, _):
+      guard count >= 1 else { throw .invalidConfig(field: "count", reason: "must be at least 1") }
+      markAllVisible(trainingUsers, timelines, &visible)
+      for user in candidates {
+        let actions = timelines.actions(of: Int(user))
+        let positives = actions.indices.filter { positive.isPositive(log, Int(actions[$0])) }
+        guard positives.count >= count else {
+          noTargets += 1
+          continue
+        }
+        let firstTarget = positives[positives.count - count]
+        let history = Array(actions[..<firstTarget])
+        let cut = log.timestamps[Int(actions[firstTarget])]
+        var seen = Set<Int32>()
+        var pins = [Int32](), times = [Int64]()
+        for i in positives.suffix(count) where seen.insert(log.pins[Int(actions[i])]).inserted {
+          pins.append(log.pins[Int(actions[i])])
+          times.append(log.timestamps[Int(actions[i])])
+        }
+        add(user, history: history, cut: cut, targets: (pins, times))
+      }
+      description = "per-user holdout of each evaluation user's last \(count) positives (history: every action "
+        + "before the first of them); evaluation users disjoint from training users (\(Int(fraction * 100))%)"
+    }
+    guard !evaluation.isEmpty else { throw .empty("no evaluation user has both history and targets") }
+    // Evaluation users' histories are visible to training of content embeddings (they precede the cut).
+    for user in evaluation { for a in user.history { visible[Int(a)] = true } }
+    return Split(
+      protocolDescription: description, trainingUsers: Array(trainingUsers), trainingVisible: visible,
+      evaluationUsers: evaluation, droppedWithoutHistory: noHistory, droppedWithoutTargets: noTargets)
+  }
+
+  private static func markAllVisible(_ users: [Int32], _ timelines: Timelines, _ visible: inout [Bool]) {
+    for user in users { for a in timelines.actions(of: Int(user)) { visible[Int(a)] = true } }
+  }
+}
+
+/// RecBole's leave-one-out split for sequential models (`eval_args: split: {LS: valid_and_test}`,
+/// `order: TO`): per user, interactions stably sorted by timestamp (ties in file order), the
+/// last one is the test item, the second to last the validation item, the rest train.
+/// Users with fewer than 3 interactions only contribute training data.
+public struct LeaveOneOutSplit: Sendable {
+  public struct UserSplit: Sendable, Equatable {
+    public let user: Int32
+    /// Training actions (all but the last two), oldest first.
+    public let training: [Int32]
+    public let validation: Int32
+    public let test: Int32
+  }
+  public let users: [UserSplit]
+  /// Users with fewer than 3 interactions (training only).
+  public let trainingOnlyUsers: [Int32]
+
+  public init(_ timelines: Timelines) {
+    var users = [UserSplit]()
+    var short = [Int32]()
+    for u in 0..<timelines.userCount {
+      let actions = timelines.actions(of: u)
+      if actions.count < 3 {
+        if !actions.isEmpty { short.append(Int32(u)) }
+        continue
+      }
+      users.append(
+        UserSplit(
+          user: Int32(u), training: Array(actions.dropLast(2)), validation: actions[actions.endIndex - 2],
+          test: actions[actions.endIndex - 1]))
+    }
+    self.users = users
+    self.trainingOnlyUsers = short
+  }
+}
