@@ -35,7 +35,7 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "PinData", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Eval/eval-retrieval"
@@ -50,12 +50,20 @@ let package = Package(
     ),
     // Helpers shared by the test targets (temporary directories, running the Python reference).
     .target(name: "TestSupport", path: "Tests/TestSupport"),
+    .executableTarget(
+      name: "data-benchmark",
+      dependencies: [
+        "ANNEvaluation", "PinData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/data-benchmark"
+    ),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
-    .testTarget(name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
+    .testTarget(
+      name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
   ],
   cxxLanguageStandard: .cxx17
 )

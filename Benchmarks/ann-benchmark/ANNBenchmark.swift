@@ -84,7 +84,8 @@ struct ANNBenchmark: ParsableCommand {
         let factory = index.factoryString!
         let py = try worker.send(["op": "build", "factory": factory])
         let pyCost = ANNMeasurements.BuildCost(
-          trainSeconds: py["train_s"] as! Double, addSeconds: py["add_s"] as! Double, bytes: py["bytes"] as! Int)
+          trainSeconds: py["train_s"] as! Double, addSeconds: py["add_s"] as! Double,
+          bytes: py["bytes"] as! Int)
         if rerank { try index.setRerankFactor(kFactor) }
         let path = workDir + "/index.faiss"
         try index.write(to: path)
@@ -97,11 +98,13 @@ struct ANNBenchmark: ParsableCommand {
     }
 
     let markdown = report.markdown(
-      setup: "\(count) x \(dimension) L2-normalized vectors from \(centers) Gaussian clusters (spread \(spread)), "
+      setup:
+        "\(count) x \(dimension) L2-normalized vectors from \(centers) Gaussian clusters (spread \(spread)), "
         + "\(queries) queries, inner product, k = \(k), \(lists) lists trained on \(training.count) vectors, "
         + "seed \(seed). Each cell: one warm-up search per side, then \(runs) rounds of (Swift on the index it "
         + "built, Swift on the same index read from its file, Python on that file); QPS are medians over rounds, "
-        + "ratios are medians of per-round ratios. The flat index is timed on \(min(flatQueries, queries)) queries.")
+        + "ratios are medians of per-round ratios. The flat index is timed on \(min(flatQueries, queries)) queries."
+    )
     if let out {
       try AtomicFile.write(Data(markdown.utf8), to: out)
       log.say("wrote \(out)")
@@ -122,7 +125,8 @@ struct ANNBenchmark: ParsableCommand {
     try worker.send(["op": "load", "path": path])
     let truth = SearchResults(
       queryCount: queries.count, k: k, metric: .innerProduct,
-      ids: (0..<queries.count).flatMap { exact.ids(forQuery: $0) }, scores: [Float](repeating: 0, count: queries.count * k))
+      ids: (0..<queries.count).flatMap { exact.ids(forQuery: $0) },
+      scores: [Float](repeating: 0, count: queries.count * k))
     var cells = [Cell]()
     for nprobe in nprobes {
       if nprobe > 0 {
@@ -138,22 +142,27 @@ struct ANNBenchmark: ParsableCommand {
         let results = try built.search(queries, k: k)
         _ = try loaded.search(queries, k: k)
         let pyAnswer = try worker.send(pySearch)
-        var builtTimes = [Double](), loadedTimes = [Double](), pyTimes = [Double]()
+        var builtTimes = [Double]()
+        var loadedTimes = [Double]()
+        var pyTimes = [Double]()
         // Idle OpenMP workers spin for a while after a parallel region; the pause lets one
         // side's spinning threads go to sleep before the other side starts.
         let settle = { _ = usleep(50_000) }
         for _ in 0..<runs {
           settle()
-          builtTimes.append(try ANNMeasurements.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
+          builtTimes.append(
+            try ANNMeasurements.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
           settle()
-          loadedTimes.append(try ANNMeasurements.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
+          loadedTimes.append(
+            try ANNMeasurements.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
           settle()
           pyTimes.append(try worker.send(pySearch)["seconds"] as! Double)
         }
         cells.append(
           Cell(
             nprobe: nprobe, threads: t, queries: queries.count,
-            recall: ANNMeasurements.recall(results, exact: truth, at: k), pythonRecall: pyAnswer["recall"] as! Double,
+            recall: ANNMeasurements.recall(results, exact: truth, at: k),
+            pythonRecall: pyAnswer["recall"] as! Double,
             builtSeconds: builtTimes, loadedSeconds: loadedTimes, pythonSeconds: pyTimes))
       }
     }
@@ -205,7 +214,9 @@ struct Report {
   func markdown(setup: String) -> String {
     var text = "# ANN benchmark: FAISS through pinretrieval (Swift) vs FAISS's Python bindings\n\n"
     text += "Command: `\(command)`\n\n\(setup)\n\n## Build\n\n"
-    var build = MarkdownTable(["index", "train s Swift", "train s Python", "add s Swift", "add s Python", "size MiB"])
+    var build = MarkdownTable([
+      "index", "train s Swift", "train s Python", "add s Swift", "add s Python", "size MiB",
+    ])
     for section in sections {
       let swift = section.build?.swift
       let python = section.build?.python
@@ -237,7 +248,8 @@ struct Report {
     let allBuilt = sections.flatMap { $0.cells.map { $0.ratio($0.builtSeconds) } }
     let allLoaded = sections.flatMap { $0.cells.map { $0.ratio($0.loadedSeconds) } }
     text += search.markdown
-    text += "\nMedian over all cells: Swift built / Python \(formatted(ANNMeasurements.median(allBuilt), decimals: 3)), "
+    text +=
+      "\nMedian over all cells: Swift built / Python \(formatted(ANNMeasurements.median(allBuilt), decimals: 3)), "
     text += "Swift loaded / Python \(formatted(ANNMeasurements.median(allLoaded), decimals: 3)).\n"
     return text
   }

@@ -37,7 +37,9 @@ final class PythonWorker {
     buffer = Data(buffer[(end + 1)...])
     guard let answer = try JSONSerialization.jsonObject(with: answerLine) as? [String: Any],
       answer["ok"] as? Bool == true
-    else { throw WorkerError("python worker failed \(command): \(String(decoding: answerLine, as: UTF8.self))") }
+    else {
+      throw WorkerError("python worker failed \(command): \(String(decoding: answerLine, as: UTF8.self))")
+    }
     return answer
   }
 

@@ -5,14 +5,14 @@ import Randomness
 import VectorIndex
 import Vectors
 
-/// The evaluation harness. Today it runs the ANN trade-off on a synthetic pin corpus; the
-/// PinnerFormer / PinnerSage comparison lands as `run` (issue 6).
+/// The evaluation harness. Today it runs the ANN trade-off on a synthetic pin corpus and
+/// inspects data sets; the PinnerFormer / PinnerSage comparison lands as `run`.
 @main
 struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
-    subcommands: [ANN.self],
+    subcommands: [ANN.self, DatasetCommand.self],
     defaultSubcommand: ANN.self)
 }
 
@@ -51,11 +51,13 @@ struct ANN: ParsableCommand {
     let started = ContinuousClock.now
     func progress(_ message: String) {
       let elapsed = ContinuousClock.now - started
-      FileHandle.standardError.write(Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
+      FileHandle.standardError.write(
+        Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
     }
     FaissThreads.count = threads
     var generator = SeededGenerator(seed: seed)
-    let mixture = ClusteredVectors(dimension: dimension, clusterCount: 350, spread: 0.12, generator: &generator)
+    let mixture = ClusteredVectors(
+      dimension: dimension, clusterCount: 350, spread: 0.12, generator: &generator)
     let corpus = mixture.sample(count: pins, generator: &generator)
     let users = mixture.sample(count: queries, generator: &generator)
     progress("generated \(pins) pin vectors and \(queries) user vectors")
@@ -99,9 +101,11 @@ struct ANN: ParsableCommand {
     }
 
     var report = "# ANN trade-off on a synthetic pin corpus\n\n"
-    report += "Command: `swift run -c release eval-retrieval \(CommandLine.arguments.dropFirst().joined(separator: " "))`\n\n"
+    report +=
+      "Command: `swift run -c release eval-retrieval \(CommandLine.arguments.dropFirst().joined(separator: " "))`\n\n"
     report += "\(pins) pin vectors and \(queries) query vectors of dimension \(dimension) (L2-normalized, "
-    report += "350 Gaussian topics, seed \(seed)); inner product; \(threads) FAISS threads; QPS is the median of 3 "
+    report +=
+      "350 Gaussian topics, seed \(seed)); inner product; \(threads) FAISS threads; QPS is the median of 3 "
     report += "batched searches; latency p50/p99 over 500 single-query searches.\n\n"
     report += "## Build\n\n" + builds.markdown + "\n## Search\n\n" + table.markdown + "\n"
     report += "```mermaid\nxychart-beta\n  title \"IVF-PQ + exact re-ranking: Recall@\(k) against nprobe\"\n"

@@ -74,7 +74,8 @@ public enum DelimitedLogLoader {
       throw .cannotRead(path: path, reason: error.localizedDescription)
     }
     guard format.delimiter.utf8.count == 1, let delimiter = format.delimiter.utf8.first else {
-      throw .invalidConfig(field: "delimiter", reason: "must be one ASCII character, got \"\(format.delimiter)\"")
+      throw .invalidConfig(
+        field: "delimiter", reason: "must be one ASCII character, got \"\(format.delimiter)\"")
     }
     let result = data.withUnsafeBytes { raw in
       Result { () throws(DataError) -> LoadedLog in
@@ -97,7 +98,9 @@ public enum DelimitedLogLoader {
     func column(_ name: String?, _ field: String) throws(DataError) -> Int? {
       guard let name else { return nil }
       guard let index = header.firstIndex(of: name) else {
-        throw .badHeader(file: path, reason: "no column \"\(name)\" (field \(field)); columns: \(header.joined(separator: ", "))")
+        throw .badHeader(
+          file: path,
+          reason: "no column \"\(name)\" (field \(field)); columns: \(header.joined(separator: ", "))")
       }
       return index
     }
@@ -116,11 +119,16 @@ public enum DelimitedLogLoader {
     var typeIndex = Dictionary(uniqueKeysWithValues: typeNames.enumerated().map { ($1, UInt8($0)) })
     var surfaceNames = [String]()
     var surfaceIndex = [String: UInt8]()
-    var columns = (users: [Int32](), pins: [Int32](), types: [UInt8](), surfaces: [UInt8](), times: [Int64](), durations: [Float]())
+    var columns = (
+      users: [Int32](), pins: [Int32](), types: [UInt8](), surfaces: [UInt8](), times: [Int64](),
+      durations: [Float]()
+    )
     var dataLines = 0
     var skipped = 0
 
-    func intern<T: FixedWidthInteger>(_ key: String, _ index: inout [String: T], _ names: inout [String], limit: Int, field: String, line: Int) throws(DataError) -> T {
+    func intern<T: FixedWidthInteger>(
+      _ key: String, _ index: inout [String: T], _ names: inout [String], limit: Int, field: String, line: Int
+    ) throws(DataError) -> T {
       if let existing = index[key] { return existing }
       guard names.count < limit else {
         throw .malformedLine(file: path, line: line, reason: "more than \(limit) distinct values in \(field)")
@@ -136,7 +144,8 @@ public enum DelimitedLogLoader {
       dataLines += 1
       let fields = split(line, delimiter)
       guard fields.count == header.count else {
-        throw .malformedLine(file: path, line: number, reason: "\(fields.count) columns, the header has \(header.count)")
+        throw .malformedLine(
+          file: path, line: number, reason: "\(fields.count) columns, the header has \(header.count)")
       }
       func text(_ column: Int) -> String {
         String(decoding: fields[column], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -162,7 +171,8 @@ public enum DelimitedLogLoader {
         type = try intern(typeName, &typeIndex, &typeNames, limit: 256, field: "action types", line: number)
       }
       let time = try numeric(timeColumn, format.timestampColumn) * format.timestampScale
-      let duration = try durationColumn.map { (c) throws(DataError) in try numeric(c, format.durationColumn!) } ?? 0
+      let duration =
+        try durationColumn.map { (c) throws(DataError) in try numeric(c, format.durationColumn!) } ?? 0
       guard duration >= 0 else {
         throw .malformedLine(file: path, line: number, reason: "negative duration \(duration)")
       }
@@ -171,11 +181,14 @@ public enum DelimitedLogLoader {
       guard !user.isEmpty, !pin.isEmpty else {
         throw .malformedLine(file: path, line: number, reason: "empty user or pin id")
       }
-      columns.users.append(try intern(user, &userIndex, &userIDs, limit: Int(Int32.max), field: "users", line: number))
-      columns.pins.append(try intern(pin, &pinIndex, &pinIDs, limit: Int(Int32.max), field: "pins", line: number))
+      columns.users.append(
+        try intern(user, &userIndex, &userIDs, limit: Int(Int32.max), field: "users", line: number))
+      columns.pins.append(
+        try intern(pin, &pinIndex, &pinIDs, limit: Int(Int32.max), field: "pins", line: number))
       columns.types.append(type)
       let surface = surfaceColumn.map(text) ?? format.defaultSurface
-      columns.surfaces.append(try intern(surface, &surfaceIndex, &surfaceNames, limit: 256, field: "surfaces", line: number))
+      columns.surfaces.append(
+        try intern(surface, &surfaceIndex, &surfaceNames, limit: 256, field: "surfaces", line: number))
       columns.times.append(Int64(time.rounded(.down)))
       columns.durations.append(Float(duration))
     }

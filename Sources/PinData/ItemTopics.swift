@@ -44,7 +44,8 @@ public struct PinTopics: Sendable, Equatable {
     for (offset, line) in lines.enumerated() where !line.isEmpty {
       let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
       guard fields.count == header.count else {
-        throw .malformedLine(file: path, line: offset + 2, reason: "\(fields.count) columns, the header has \(header.count)")
+        throw .malformedLine(
+          file: path, line: offset + 2, reason: "\(fields.count) columns, the header has \(header.count)")
       }
       guard let pin = pinIndex[String(fields[idIndex])] else { continue }
       let topic = fields[topicIndex].split(separator: " ").first.map(String.init) ?? "unknown"

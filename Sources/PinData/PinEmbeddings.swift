@@ -40,7 +40,8 @@ public enum PinEmbeddings {
     let matrix = SparseMatrix.ppmi(log, visible: visible)
     let rank = min(dimension, matrix.rows, matrix.columns)
     guard rank > 0 else { throw .empty("no visible actions to compute co-engagement embeddings from") }
-    let (u, s) = matrix.truncatedSVD(rank: rank, oversampling: 10, powerIterations: powerIterations, seed: seed)
+    let (u, s) = matrix.truncatedSVD(
+      rank: rank, oversampling: 10, powerIterations: powerIterations, seed: seed)
     var embeddings = VectorMatrix(dimension: dimension, count: matrix.rows)
     embeddings.withUnsafeMutableBufferPointer { out in
       for row in 0..<matrix.rows {
@@ -114,7 +115,8 @@ struct SparseMatrix {
   }
 
   /// Top-`rank` left singular vectors (rows x rank, row-major) and singular values.
-  func truncatedSVD(rank: Int, oversampling: Int, powerIterations: Int, seed: UInt64) -> ([Double], [Double]) {
+  func truncatedSVD(rank: Int, oversampling: Int, powerIterations: Int, seed: UInt64) -> ([Double], [Double])
+  {
     let l = min(rank + oversampling, columns, rows)
     var rng = SeededGenerator(seed: seed)
     var omega = [Double](repeating: 0, count: columns * l)

@@ -74,8 +74,11 @@ public enum Splitter {
 
     func targets(_ actions: ArraySlice<Int32>, after cut: Int64, until end: Int64) -> ([Int32], [Int64]) {
       var seen = Set<Int32>()
-      var pins = [Int32](), times = [Int64]()
-      for a in actions where log.timestamps[Int(a)] > cut && log.timestamps[Int(a)] <= end && positive.isPositive(log, Int(a)) {
+      var pins = [Int32]()
+      var times = [Int64]()
+      for a in actions
+      where log.timestamps[Int(a)] > cut && log.timestamps[Int(a)] <= end && positive.isPositive(log, Int(a))
+      {
         if seen.insert(log.pins[Int(a)]).inserted {
           pins.append(log.pins[Int(a)])
           times.append(log.timestamps[Int(a)])
@@ -89,7 +92,8 @@ public enum Splitter {
       } else if found.0.isEmpty {
         noTargets += 1
       } else {
-        evaluation.append(EvaluationUser(user: user, history: history, cutTime: cut, targets: found.0, targetTimes: found.1))
+        evaluation.append(
+          EvaluationUser(user: user, history: history, cutTime: cut, targets: found.0, targetTimes: found.1))
       }
     }
 
@@ -97,14 +101,18 @@ public enum Splitter {
     case .globalTimeCut(let cut, let window, _):
       guard window > 0 else { throw .invalidConfig(field: "windowSeconds", reason: "must be positive") }
       for user in trainingUsers {
-        for a in timelines.actions(of: Int(user)) where log.timestamps[Int(a)] <= cut { visible[Int(a)] = true }
+        for a in timelines.actions(of: Int(user)) where log.timestamps[Int(a)] <= cut {
+          visible[Int(a)] = true
+        }
       }
       for user in candidates {
         let actions = timelines.actions(of: Int(user))
         let history = actions.filter { log.timestamps[Int($0)] <= cut }
-        add(user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
+        add(
+          user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
       }
-      description = "global time cut at t = \(cut) (Unix s); targets: positives in (t, t + \(window / day) days]; "
+      description =
+        "global time cut at t = \(cut) (Unix s); targets: positives in (t, t + \(window / day) days]; "
         + "evaluation users disjoint from training users (\(Int(fraction * 100))% of users)"
     case .perUserTimeFraction(let f, let window, _):
       guard (0..<1).contains(f), window > 0 else {
@@ -117,9 +125,11 @@ public enum Splitter {
         let last = log.timestamps[Int(actions.last!)]
         let cut = first + Int64(Double(last - first) * f)
         let history = actions.filter { log.timestamps[Int($0)] <= cut }
-        add(user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
+        add(
+          user, history: Array(history), cut: cut, targets: targets(actions, after: cut, until: cut + window))
       }
-      description = "per-user time cut at \(Int(f * 100))% of each evaluation user's span; targets: positives in "
+      description =
+        "per-user time cut at \(Int(f * 100))% of each evaluation user's span; targets: positives in "
         + "(cut, cut + \(window / day) days]; evaluation users disjoint from training users (\(Int(fraction * 100))%)"
     case .perUserLastPositives(let count, _):
       guard count >= 1 else { throw .invalidConfig(field: "count", reason: "must be at least 1") }
@@ -135,14 +145,16 @@ public enum Splitter {
         let history = Array(actions[..<firstTarget])
         let cut = log.timestamps[Int(actions[firstTarget])]
         var seen = Set<Int32>()
-        var pins = [Int32](), times = [Int64]()
+        var pins = [Int32]()
+        var times = [Int64]()
         for i in positives.suffix(count) where seen.insert(log.pins[Int(actions[i])]).inserted {
           pins.append(log.pins[Int(actions[i])])
           times.append(log.timestamps[Int(actions[i])])
         }
         add(user, history: history, cut: cut, targets: (pins, times))
       }
-      description = "per-user holdout of each evaluation user's last \(count) positives (history: every action "
+      description =
+        "per-user holdout of each evaluation user's last \(count) positives (history: every action "
         + "before the first of them); evaluation users disjoint from training users (\(Int(fraction * 100))%)"
     }
     guard !evaluation.isEmpty else { throw .empty("no evaluation user has both history and targets") }

@@ -47,8 +47,12 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
     try check(dimension >= 1, "dimension", "must be positive")
     try check(days >= 1, "days", "must be positive")
     try check(meanInterests >= 1, "meanInterests", "must be at least 1")
-    try check(meanSessionsPerDay > 0 && meanActionsPerSession >= 1, "meanSessionsPerDay", "activity must be positive")
-    try check((0...1).contains(sessionStickiness) && (0...1).contains(exploration), "sessionStickiness", "probabilities must be in 0...1")
+    try check(
+      meanSessionsPerDay > 0 && meanActionsPerSession >= 1, "meanSessionsPerDay",
+      "activity must be positive")
+    try check(
+      (0...1).contains(sessionStickiness) && (0...1).contains(exploration), "sessionStickiness",
+      "probabilities must be in 0...1")
   }
 }
 
@@ -67,7 +71,10 @@ public struct SyntheticCorpus: Sendable {
 
   /// Generates the corpus deterministically from `config.seed`: the same config gives the same
   /// bytes whatever the thread count (each user draws from its own derived random stream).
-  public static func generate(_ config: SyntheticConfig) throws(DataError) -> SyntheticCorpus {
+  /// `threads` only changes the speed (default: one per core).
+  public static func generate(_ config: SyntheticConfig, threads: Int? = nil) throws(DataError)
+    -> SyntheticCorpus
+  {
     try config.validate()
     let root = SeededGenerator(seed: config.seed)
     var world = root.derived(stream: 0)
@@ -82,7 +89,9 @@ public struct SyntheticCorpus: Sendable {
     let topicSampler = Categorical(topicWeights)
 
     // Pins: a topic each (every topic gets at least one), an embedding around its centre.
-    var topicOfPin = (0..<config.pins).map { $0 < config.topics ? Int32($0) : Int32(topicSampler.sample(&world)) }
+    var topicOfPin = (0..<config.pins).map {
+      $0 < config.topics ? Int32($0) : Int32(topicSampler.sample(&world))
+    }
     shuffle(&topicOfPin, &world)
     let noise = config.topicSpread / Float(d).squareRoot()
     var embeddings = VectorMatrix(dimension: d, count: config.pins) { out in
@@ -105,24 +114,31 @@ public struct SyntheticCorpus: Sendable {
     let chunkCount = max(1, min(config.users, 64))
     let chunks = ChunkSlots(count: chunkCount)
     defer { chunks.buffer.deallocate() }
-    let world_ = WorldTables(
-      topicSampler: topicSampler, pinsOfTopic: pinsOfTopic, pinSamplers: pinSamplers, config: config)
-    DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-      var log = ActionLog(actionTypes: actionTypes, surfaces: surfaces, userIDs: userIDs, pinIDs: pinIDs)
-      let users = (config.users * chunk / chunkCount)..<(config.users * (chunk + 1) / chunkCount)
-      for user in users {
-        var rng = root.derived(stream: UInt64(user) + 1)
-        world_.simulate(user: Int32(user), into: &log, rng: &rng)
+    let tables = WorldTables(
+      topicSampler: topicSampler, pinsOfTopic: pinsOfTopic, pinSamplers: pinSamplers, config: config
+    )
+    let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, chunkCount))
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+      for chunk in stride(from: worker, to: chunkCount, by: workers) {
+        var log = ActionLog(
+          actionTypes: actionTypes, surfaces: surfaces, userIDs: userIDs, pinIDs: pinIDs)
+        let users = (config.users * chunk / chunkCount)..<(config.users * (chunk + 1) / chunkCount)
+        for user in users {
+          var rng = root.derived(stream: UInt64(user) + 1)
+          tables.simulate(user: Int32(user), into: &log, rng: &rng)
+        }
+        (chunks.buffer.baseAddress! + chunk).initialize(to: log)
       }
-      (chunks.buffer.baseAddress! + chunk).initialize(to: log)
     }
-    var log = ActionLog(actionTypes: actionTypes, surfaces: surfaces, userIDs: userIDs, pinIDs: pinIDs)
+    var log = ActionLog(
+      actionTypes: actionTypes, surfaces: surfaces, userIDs: userIDs, pinIDs: pinIDs)
     log.reserveCapacity(chunks.buffer.reduce(0) { $0 + $1.count })
     for chunk in 0..<chunkCount {
       log.append(contentsOf: chunks.buffer[chunk])
       (chunks.buffer.baseAddress! + chunk).deinitialize(count: 1)
     }
-    let topics = PinTopics(topicOfPin: topicOfPin, topicNames: (0..<config.topics).map { "topic\($0)" })
+    let topics = PinTopics(
+      topicOfPin: topicOfPin, topicNames: (0..<config.topics).map { "topic\($0)" })
     return SyntheticCorpus(config: config, log: log, embeddings: embeddings, topics: topics)
   }
 }
@@ -160,7 +176,9 @@ private struct WorldTables: Sendable {
     for day in 0..<c.days {
       // Drift, and now and then a new interest replacing the weakest one.
       for i in weights.indices { weights[i] *= exp(c.interestDrift * Double(rng.nextGaussian())) }
-      if rng.nextUnitDouble() < c.newInterestRate, let weakest = weights.indices.min(by: { weights[$0] < weights[$1] }) {
+      if rng.nextUnitDouble() < c.newInterestRate,
+        let weakest = weights.indices.min(by: { weights[$0] < weights[$1] })
+      {
         let t = topicSampler.sample(&rng)
         if !interests.contains(t) {
           interests[weakest] = t
@@ -176,7 +194,8 @@ private struct WorldTables: Sendable {
         let stickiness = surface == 1 ? 0.95 : c.sessionStickiness
         let length = 1 + geometric(mean: c.meanActionsPerSession - 1, &rng)
         for _ in 0..<length {
-          var topic = rng.nextUnitDouble() < stickiness ? sessionTopic : interests[interestMix.sample(&rng)]
+          var topic =
+            rng.nextUnitDouble() < stickiness ? sessionTopic : interests[interestMix.sample(&rng)]
           var type = Self.typeMix.sample(&rng)
           if rng.nextUnitDouble() < c.exploration {
             topic = rng.nextInt(below: c.topics)
@@ -242,7 +261,9 @@ func zipf(_ n: Int, exponent: Double) -> [Double] {
 
 func poisson(_ mean: Double, _ rng: inout SeededGenerator) -> Int {
   guard mean > 0 else { return 0 }
-  if mean > 30 { return max(0, Int((mean + mean.squareRoot() * Double(rng.nextGaussian())).rounded())) }
+  if mean > 30 {
+    return max(0, Int((mean + mean.squareRoot() * Double(rng.nextGaussian())).rounded()))
+  }
   let limit = exp(-mean)
   var product = rng.nextUnitDouble()
   var count = 0

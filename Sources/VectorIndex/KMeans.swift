@@ -58,4 +58,3 @@ public struct KMeans: Sendable {
       centroids: centroids, assignments: assignments64.map { Int($0) }, objective: objective)
   }
 }
-

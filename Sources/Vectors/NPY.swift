@@ -82,11 +82,15 @@ public enum NPY {
       return VectorMatrix(dimension: columns, count: rows) { out in
         if elementSize == 4 {
           for i in 0..<out.count {
-            out[i] = Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            out[i] = Float(
+              bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
           }
         } else {
           for i in 0..<out.count {
-            out[i] = Float(Double(bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+            out[i] = Float(
+              Double(
+                bitPattern: UInt64(
+                  littleEndian: payload.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
           }
         }
       }

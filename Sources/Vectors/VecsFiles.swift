@@ -56,7 +56,9 @@ public enum VecsFiles {
     return try parsed.get()
   }
 
-  private static func parse(_ raw: UnsafeRawBufferPointer, path: String) -> Result<(Int, [UInt32]), VectorsError> {
+  private static func parse(_ raw: UnsafeRawBufferPointer, path: String) -> Result<
+    (Int, [UInt32]), VectorsError
+  > {
     Result { () throws(VectorsError) -> (Int, [UInt32]) in
       func word(_ index: Int) -> UInt32 {
         UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
@@ -81,7 +83,8 @@ public enum VecsFiles {
         let start = r * (dimension + 1)
         guard Int(Int32(bitPattern: word(start))) == dimension else {
           throw .malformedFile(
-            path: path, reason: "vector \(r) has dimension \(Int32(bitPattern: word(start))), expected \(dimension)")
+            path: path,
+            reason: "vector \(r) has dimension \(Int32(bitPattern: word(start))), expected \(dimension)")
         }
         for i in start + 1...start + dimension { values.append(word(i)) }
       }

@@ -4,9 +4,13 @@ import VectorIndex
 
 @Suite struct ANNEvaluationTests {
   @Test func recallCountsTheTrueTopKFound() {
-    let exact = SearchResults(queryCount: 2, k: 3, metric: .innerProduct, ids: [1, 2, 3, 4, 5, 6], scores: [Float](repeating: 0, count: 6))
+    let exact = SearchResults(
+      queryCount: 2, k: 3, metric: .innerProduct, ids: [1, 2, 3, 4, 5, 6],
+      scores: [Float](repeating: 0, count: 6))
     // Query 0 finds 2 of 3 (order ignored); query 1 finds 1 of 3 and has a padded slot.
-    let found = SearchResults(queryCount: 2, k: 3, metric: .innerProduct, ids: [3, 9, 1, 6, 7, -1], scores: [Float](repeating: 0, count: 6))
+    let found = SearchResults(
+      queryCount: 2, k: 3, metric: .innerProduct, ids: [3, 9, 1, 6, 7, -1],
+      scores: [Float](repeating: 0, count: 6))
     #expect(ANNMeasurements.recall(found, exact: exact, at: 3) == 0.5)
     #expect(found.counts == [3, 2])
     #expect(ANNMeasurements.recall(exact, exact: exact, at: 3) == 1)

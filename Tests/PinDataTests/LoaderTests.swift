@@ -54,7 +54,8 @@ import Testing
       try DelimitedLogLoader.load(short, format: format)
     }
     let text = write("user,pin,ts,type,surface,duration\na,p1,yesterday,click,home,1\n", "t.csv")
-    #expect(throws: DataError.malformedLine(file: text, line: 2, reason: "ts \"yesterday\" is not a number")) {
+    #expect(throws: DataError.malformedLine(file: text, line: 2, reason: "ts \"yesterday\" is not a number"))
+    {
       try DelimitedLogLoader.load(text, format: format)
     }
     let negative = write("user,pin,ts,type,surface,duration\na,p1,5,click,home,-1\n", "n.csv")
@@ -62,7 +63,8 @@ import Testing
   }
 
   @Test func unknownActionTypesAreRejectedOrCounted() throws {
-    let path = write("user,pin,ts,type,surface,duration\na,p1,1,click,home,1\na,p2,2,share,home,1\na,p3,3,click,home,1\n")
+    let path = write(
+      "user,pin,ts,type,surface,duration\na,p1,1,click,home,1\na,p2,2,share,home,1\na,p3,3,click,home,1\n")
     var strict = format
     strict.knownActionTypes = ["repin", "closeup", "click"]
     #expect(throws: DataError.unknownActionType(file: path, line: 3, name: "share")) {
@@ -110,7 +112,8 @@ import Testing
       a,p,6,click,home,11
       """)
     let log = try DelimitedLogLoader.load(path, format: format).log
-    #expect(PositiveRule.pinnerFormer.compiled(for: log).flags(log) == [false, true, true, false, true, true])
+    #expect(
+      PositiveRule.pinnerFormer.compiled(for: log).flags(log) == [false, true, true, false, true, true])
     var homeOnly = PositiveRule.pinnerFormer
     homeOnly.surfaces = ["home"]
     #expect(homeOnly.compiled(for: log).flags(log) == [false, true, true, false, false, true])
@@ -118,7 +121,9 @@ import Testing
 
   @Test func itemTopicsFromRecBoleItemFile() throws {
     let log = try DelimitedLogLoader.load(
-      write("user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t5\t1\n1\t1\t5\t2\n1\t9\t5\t3\n", "a.inter"),
+      write(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t5\t1\n1\t1\t5\t2\n1\t9\t5\t3\n",
+        "a.inter"),
       format: .movieLensRecBole
     ).log
     let items = write(

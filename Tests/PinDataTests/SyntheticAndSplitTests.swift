@@ -54,7 +54,8 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     let e = corpus.embeddings
     func dot(_ a: Int, _ b: Int) -> Float { zip(e[a], e[b]).reduce(0) { $0 + $1.0 * $1.1 } }
     let topicOf = corpus.topics.topicOfPin
-    var same = [Float](), other = [Float]()
+    var same = [Float]()
+    var other = [Float]()
     for a in 0..<200 {
       for b in (a + 1)..<200 {
         if topicOf[a] == topicOf[b] { same.append(dot(a, b)) } else { other.append(dot(a, b)) }
@@ -110,7 +111,8 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
   @Test func perUserLastPositives() throws {
     let timelines = Timelines(log)
     let split = try Splitter.split(
-      log, timelines: timelines, rule: .pinnerFormer, protocol: .perUserLastPositives(count: 3, evaluationFraction: 0.2),
+      log, timelines: timelines, rule: .pinnerFormer,
+      protocol: .perUserLastPositives(count: 3, evaluationFraction: 0.2),
       seed: 1)
     let positive = PositiveRule.pinnerFormer.compiled(for: log)
     for user in split.evaluationUsers {
@@ -120,14 +122,16 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
       #expect(Array(actions.prefix(user.history.count)) == user.history)
       #expect(!user.history.contains(positives[positives.count - 3]))
       // No history action reaches a target's position.
-      #expect(user.history.count == actions.firstIndex(of: positives[positives.count - 3])! - actions.startIndex)
+      #expect(
+        user.history.count == actions.firstIndex(of: positives[positives.count - 3])! - actions.startIndex)
     }
   }
 
   @Test func invalidFractionIsRejected() {
     #expect(throws: DataError.self) {
       try Splitter.split(
-        log, timelines: Timelines(log), rule: .pinnerFormer, protocol: .perUserLastPositives(count: 1, evaluationFraction: 1.5),
+        log, timelines: Timelines(log), rule: .pinnerFormer,
+        protocol: .perUserLastPositives(count: 1, evaluationFraction: 1.5),
         seed: 1)
     }
   }
@@ -158,7 +162,9 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     let path = directory + "/e.npy"
     try NPY.write(try VectorMatrix(dimension: 2, values: [1, 0, 0, 1]), to: path)
     #expect(try PinEmbeddings.load(path, pinIDs: ["a", "b"]).count == 2)
-    #expect { try PinEmbeddings.load(path, pinIDs: ["a", "b", "c"]) } throws: { "\($0)".contains("2 rows for 3 pins") }
+    #expect { try PinEmbeddings.load(path, pinIDs: ["a", "b", "c"]) } throws: {
+      "\($0)".contains("2 rows for 3 pins")
+    }
     try NPY.write(try VectorMatrix(dimension: 2, values: [1, 0, .nan, 1]), to: path)
     #expect { try PinEmbeddings.load(path, pinIDs: ["a", "b"]) } throws: { "\($0)".contains("pin b") }
     #expect(throws: DataError.missingFile(path: directory + "/none.npy", hint: nil)) {
@@ -169,7 +175,8 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
   @Test func coEngagementSeparatesCommunitiesAndIgnoresInvisibleActions() throws {
     // Two communities: users 0-19 engage pins 0-9, users 20-39 engage pins 10-19.
     var log = ActionLog(
-      actionTypes: ["repin"], surfaces: ["home"], userIDs: (0..<40).map { "u\($0)" }, pinIDs: (0..<20).map { "p\($0)" })
+      actionTypes: ["repin"], surfaces: ["home"], userIDs: (0..<40).map { "u\($0)" },
+      pinIDs: (0..<20).map { "p\($0)" })
     for u in 0..<40 {
       for k in 0..<6 {
         let pin = (u < 20 ? 0 : 10) + (u * 3 + k * 7) % 10
@@ -186,7 +193,8 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     var extended = log
     var flags = visible
     for k in 0..<30 {
-      extended.append(user: Int32(k % 20), pin: Int32(10 + k % 10), type: 0, surface: 0, timestamp: 100, duration: 0)
+      extended.append(
+        user: Int32(k % 20), pin: Int32(10 + k % 10), type: 0, surface: 0, timestamp: 100, duration: 0)
       flags.append(false)
     }
     #expect(try PinEmbeddings.coEngagement(extended, visible: flags, dimension: 4) == e)

@@ -68,7 +68,9 @@ import Vectors
     #expect {
       try FaissIndex(dimension: 16, factory: "NoSuchIndex42", metric: .l2)
     } throws: { error in
-      guard case VectorIndexError.invalidFactoryString("NoSuchIndex42", let reason) = error else { return false }
+      guard case VectorIndexError.invalidFactoryString("NoSuchIndex42", let reason) = error else {
+        return false
+      }
       return !reason.isEmpty
     }
     #expect(throws: VectorIndexError.self) { try FlatIndex(dimension: 0) }
@@ -76,7 +78,10 @@ import Vectors
 
   @Test func tooFewTrainingVectors() throws {
     let ivf = try IVFPQIndex(dimension: 16, lists: 100, subQuantizers: 4)
-    #expect(throws: VectorIndexError.tooFewTrainingVectors(count: 50, required: 100, reason: "one per inverted list")) {
+    #expect(
+      throws: VectorIndexError.tooFewTrainingVectors(
+        count: 50, required: 100, reason: "one per inverted list")
+    ) {
       try ivf.train(corpus.gathering(rows: 0..<50))
     }
     // 300 >= 100 lists, but the 8-bit PQ codebooks need 256 points: fine; 200 are not.

@@ -13,7 +13,9 @@ enum Fixtures {
   }
 
   /// Brute-force top-k ids (by inner product or squared L2), the reference for FlatIndex.
-  static func bruteForce(_ corpus: VectorMatrix, _ query: ArraySlice<Float>, k: Int, metric: Metric) -> [Int64] {
+  static func bruteForce(_ corpus: VectorMatrix, _ query: ArraySlice<Float>, k: Int, metric: Metric)
+    -> [Int64]
+  {
     let scored = (0..<corpus.count).map { row -> (Int64, Float) in
       let v = corpus[row]
       let score: Float =

@@ -13,7 +13,8 @@ import Vectors
     let results = try index.search(queries, k: 5)
     #expect(results.isComplete)
     for q in 0..<queries.count {
-      #expect(Array(results.ids(forQuery: q)) == Fixtures.bruteForce(corpus, queries[q], k: 5, metric: metric))
+      #expect(
+        Array(results.ids(forQuery: q)) == Fixtures.bruteForce(corpus, queries[q], k: 5, metric: metric))
       let scores = Array(results.scores(forQuery: q))
       #expect(scores == scores.sorted(by: metric == .innerProduct ? (>) : (<)))
     }

@@ -29,7 +29,8 @@ import Vectors
     let a = try index.search(queries, k: 10)
     let b = try loaded.search(queries, k: 10)
     for q in 0..<queries.count { #expect(a.ids(forQuery: q) == b.ids(forQuery: q)) }
-    #expect(try index.serializedSize() == (try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int))
+    #expect(
+      try index.serializedSize() == (try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int))
   }
 
   @Test func missingTruncatedAndCorruptFiles() throws {

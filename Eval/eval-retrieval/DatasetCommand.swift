@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import PinData
+import Vectors
+
+/// `eval-retrieval dataset stats|export`: load a data set and print or write it.
+struct DatasetCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dataset", abstract: "Inspect the data sets.", subcommands: [Stats.self])
+
+  struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print a data set's statistics (users, pins, actions, positives, time span).")
+
+    @OptionGroup var source: DatasetOptions
+
+    func run() throws {
+      let clock = ContinuousClock()
+      let start = clock.now
+      let dataset = try source.load()
+      let stats = DatasetStatistics(dataset.log, timelines: Timelines(dataset.log), rule: dataset.rule)
+      print("dataset: \(dataset.name)")
+      print(stats)
+      if dataset.skippedLines > 0 { print("skipped lines (unknown action types): \(dataset.skippedLines)") }
+      if let topics = dataset.topics { print("topics: \(topics.topicNames.count)") }
+      let elapsed = clock.now - start
+      FileHandle.standardError.write(Data("[eval-retrieval] dataset loaded in \(elapsed)\n".utf8))
+    }
+  }
+}
+
+/// Where the data comes from: `--dataset synthetic|ml-100k|PATH`.
+struct DatasetOptions: ParsableArguments {
+  @Option(
+    help:
+      "synthetic (the embedded default), ml-100k (fetch with Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
+  var dataset = "synthetic"
+  @Option(help: "For a CSV/TSV path: a JSON file with the DelimitedLogFormat (column names, delimiter, ...).")
+  var format: String?
+  @Option(help: "Synthetic corpus: pins.") var pins: Int?
+  @Option(help: "Synthetic corpus: users.") var users: Int?
+  @Option(help: "Synthetic corpus: seed.") var seed: UInt64?
+
+  struct Loaded {
+    let name: String
+    let log: ActionLog
+    let rule: PositiveRule
+    let topics: PinTopics?
+    let embeddings: VectorMatrix?
+    let skippedLines: Int
+  }
+
+  func load() throws -> Loaded {
+    switch dataset {
+    case "synthetic":
+      var config = SyntheticConfig()
+      if let pins { config.pins = pins }
+      if let users { config.users = users }
+      if let seed { config.seed = seed }
+      let corpus = try SyntheticCorpus.generate(config)
+      return Loaded(
+        name: "synthetic (\(config.pins) pins, \(config.users) users, seed \(config.seed))", log: corpus.log,
+        rule: .pinnerFormer, topics: corpus.topics, embeddings: corpus.embeddings, skippedLines: 0)
+    case "ml-100k":
+      let (loaded, topics) = try KnownDatasets.movieLens100K(
+        packageRoot: FileManager.default.currentDirectoryPath)
+      return Loaded(
+        name: "ml-100k (RecBole 1.2.1 atomic files)", log: loaded.log, rule: .movieLens, topics: topics,
+        embeddings: nil, skippedLines: loaded.skippedUnknownActionTypes)
+    default:
+      var logFormat = DelimitedLogFormat()
+      if let format {
+        guard let data = FileManager.default.contents(atPath: format) else {
+          throw ValidationError("cannot read the format file \(format)")
+        }
+        do {
+          logFormat = try JSONDecoder().decode(DelimitedLogFormat.self, from: data)
+        } catch {
+          throw ValidationError("format file \(format): \(error)")
+        }
+      }
+      let loaded = try DelimitedLogLoader.load(dataset, format: logFormat)
+      return Loaded(
+        name: dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: nil,
+        skippedLines: loaded.skippedUnknownActionTypes)
+    }
+  }
+}
