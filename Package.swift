@@ -26,6 +26,11 @@ let package = Package(
     .target(name: "Randomness"),
     // Contiguous row-major Float matrices and their interchange formats (.npy, .fvecs, .ivecs).
     .target(name: "Vectors", dependencies: ["Randomness"]),
+    // CBLAS (OpenBLAS) for the model's matrix products.
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    // Contiguous Float kernels with backward passes: GEMM, linear, layer norm, GELU, causal
+    // attention, embeddings, L2 norm, time encodings, softmax cross-entropy, AdamW.
+    .target(name: "Linalg", dependencies: ["CBLAS"]),
     // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
@@ -61,6 +66,7 @@ let package = Package(
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
+    .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),

@@ -11,6 +11,14 @@ public struct EvaluationUser: Sendable, Equatable {
   public let targets: [Int32]
   /// Timestamp of each target's first engagement (for Daily / Realtime inference).
   public let targetTimes: [Int64]
+
+  public init(user: Int32, history: [Int32], cutTime: Int64, targets: [Int32], targetTimes: [Int64]) {
+    self.user = user
+    self.history = history
+    self.cutTime = cutTime
+    self.targets = targets
+    self.targetTimes = targetTimes
+  }
 }
 
 /// A split of a log into training data and evaluation users, with the protocol recorded.
@@ -202,5 +210,29 @@ public struct LeaveOneOutSplit: Sendable {
     }
     self.users = users
     self.trainingOnlyUsers = short
+  }
+}
+
+/// The pins the evaluation ranks targets against.
+public enum CandidateSet {
+  /// Every target pin of `users` plus random other pins up to `size` pins in all (seeded), in
+  /// ascending pin order. PinnerFormer ranks against 1M random pins; guaranteeing the targets
+  /// are present keeps Recall@k defined for every target on a smaller corpus. If `size` is at
+  /// least `pinCount`, every pin is a candidate.
+  public static func sample(pinCount: Int, size: Int, users: [EvaluationUser], seed: UInt64) -> [Int32] {
+    guard size < pinCount else { return (0..<Int32(pinCount)).map { $0 } }
+    var chosen = [Bool](repeating: false, count: pinCount)
+    var count = 0
+    for user in users {
+      for pin in user.targets where !chosen[Int(pin)] {
+        chosen[Int(pin)] = true
+        count += 1
+      }
+    }
+    var rng = SeededGenerator(seed: seed)
+    var others = (0..<Int32(pinCount)).filter { !chosen[Int($0)] }
+    shuffle(&others, &rng)
+    for pin in others.prefix(max(0, size - count)) { chosen[Int(pin)] = true }
+    return (0..<Int32(pinCount)).filter { chosen[Int($0)] }
   }
 }

@@ -234,3 +234,20 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     #expect(stats.medianUserSpanSeconds < 86_400)
   }
 }
+
+@Suite struct CandidateSetTests {
+  @Test func containsEveryTargetAndHasTheRequestedSize() {
+    let users = [
+      EvaluationUser(user: 0, history: [0], cutTime: 0, targets: [5, 17], targetTimes: [1, 2]),
+      EvaluationUser(user: 1, history: [1], cutTime: 0, targets: [17, 99], targetTimes: [1, 2]),
+    ]
+    let candidates = CandidateSet.sample(pinCount: 100, size: 10, users: users, seed: 4)
+    #expect(candidates.count == 10)
+    #expect(Set([5, 17, 99]).isSubset(of: Set(candidates)))
+    #expect(candidates == candidates.sorted())
+    #expect(CandidateSet.sample(pinCount: 100, size: 10, users: users, seed: 4) == candidates)
+    #expect(CandidateSet.sample(pinCount: 100, size: 500, users: users, seed: 4).count == 100)
+    // More targets than the size: all targets are kept.
+    #expect(CandidateSet.sample(pinCount: 100, size: 2, users: users, seed: 4) == [5, 17, 99])
+  }
+}

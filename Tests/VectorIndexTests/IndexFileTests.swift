@@ -60,7 +60,7 @@ import Vectors
     #expect(throws: VectorIndexError.self) { try FaissIndex.read(from: corruptPath) }
 
     let empty = directory + "/empty.faiss"
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    _ = FileManager.default.createFile(atPath: empty, contents: Data())
     #expect(throws: VectorIndexError.self) { try FaissIndex.read(from: empty) }
   }
 

@@ -1,0 +1,347 @@
+import Dispatch
+import Foundation
+
+/// The layer kernels of the transformer, each with its backward pass, written over raw
+/// contiguous buffers in the style of llm.c: shapes are explicit arguments, activations are
+/// preallocated by the caller, and every backward pass *accumulates* (+=) into its gradients.
+public enum Kernels {
+  // MARK: Linear
+
+  /// out (n x outDim) = input (n x inDim) · weight (inDim x outDim) + bias (outDim).
+  public static func linearForward(
+    _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+    _ bias: UnsafePointer<Float>?, n: Int, inDim: Int, outDim: Int
+  ) {
+    GEMM.multiply(input, weight, into: out, m: n, n: outDim, k: inDim)
+    guard let bias else { return }
+    for row in 0..<n {
+      let o = out + row * outDim
+      for j in 0..<outDim { o[j] += bias[j] }
+    }
+  }
+
+  /// Accumulates dInput += dOut · weightᵀ, dWeight += inputᵀ · dOut, dBias += Σ_rows dOut.
+  public static func linearBackward(
+    dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
+    dBias: UnsafeMutablePointer<Float>?,
+    dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    n: Int, inDim: Int, outDim: Int
+  ) {
+    if let dInput {
+      GEMM.multiply(dOut, weight, into: dInput, m: n, n: inDim, k: outDim, transposeB: true, beta: 1)
+    }
+    GEMM.multiply(input, dOut, into: dWeight, m: inDim, n: outDim, k: n, transposeA: true, beta: 1)
+    if let dBias {
+      for row in 0..<n {
+        let d = dOut + row * outDim
+        for j in 0..<outDim { dBias[j] += d[j] }
+      }
+    }
+  }
+
+  // MARK: Layer normalization
+
+  public static let layerNormEpsilon: Float = 1e-5
+
+  /// Normalizes each row of `input` (n x dim) to zero mean and unit variance, then scales by
+  /// gamma and shifts by beta; saves each row's mean and reciprocal standard deviation.
+  public static func layerNormForward(
+    _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+    _ input: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, n: Int, dim: Int
+  ) {
+    for row in 0..<n {
+      let x = input + row * dim
+      var m: Float = 0
+      for j in 0..<dim { m += x[j] }
+      m /= Float(dim)
+      var v: Float = 0
+      for j in 0..<dim { v += (x[j] - m) * (x[j] - m) }
+      v /= Float(dim)
+      let s = 1 / (v + layerNormEpsilon).squareRoot()
+      let o = out + row * dim
+      for j in 0..<dim { o[j] = (x[j] - m) * s * gamma[j] + beta[j] }
+      mean[row] = m
+      rstd[row] = s
+    }
+  }
+
+  /// Backward of `layerNormForward`:
+  /// dx = rstd · (dn - mean(dn) - n̂ · mean(dn · n̂)) with dn = dOut · gamma and n̂ the normalized input.
+  public static func layerNormBackward(
+    dInput: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
+    dBeta: UnsafeMutablePointer<Float>,
+    dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, dim: Int
+  ) {
+    for row in 0..<n {
+      let x = input + row * dim
+      let d = dOut + row * dim
+      let dx = dInput + row * dim
+      let (m, s) = (mean[row], rstd[row])
+      var dnMean: Float = 0
+      var dnDotNorm: Float = 0
+      for j in 0..<dim {
+        let normalized = (x[j] - m) * s
+        let dn = d[j] * gamma[j]
+        dnMean += dn
+        dnDotNorm += dn * normalized
+      }
+      dnMean /= Float(dim)
+      dnDotNorm /= Float(dim)
+      for j in 0..<dim {
+        let normalized = (x[j] - m) * s
+        let dn = d[j] * gamma[j]
+        dx[j] += (dn - dnMean - normalized * dnDotNorm) * s
+        dGamma[j] += d[j] * normalized
+        dBeta[j] += d[j]
+      }
+    }
+  }
+
+  // MARK: GELU (exact, erf-based: PyTorch's nn.GELU default)
+
+  public static func geluForward(
+    _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int
+  ) {
+    for i in 0..<count {
+      let x = input[i]
+      out[i] = 0.5 * x * (1 + erff(x * Float(0.5).squareRoot()))
+    }
+  }
+
+  /// d/dx GELU(x) = Φ(x) + x φ(x).
+  public static func geluBackward(
+    dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int
+  ) {
+    let invSqrt2Pi: Float = 0.398_942_28
+    for i in 0..<count {
+      let x = input[i]
+      let cdf = 0.5 * (1 + erff(x * Float(0.5).squareRoot()))
+      let pdf = invSqrt2Pi * expf(-0.5 * x * x)
+      dInput[i] += dOut[i] * (cdf + x * pdf)
+    }
+  }
+
+  // MARK: Causal multi-head self-attention
+
+  /// `qkv` is (batch, T, 3C): per position the query, key and value vectors, each C = heads x
+  /// headSize. Writes `out` (batch, T, C) and the attention probabilities `attention`
+  /// (batch, heads, T, T; zero above the diagonal). Position t attends to positions 0...t only,
+  /// so right-padded sequences need no other mask: real positions never see the padding.
+  public static func attentionForward(
+    _ out: UnsafeMutablePointer<Float>, attention: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+    batch: Int, T: Int, C: Int, heads: Int
+  ) {
+    let hs = C / heads
+    let scale = 1 / Float(hs).squareRoot()
+    Parallel.forEach(batch * heads) { bh in
+      let (b, h) = (bh / heads, bh % heads)
+      let q = qkv + b * T * 3 * C + h * hs
+      let k = q + C
+      let v = q + 2 * C
+      let p = attention + bh * T * T
+      GEMM.multiply(
+        q, k, into: p, m: T, n: T, k: hs, transposeB: true, alpha: scale, lda: 3 * C, ldb: 3 * C, ldc: T)
+      for t in 0..<T {
+        let row = p + t * T
+        var maximum = -Float.infinity
+        for j in 0...t { maximum = max(maximum, row[j]) }
+        var sum: Float = 0
+        for j in 0...t {
+          row[j] = expf(row[j] - maximum)
+          sum += row[j]
+        }
+        let inv = 1 / sum
+        for j in 0...t { row[j] *= inv }
+        for j in (t + 1)..<max(T, t + 1) { row[j] = 0 }
+      }
+      GEMM.multiply(p, v, into: out + b * T * C + h * hs, m: T, n: hs, k: T, lda: T, ldb: 3 * C, ldc: C)
+    }
+  }
+
+  /// Backward of `attentionForward`, accumulating into dQKV. `scratch` holds batch x heads x T x T.
+  public static func attentionBackward(
+    dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+    qkv: UnsafePointer<Float>, attention: UnsafePointer<Float>, batch: Int, T: Int, C: Int, heads: Int
+  ) {
+    let hs = C / heads
+    let scale = 1 / Float(hs).squareRoot()
+    Parallel.forEach(batch * heads) { bh in
+      let (b, h) = (bh / heads, bh % heads)
+      let dP = scratch + bh * T * T
+      let dOutHead = dOut + b * T * C + h * hs
+      let q = qkv + b * T * 3 * C + h * hs
+      let p = attention + bh * T * T
+      let (k, v) = (q + C, q + 2 * C)
+      let dq = dQKV + b * T * 3 * C + h * hs
+      let (dk, dv) = (dq + C, dq + 2 * C)
+      // dP = dOut · Vᵀ ; dV += Pᵀ · dOut
+      GEMM.multiply(dOutHead, v, into: dP, m: T, n: T, k: hs, transposeB: true, lda: C, ldb: 3 * C, ldc: T)
+      GEMM.multiply(
+        p, dOutHead, into: dv, m: T, n: hs, k: T, transposeA: true, beta: 1, lda: T, ldb: C, ldc: 3 * C)
+      // Softmax backward: dS = P ⊙ (dP - Σ_j dP·P), in place in dP (zero where masked).
+      for t in 0..<T {
+        let pr = p + t * T
+        let dr = dP + t * T
+        var dot: Float = 0
+        for j in 0...t { dot += pr[j] * dr[j] }
+        for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) }
+        for j in (t + 1)..<max(T, t + 1) { dr[j] = 0 }
+      }
+      // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
+      GEMM.multiply(dP, k, into: dq, m: T, n: hs, k: T, alpha: scale, beta: 1, lda: T, ldb: 3 * C, ldc: 3 * C)
+      GEMM.multiply(
+        dP, q, into: dk, m: T, n: hs, k: T, transposeA: true, alpha: scale, beta: 1, lda: T, ldb: 3 * C,
+        ldc: 3 * C)
+    }
+  }
+
+  // MARK: Embedding lookup
+
+  /// out[i] = table[ids[i]] (rows of `dim`).
+  public static func embeddingForward(
+    _ out: UnsafeMutablePointer<Float>, table: UnsafePointer<Float>, ids: UnsafePointer<Int32>, n: Int,
+    dim: Int
+  ) {
+    for i in 0..<n { (out + i * dim).update(from: table + Int(ids[i]) * dim, count: dim) }
+  }
+
+  /// dTable[ids[i]] += dOut[i].
+  public static func embeddingBackward(
+    dTable: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, ids: UnsafePointer<Int32>, n: Int,
+    dim: Int
+  ) {
+    for i in 0..<n {
+      let row = dTable + Int(ids[i]) * dim
+      let d = dOut + i * dim
+      for j in 0..<dim { row[j] += d[j] }
+    }
+  }
+
+  // MARK: L2 normalization
+
+  public static let normEpsilon: Float = 1e-12
+
+  /// Each row of `input` divided by its L2 norm; the norms are saved for the backward pass.
+  public static func l2NormalizeForward(
+    _ out: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+    n: Int, dim: Int
+  ) {
+    for row in 0..<n {
+      let x = input + row * dim
+      var sum: Float = 0
+      for j in 0..<dim { sum += x[j] * x[j] }
+      let norm = max(sum.squareRoot(), normEpsilon)
+      norms[row] = norm
+      let o = out + row * dim
+      for j in 0..<dim { o[j] = x[j] / norm }
+    }
+  }
+
+  /// dx += (dy - y (y · dy)) / ‖x‖, with y the normalized row.
+  public static func l2NormalizeBackward(
+    dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, out: UnsafePointer<Float>,
+    norms: UnsafePointer<Float>, n: Int, dim: Int
+  ) {
+    for row in 0..<n {
+      let y = out + row * dim
+      let d = dOut + row * dim
+      var dot: Float = 0
+      for j in 0..<dim { dot += y[j] * d[j] }
+      let inv = 1 / norms[row]
+      let dx = dInput + row * dim
+      for j in 0..<dim { dx[j] += (d[j] - y[j] * dot) * inv }
+    }
+  }
+
+  // MARK: Time encoding with learned phases (PinnerFormer section 3.2)
+
+  /// For each time t (seconds) and each period p_k: cos(2πt/p_k + φ_k), then sin(2πt/p_k + φ_k),
+  /// then log(1 + t): `2 * periods.count + 1` features per time. The angle 2πt/p is reduced in
+  /// Double (t can be a Unix timestamp) before the learned phase is added.
+  public static func timeEncodingForward(
+    _ out: UnsafeMutablePointer<Float>, times: UnsafePointer<Double>, periods: [Double],
+    phases: UnsafePointer<Float>, n: Int
+  ) {
+    let k = periods.count
+    let width = 2 * k + 1
+    for i in 0..<n {
+      let t = max(times[i], 0)
+      let o = out + i * width
+      for j in 0..<k {
+        let angle =
+          Float(2 * Double.pi * (t.truncatingRemainder(dividingBy: periods[j]) / periods[j])) + phases[j]
+        o[j] = cosf(angle)
+        o[k + j] = sinf(angle)
+      }
+      o[2 * k] = Float(Foundation.log1p(t))
+    }
+  }
+
+  /// dφ_k += Σ_i dcos_ik · (-sin_ik) + dsin_ik · cos_ik.
+  public static func timeEncodingBackward(
+    dPhases: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, out: UnsafePointer<Float>, periods: Int,
+    n: Int
+  ) {
+    let width = 2 * periods + 1
+    for i in 0..<n {
+      let o = out + i * width
+      let d = dOut + i * width
+      for j in 0..<periods { dPhases[j] += -d[j] * o[periods + j] + d[periods + j] * o[j] }
+    }
+  }
+
+  // MARK: Softmax cross-entropy
+
+  /// Row-wise softmax cross-entropy: loss_i = -log softmax(logits_i)[target_i], weighted by
+  /// `weights[i]`. Overwrites `logits` with the gradient weights[i] · (softmax - onehot) and
+  /// returns Σ_i weights[i] · loss_i. Targets < 0 mark rows without a label (skipped).
+  public static func softmaxCrossEntropy(
+    _ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, weights: UnsafePointer<Float>,
+    n: Int, classes: Int
+  ) -> Double {
+    var total = 0.0
+    for i in 0..<n {
+      let row = logits + i * classes
+      guard targets[i] >= 0 else {
+        for j in 0..<classes { row[j] = 0 }
+        continue
+      }
+      var maximum = -Float.infinity
+      for j in 0..<classes { maximum = max(maximum, row[j]) }
+      var sum: Double = 0
+      for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
+      let logSum = Float(Foundation.log(sum)) + maximum
+      total += Double(weights[i]) * Double(logSum - row[Int(targets[i])])
+      for j in 0..<classes { row[j] = weights[i] * expf(row[j] - logSum) }
+      row[Int(targets[i])] -= weights[i]
+    }
+    return total
+  }
+}
+
+/// Data-parallel loops over both cores.
+public enum Parallel {
+  /// Worker threads (default: one per core).
+  nonisolated(unsafe) public static var threads = ProcessInfo.processInfo.activeProcessorCount
+
+  /// Runs body(0..<count), split in contiguous chunks over `threads` workers.
+  public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(threads, count)
+    guard workers > 1 else {
+      for i in 0..<count { body(i) }
+      return
+    }
+    withoutActuallyEscaping(body) { body in
+      let box = UncheckedBox(body)
+      DispatchQueue.concurrentPerform(iterations: workers) { w in
+        for i in (count * w / workers)..<(count * (w + 1) / workers) { box.value(i) }
+      }
+    }
+  }
+}
+
+private struct UncheckedBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Linalg
+import Testing
+
+@Suite struct KernelGradientTests {
+  @Test func gemmTransposesMatchNaiveProducts() {
+    let (m, n, k) = (3, 4, 5)
+    let a = randomValues(m * k, seed: 1)
+    let b = randomValues(k * n, seed: 2)
+    var naive = [Float](repeating: 0, count: m * n)
+    for i in 0..<m { for j in 0..<n { for p in 0..<k { naive[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+    var c = [Float](repeating: 0, count: m * n)
+    GEMM.multiply(a, b, into: &c, m: m, n: n, k: k)
+    for (x, y) in zip(c, naive) { #expect(abs(x - y) < 1e-5) }
+    // Transposed storage of both operands gives the same product.
+    var at = [Float](repeating: 0, count: k * m)
+    var bt = [Float](repeating: 0, count: n * k)
+    for i in 0..<m { for p in 0..<k { at[p * m + i] = a[i * k + p] } }
+    for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
+    var c2 = [Float](repeating: 0, count: m * n)
+    GEMM.multiply(at, bt, into: &c2, m: m, n: n, k: k, transposeA: true, transposeB: true)
+    for (x, y) in zip(c2, naive) { #expect(abs(x - y) < 1e-5) }
+  }
+
+  @Test func linear() {
+    let (n, inDim, outDim) = (4, 5, 3)
+    let x = randomValues(n * inDim, seed: 3)
+    let w = randomValues(inDim * outDim, seed: 4)
+    let b = randomValues(outDim, seed: 5)
+    let r = randomValues(n * outDim, seed: 6)
+    func loss(_ x: [Float], _ w: [Float], _ b: [Float]) -> Double {
+      var out = [Float](repeating: 0, count: n * outDim)
+      Kernels.linearForward(&out, x, w, b, n: n, inDim: inDim, outDim: outDim)
+      return weightedSum(out, r)
+    }
+    var dx = [Float](repeating: 0, count: x.count)
+    var dw = [Float](repeating: 0, count: w.count)
+    var db = [Float](repeating: 0, count: b.count)
+    Kernels.linearBackward(
+      dInput: &dx, dWeight: &dw, dBias: &db, dOut: r, input: x, weight: w, n: n, inDim: inDim, outDim: outDim)
+    expectClose(dx, numericGradient(x) { loss($0, w, b) }, "linear dInput")
+    expectClose(dw, numericGradient(w) { loss(x, $0, b) }, "linear dWeight")
+    expectClose(db, numericGradient(b) { loss(x, w, $0) }, "linear dBias")
+  }
+
+  @Test func layerNorm() {
+    let (n, dim) = (3, 8)
+    let x = randomValues(n * dim, seed: 7).map { $0 * 2 + 0.3 }
+    let gamma = randomValues(dim, seed: 8).map { $0 + 1 }
+    let beta = randomValues(dim, seed: 9)
+    let r = randomValues(n * dim, seed: 10)
+    var mean = [Float](repeating: 0, count: n)
+    var rstd = [Float](repeating: 0, count: n)
+    func loss(_ x: [Float], _ gamma: [Float], _ beta: [Float]) -> Double {
+      var out = [Float](repeating: 0, count: n * dim)
+      var mean = [Float](repeating: 0, count: n)
+      var rstd = [Float](repeating: 0, count: n)
+      Kernels.layerNormForward(&out, mean: &mean, rstd: &rstd, x, gamma: gamma, beta: beta, n: n, dim: dim)
+      return weightedSum(out, r)
+    }
+    var out = [Float](repeating: 0, count: n * dim)
+    Kernels.layerNormForward(&out, mean: &mean, rstd: &rstd, x, gamma: gamma, beta: beta, n: n, dim: dim)
+    // Each output row has mean beta-ish structure: normalized rows have zero mean, unit variance.
+    var dx = [Float](repeating: 0, count: x.count)
+    var dg = [Float](repeating: 0, count: dim)
+    var dbeta = [Float](repeating: 0, count: dim)
+    Kernels.layerNormBackward(
+      dInput: &dx, dGamma: &dg, dBeta: &dbeta, dOut: r, input: x, gamma: gamma, mean: mean, rstd: rstd, n: n,
+      dim: dim)
+    expectClose(dx, numericGradient(x, epsilon: 5e-3) { loss($0, gamma, beta) }, "layer norm dInput")
+    expectClose(dg, numericGradient(gamma) { loss(x, $0, beta) }, "layer norm dGamma")
+    expectClose(dbeta, numericGradient(beta) { loss(x, gamma, $0) }, "layer norm dBeta")
+  }
+
+  @Test func gelu() {
+    let x = randomValues(20, seed: 11).map { $0 * 3 }
+    let r = randomValues(20, seed: 12)
+    func loss(_ x: [Float]) -> Double {
+      var out = [Float](repeating: 0, count: x.count)
+      Kernels.geluForward(&out, x, count: x.count)
+      return weightedSum(out, r)
+    }
+    var out = [Float](repeating: 0, count: 20)
+    Kernels.geluForward(&out, [0, 1, -1], count: 3)
+    // Reference values of x Φ(x).
+    #expect(abs(out[0]) < 1e-7 && abs(out[1] - 0.841_344_7) < 1e-5 && abs(out[2] + 0.158_655_3) < 1e-5)
+    var dx = [Float](repeating: 0, count: 20)
+    Kernels.geluBackward(dInput: &dx, dOut: r, input: x, count: 20)
+    expectClose(dx, numericGradient(x, epsilon: 1e-3, loss), "gelu")
+  }
+
+  @Test func causalAttention() {
+    let (batch, T, C, heads) = (2, 5, 8, 2)
+    let qkv = randomValues(batch * T * 3 * C, seed: 13)
+    let r = randomValues(batch * T * C, seed: 14)
+    func forward(_ qkv: [Float]) -> ([Float], [Float]) {
+      var out = [Float](repeating: 0, count: batch * T * C)
+      var att = [Float](repeating: 0, count: batch * heads * T * T)
+      Kernels.attentionForward(&out, attention: &att, qkv: qkv, batch: batch, T: T, C: C, heads: heads)
+      return (out, att)
+    }
+    let (out, att) = forward(qkv)
+    // Causality: rows are distributions over positions 0...t only.
+    for row in 0..<(batch * heads * T) {
+      let t = row % T
+      let p = att[row * T..<(row + 1) * T]
+      #expect(abs(p.reduce(0, +) - 1) < 1e-5)
+      #expect(p.dropFirst(t + 1).allSatisfy { $0 == 0 })
+    }
+    // The first position attends only to itself: its output is its own value vector.
+    for b in 0..<batch {
+      for j in 0..<C { #expect(abs(out[b * T * C + j] - qkv[b * T * 3 * C + 2 * C + j]) < 1e-6) }
+    }
+    // Changing a later position never changes earlier outputs.
+    var later = qkv
+    later[(T - 1) * 3 * C + 3] += 1
+    let (outLater, _) = forward(later)
+    #expect(Array(outLater[0..<(T - 1) * C]) == Array(out[0..<(T - 1) * C]))
+
+    var dqkv = [Float](repeating: 0, count: qkv.count)
+    var scratch = [Float](repeating: 0, count: batch * heads * T * T)
+    Kernels.attentionBackward(
+      dQKV: &dqkv, scratch: &scratch, dOut: r, qkv: qkv, attention: att, batch: batch, T: T, C: C,
+      heads: heads)
+    expectClose(dqkv, numericGradient(qkv, epsilon: 5e-3) { weightedSum(forward($0).0, r) }, "attention dQKV")
+  }
+
+  @Test func embeddingLookup() {
+    let table = randomValues(5 * 3, seed: 15)
+    let ids: [Int32] = [4, 0, 4]
+    var out = [Float](repeating: 0, count: 9)
+    Kernels.embeddingForward(&out, table: table, ids: ids, n: 3, dim: 3)
+    #expect(Array(out[0..<3]) == Array(table[12..<15]) && Array(out[3..<6]) == Array(table[0..<3]))
+    let r = randomValues(9, seed: 16)
+    var dTable = [Float](repeating: 0, count: 15)
+    Kernels.embeddingBackward(dTable: &dTable, dOut: r, ids: ids, n: 3, dim: 3)
+    expectClose(
+      dTable,
+      numericGradient(table) { t in
+        var o = [Float](repeating: 0, count: 9)
+        Kernels.embeddingForward(&o, table: t, ids: ids, n: 3, dim: 3)
+        return weightedSum(o, r)
+      }, "embedding")
+  }
+
+  @Test func l2Normalize() {
+    let (n, dim) = (3, 6)
+    let x = randomValues(n * dim, seed: 17)
+    let r = randomValues(n * dim, seed: 18)
+    func forward(_ x: [Float]) -> ([Float], [Float]) {
+      var out = [Float](repeating: 0, count: n * dim)
+      var norms = [Float](repeating: 0, count: n)
+      Kernels.l2NormalizeForward(&out, norms: &norms, x, n: n, dim: dim)
+      return (out, norms)
+    }
+    let (out, norms) = forward(x)
+    for row in 0..<n { #expect(abs(out[row * dim..<(row + 1) * dim].reduce(0) { $0 + $1 * $1 } - 1) < 1e-5) }
+    var dx = [Float](repeating: 0, count: x.count)
+    Kernels.l2NormalizeBackward(dInput: &dx, dOut: r, out: out, norms: norms, n: n, dim: dim)
+    expectClose(dx, numericGradient(x, epsilon: 1e-3) { weightedSum(forward($0).0, r) }, "l2 normalize")
+  }
+
+  @Test func timeEncodingPhases() {
+    let periods: [Double] = [900, 86_400, 604_800]
+    let times: [Double] = [1_650_000_123, 42, 0, 86_400 * 3.5]
+    let phases = randomValues(3, seed: 19)
+    let width = 2 * periods.count + 1
+    let r = randomValues(times.count * width, seed: 20)
+    func forward(_ phases: [Float]) -> [Float] {
+      var out = [Float](repeating: 0, count: times.count * width)
+      Kernels.timeEncodingForward(&out, times: times, periods: periods, phases: phases, n: times.count)
+      return out
+    }
+    let out = forward(phases)
+    // Half a week after time 0 the weekly feature is at angle π (+ phase); log(1 + t) is last.
+    #expect(abs(out[3 * width + 2] - cosf(Float.pi + phases[2])) < 1e-5)
+    #expect(abs(out[3 * width + 6] - Float(log1p(86_400 * 3.5))) < 1e-5)
+    var dPhases = [Float](repeating: 0, count: 3)
+    Kernels.timeEncodingBackward(dPhases: &dPhases, dOut: r, out: out, periods: 3, n: times.count)
+    expectClose(
+      dPhases, numericGradient(phases, epsilon: 1e-3) { weightedSum(forward($0), r) }, "time phases")
+  }
+
+  @Test func softmaxCrossEntropy() {
+    let (n, classes) = (4, 6)
+    let logits = randomValues(n * classes, seed: 21).map { $0 * 3 }
+    let targets: [Int32] = [2, 0, -1, 5]
+    let weights: [Float] = [1, 0.5, 1, 2]
+    func loss(_ logits: [Float]) -> Double {
+      var copy = logits
+      return Kernels.softmaxCrossEntropy(&copy, targets: targets, weights: weights, n: n, classes: classes)
+    }
+    var grad = logits
+    let value = Kernels.softmaxCrossEntropy(&grad, targets: targets, weights: weights, n: n, classes: classes)
+    // Row 0 by hand.
+    let row = logits[0..<classes].map { Double($0) }
+    let manual = log(row.map { exp($0) }.reduce(0, +)) - row[2]
+    #expect(value > manual)
+    #expect(Array(grad[2 * classes..<3 * classes]) == [Float](repeating: 0, count: classes))
+    expectClose(grad, numericGradient(logits, epsilon: 1e-3, loss), "softmax cross-entropy")
+  }
+}
+
+@Suite struct OptimizerTests {
+  @Test func adamWFirstStepAndDecay() {
+    var params: [Float] = [1, -2]
+    let grads: [Float] = [0.5, -0.25]
+    var adam = AdamW(parameterCount: 2)
+    adam.weightDecay = 0.1
+    adam.update(&params, gradients: grads, decayMask: [true, false], lr: 0.01)
+    // First step: m̂ = g, v̂ = g², so the update is lr · sign(g) (up to epsilon); decay only on p0.
+    #expect(abs(params[0] - (1 - 0.01 * 0.1 * 1 - 0.01)) < 1e-6)
+    #expect(abs(params[1] - (-2 + 0.01)) < 1e-6)
+    #expect(adam.step == 1)
+  }
+
+  @Test func adamWMinimizesAQuadratic() {
+    var params: [Float] = [3, -4]
+    var adam = AdamW(parameterCount: 2)
+    adam.weightDecay = 0
+    for _ in 0..<2000 {
+      adam.update(&params, gradients: params.map { 2 * $0 }, decayMask: [false, false], lr: 0.01)
+    }
+    #expect(abs(params[0]) < 1e-2 && abs(params[1]) < 1e-2)
+  }
+
+  @Test func scheduleWarmsUpThenDecays() {
+    let s = LearningRateSchedule(peak: 1, warmupSteps: 10, totalSteps: 110, finalFraction: 0.1)
+    #expect(abs(s.rate(at: 0) - 0.1) < 1e-6)
+    #expect(abs(s.rate(at: 9) - 1) < 1e-6)
+    #expect(abs(s.rate(at: 60) - 0.55) < 1e-5)
+    #expect(abs(s.rate(at: 110) - 0.1) < 1e-6)
+    #expect(abs(s.rate(at: 500) - 0.1) < 1e-6)
+  }
+
+  @Test func clippingScalesToMaxNorm() {
+    var g: [Float] = [3, 4]
+    let before = g.withUnsafeMutableBufferPointer { clipGradientNorm($0, maxNorm: 1) }
+    #expect(before == 5)
+    #expect(abs(g[0] - 0.6) < 1e-6 && abs(g[1] - 0.8) < 1e-6)
+    var small: [Float] = [0.3, 0.4]
+    small.withUnsafeMutableBufferPointer { _ = clipGradientNorm($0, maxNorm: 1) }
+    #expect(small == [0.3, 0.4])
+  }
+}
