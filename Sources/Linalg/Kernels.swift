@@ -124,26 +124,27 @@ public enum Kernels {
 
   // MARK: Causal multi-head self-attention
 
-  /// `qkv` is (batch, T, 3C): per position the query, key and value vectors, each C = heads x
-  /// headSize. Writes `out` (batch, T, C) and the attention probabilities `attention`
-  /// (batch, heads, T, T; zero above the diagonal). Position t attends to positions 0...t only,
+  /// `qkv` is (batch, T, 3C): per position the query, key and value vectors, each width = heads x
+  /// headSize. Writes `out` (batch, tokens, width) and the attention probabilities `attention`
+  /// (batch, heads, tokens, tokens; zero above the diagonal). Position t attends to positions 0...t only,
   /// so right-padded sequences need no other mask: real positions never see the padding.
   public static func attentionForward(
     _ out: UnsafeMutablePointer<Float>, attention: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
-    batch: Int, T: Int, C: Int, heads: Int
+    batch: Int, length tokens: Int, channels width: Int, heads: Int
   ) {
-    let hs = C / heads
+    let hs = width / heads
     let scale = 1 / Float(hs).squareRoot()
     Parallel.forEach(batch * heads) { bh in
       let (b, h) = (bh / heads, bh % heads)
-      let q = qkv + b * T * 3 * C + h * hs
-      let k = q + C
-      let v = q + 2 * C
-      let p = attention + bh * T * T
+      let q = qkv + b * tokens * 3 * width + h * hs
+      let k = q + width
+      let v = q + 2 * width
+      let p = attention + bh * tokens * tokens
       GEMM.multiply(
-        q, k, into: p, m: T, n: T, k: hs, transposeB: true, alpha: scale, lda: 3 * C, ldb: 3 * C, ldc: T)
-      for t in 0..<T {
-        let row = p + t * T
+        q, k, into: p, m: tokens, n: tokens, k: hs, transposeB: true, alpha: scale, lda: 3 * width,
+        ldb: 3 * width, ldc: tokens)
+      for t in 0..<tokens {
+        let row = p + t * tokens
         var maximum = -Float.infinity
         for j in 0...t { maximum = max(maximum, row[j]) }
         var sum: Float = 0
@@ -153,46 +154,55 @@ public enum Kernels {
         }
         let inv = 1 / sum
         for j in 0...t { row[j] *= inv }
-        for j in (t + 1)..<max(T, t + 1) { row[j] = 0 }
+        for j in (t + 1)..<max(tokens, t + 1) { row[j] = 0 }
       }
-      GEMM.multiply(p, v, into: out + b * T * C + h * hs, m: T, n: hs, k: T, lda: T, ldb: 3 * C, ldc: C)
+      GEMM.multiply(
+        p, v, into: out + b * tokens * width + h * hs, m: tokens, n: hs, k: tokens, lda: tokens,
+        ldb: 3 * width, ldc: width)
     }
   }
 
-  /// Backward of `attentionForward`, accumulating into dQKV. `scratch` holds batch x heads x T x T.
+  /// Backward of `attentionForward`, accumulating into dQKV. `scratch` holds batch x heads x tokens x tokens.
   public static func attentionBackward(
     dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-    qkv: UnsafePointer<Float>, attention: UnsafePointer<Float>, batch: Int, T: Int, C: Int, heads: Int
+    qkv: UnsafePointer<Float>, attention: UnsafePointer<Float>, batch: Int, length tokens: Int,
+    channels width: Int, heads: Int
   ) {
-    let hs = C / heads
+    let hs = width / heads
     let scale = 1 / Float(hs).squareRoot()
     Parallel.forEach(batch * heads) { bh in
       let (b, h) = (bh / heads, bh % heads)
-      let dP = scratch + bh * T * T
-      let dOutHead = dOut + b * T * C + h * hs
-      let q = qkv + b * T * 3 * C + h * hs
-      let p = attention + bh * T * T
-      let (k, v) = (q + C, q + 2 * C)
-      let dq = dQKV + b * T * 3 * C + h * hs
-      let (dk, dv) = (dq + C, dq + 2 * C)
+      let dP = scratch + bh * tokens * tokens
+      let dOutHead = dOut + b * tokens * width + h * hs
+      let q = qkv + b * tokens * 3 * width + h * hs
+      let p = attention + bh * tokens * tokens
+      let (k, v) = (q + width, q + 2 * width)
+      let dq = dQKV + b * tokens * 3 * width + h * hs
+      let (dk, dv) = (dq + width, dq + 2 * width)
       // dP = dOut · Vᵀ ; dV += Pᵀ · dOut
-      GEMM.multiply(dOutHead, v, into: dP, m: T, n: T, k: hs, transposeB: true, lda: C, ldb: 3 * C, ldc: T)
       GEMM.multiply(
-        p, dOutHead, into: dv, m: T, n: hs, k: T, transposeA: true, beta: 1, lda: T, ldb: C, ldc: 3 * C)
+        dOutHead, v, into: dP, m: tokens, n: tokens, k: hs, transposeB: true, lda: width, ldb: 3 * width,
+        ldc: tokens)
+      GEMM.multiply(
+        p, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, beta: 1, lda: tokens,
+        ldb: width, ldc: 3 * width)
       // Softmax backward: dS = P ⊙ (dP - Σ_j dP·P), in place in dP (zero where masked).
-      for t in 0..<T {
-        let pr = p + t * T
-        let dr = dP + t * T
+      for t in 0..<tokens {
+        let pr = p + t * tokens
+        let dr = dP + t * tokens
         var dot: Float = 0
         for j in 0...t { dot += pr[j] * dr[j] }
         for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) }
-        for j in (t + 1)..<max(T, t + 1) { dr[j] = 0 }
+        for j in (t + 1)..<max(tokens, t + 1) { dr[j] = 0 }
       }
       // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
-      GEMM.multiply(dP, k, into: dq, m: T, n: hs, k: T, alpha: scale, beta: 1, lda: T, ldb: 3 * C, ldc: 3 * C)
       GEMM.multiply(
-        dP, q, into: dk, m: T, n: hs, k: T, transposeA: true, alpha: scale, beta: 1, lda: T, ldb: 3 * C,
-        ldc: 3 * C)
+        dP, k, into: dq, m: tokens, n: hs, k: tokens, alpha: scale, beta: 1, lda: tokens, ldb: 3 * width,
+        ldc: 3 * width)
+      GEMM.multiply(
+        dP, q, into: dk, m: tokens, n: hs, k: tokens, transposeA: true, alpha: scale, beta: 1, lda: tokens,
+        ldb: 3 * width,
+        ldc: 3 * width)
     }
   }
 

@@ -96,7 +96,8 @@ import Testing
     func forward(_ qkv: [Float]) -> ([Float], [Float]) {
       var out = [Float](repeating: 0, count: batch * T * C)
       var att = [Float](repeating: 0, count: batch * heads * T * T)
-      Kernels.attentionForward(&out, attention: &att, qkv: qkv, batch: batch, T: T, C: C, heads: heads)
+      Kernels.attentionForward(
+        &out, attention: &att, qkv: qkv, batch: batch, length: T, channels: C, heads: heads)
       return (out, att)
     }
     let (out, att) = forward(qkv)
@@ -120,7 +121,7 @@ import Testing
     var dqkv = [Float](repeating: 0, count: qkv.count)
     var scratch = [Float](repeating: 0, count: batch * heads * T * T)
     Kernels.attentionBackward(
-      dQKV: &dqkv, scratch: &scratch, dOut: r, qkv: qkv, attention: att, batch: batch, T: T, C: C,
+      dQKV: &dqkv, scratch: &scratch, dOut: r, qkv: qkv, attention: att, batch: batch, length: T, channels: C,
       heads: heads)
     expectClose(dqkv, numericGradient(qkv, epsilon: 5e-3) { weightedSum(forward($0).0, r) }, "attention dQKV")
   }
