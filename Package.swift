@@ -33,6 +33,8 @@ let package = Package(
     .target(name: "Linalg", dependencies: ["CBLAS"]),
     // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
+    // The PinnerFormer encoder, pin tower, objectives, trainer and checkpoints.
+    .target(name: "PinnerFormer", dependencies: ["Linalg", "PinData", "Vectors", "Randomness"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -67,6 +69,7 @@ let package = Package(
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
+    .testTarget(name: "PinnerFormerTests", dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),

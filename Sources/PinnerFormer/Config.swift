@@ -1,0 +1,88 @@
+import Foundation
+
+/// Every architectural choice of the encoder; choices PAPERS.md marks as open are fields with
+/// defaults, stored in checkpoints and printed in reports.
+public struct PinnerFormerConfig: Sendable, Codable, Equatable {
+  /// Dimension of the frozen pin content embeddings (PinSage at Pinterest).
+  public var contentDimension: Int
+  /// Number of action types and surfaces in the log's vocabularies.
+  public var actionTypes: Int
+  public var surfaces: Int
+  /// Transformer width H, depth, heads, and the sequence length M (most recent actions).
+  public var hidden = 64
+  public var layers = 2
+  public var heads = 4
+  public var maxLength = 64
+  /// Output (user and pin embedding) dimension D.
+  public var outputDimension = 64
+  /// Learned action-type and surface embedding sizes.
+  public var typeEmbedding = 8
+  public var surfaceEmbedding = 8
+  /// Hidden width of the pin tower MLP.
+  public var pinTowerHidden = 64
+  /// Periods (seconds) of the absolute-time encoding: ~12 hand-picked, 15 min ... 1 year.
+  public var absolutePeriods: [Double] = [
+    900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 2 * 86_400, 3.5 * 86_400, 7 * 86_400, 14 * 86_400,
+    30 * 86_400, 365 * 86_400,
+  ]
+  /// Periods of the two relative-time encodings: 32 log-spaced from 1 s to 4 weeks.
+  public var relativePeriods: [Double] = (0..<32).map { pow(28 * 86_400, Double($0) / 31) }
+  /// Feature groups switched on (the feature ablation switches one off at a time).
+  public var features = FeatureSwitches()
+  /// Floor of the learned temperature τ (score = cosine / τ).
+  public var temperatureFloor: Float = 0.01
+  public var initialTemperature: Float = 0.1
+
+  public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
+    self.contentDimension = contentDimension
+    self.actionTypes = actionTypes
+    self.surfaces = surfaces
+  }
+
+  /// Width of the per-action feature vector before the projection to H.
+  public var featureWidth: Int {
+    contentDimension + typeEmbedding + surfaceEmbedding + 1 + (2 * absolutePeriods.count + 1)
+      + 2 * (2 * relativePeriods.count + 1)
+  }
+
+  public func validate() throws(ModelError) {
+    func check(_ ok: Bool, _ field: String, _ reason: String) throws(ModelError) {
+      if !ok { throw .invalidConfig(field: field, reason: reason) }
+    }
+    try check(contentDimension > 0, "contentDimension", "must be positive")
+    try check(actionTypes > 0 && surfaces > 0, "actionTypes", "vocabularies must be non-empty")
+    try check(hidden > 0 && hidden % heads == 0, "hidden", "must be a positive multiple of heads (\(heads))")
+    try check(layers >= 1, "layers", "must be at least 1")
+    try check(maxLength >= 1, "maxLength", "must be at least 1")
+    try check(outputDimension >= 1, "outputDimension", "must be positive")
+    try check(
+      temperatureFloor > 0 && initialTemperature >= temperatureFloor, "temperatureFloor",
+      "0 < floor <= initial")
+  }
+}
+
+/// Which per-action feature groups feed the encoder (PinnerFormer section 3.2 and table 6).
+public struct FeatureSwitches: Sendable, Codable, Equatable {
+  public var content = true
+  public var actionType = true
+  public var surface = true
+  public var duration = true
+  public var time = true
+  public var position = true
+  public init() {}
+}
+
+/// Errors of the model, its checkpoints and its training.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+  case invalidConfig(field: String, reason: String)
+  case invalidInput(String)
+  case checkpoint(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .invalidConfig(let field, let reason): "model config field \(field): \(reason)"
+    case .invalidInput(let reason): "model input: \(reason)"
+    case .checkpoint(let path, let reason): "checkpoint \(path): \(reason)"
+    }
+  }
+}

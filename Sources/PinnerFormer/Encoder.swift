@@ -1,0 +1,336 @@
+import Foundation
+import Linalg
+import Vectors
+
+/// Activations of one forward pass, kept for the backward pass, sized for a batch of B
+/// sequences of the model's length (reallocated only when B changes).
+final class Activations {
+  let batch: Int
+  let tokens: Int
+  let features, typeOut, surfaceOut, absoluteOut, toEndOut, gapOut: FloatBuffer
+  /// residual[l] is the input of block l; residual[layers] feeds the head.
+  let residual: [FloatBuffer]
+  let ln1, ln1Mean, ln1Rstd, qkv, attention, attentionOut, residual1: [FloatBuffer]
+  let ln2, ln2Mean, ln2Rstd, fc1, fc1Gelu: [FloatBuffer]
+  let finalNorm, finalMean, finalRstd, head1, head1Gelu, head2, output, outputNorms: FloatBuffer
+  // Gradient scratch.
+  let dResidual, dNorm, dQKV, dAttentionOut, dFC1, dFC1Gelu, dAttentionScratch, dFeatures: FloatBuffer
+  let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
+  var typeIDs: [Int32]
+  var surfaceIDs: [Int32]
+  var times: (absolute: [Double], toEnd: [Double], gap: [Double])
+
+  init(config c: PinnerFormerConfig, batch: Int) {
+    let n = batch * c.maxLength
+    let h = c.hidden
+    let wa = 2 * c.absolutePeriods.count + 1
+    let wr = 2 * c.relativePeriods.count + 1
+    func buffers(_ size: Int) -> [FloatBuffer] { (0..<c.layers).map { _ in FloatBuffer(count: size) } }
+    self.batch = batch
+    tokens = n
+    features = FloatBuffer(count: n * c.featureWidth)
+    typeOut = FloatBuffer(count: n * c.typeEmbedding)
+    surfaceOut = FloatBuffer(count: n * c.surfaceEmbedding)
+    absoluteOut = FloatBuffer(count: n * wa)
+    toEndOut = FloatBuffer(count: n * wr)
+    gapOut = FloatBuffer(count: n * wr)
+    residual = (0...c.layers).map { _ in FloatBuffer(count: n * h) }
+    ln1 = buffers(n * h)
+    ln1Mean = buffers(n)
+    ln1Rstd = buffers(n)
+    qkv = buffers(n * 3 * h)
+    attention = buffers(batch * c.heads * c.maxLength * c.maxLength)
+    attentionOut = buffers(n * h)
+    residual1 = buffers(n * h)
+    ln2 = buffers(n * h)
+    ln2Mean = buffers(n)
+    ln2Rstd = buffers(n)
+    fc1 = buffers(n * 4 * h)
+    fc1Gelu = buffers(n * 4 * h)
+    finalNorm = FloatBuffer(count: n * h)
+    finalMean = FloatBuffer(count: n)
+    finalRstd = FloatBuffer(count: n)
+    head1 = FloatBuffer(count: n * h)
+    head1Gelu = FloatBuffer(count: n * h)
+    head2 = FloatBuffer(count: n * c.outputDimension)
+    output = FloatBuffer(count: n * c.outputDimension)
+    outputNorms = FloatBuffer(count: n)
+    dResidual = FloatBuffer(count: n * h)
+    dNorm = FloatBuffer(count: n * h)
+    dQKV = FloatBuffer(count: n * 3 * h)
+    dAttentionOut = FloatBuffer(count: n * h)
+    dFC1 = FloatBuffer(count: n * 4 * h)
+    dFC1Gelu = FloatBuffer(count: n * 4 * h)
+    dAttentionScratch = FloatBuffer(count: batch * c.heads * c.maxLength * c.maxLength)
+    dFeatures = FloatBuffer(count: n * c.featureWidth)
+    dHead1 = FloatBuffer(count: n * h)
+    dHead1Gelu = FloatBuffer(count: n * h)
+    dHead2 = FloatBuffer(count: n * c.outputDimension)
+    dGroup = FloatBuffer(count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding))
+    typeIDs = [Int32](repeating: 0, count: n)
+    surfaceIDs = typeIDs
+    times = (
+      [Double](repeating: 0, count: n), [Double](repeating: 0, count: n), [Double](repeating: 0, count: n)
+    )
+  }
+}
+
+extension PinnerFormerModel {
+  /// Column offsets of the feature groups inside a feature row.
+  struct FeatureColumns {
+    let content, type, surface, duration, absolute, toEnd, gap, width: Int
+    init(_ c: PinnerFormerConfig) {
+      content = 0
+      type = c.contentDimension
+      surface = type + c.typeEmbedding
+      duration = surface + c.surfaceEmbedding
+      absolute = duration + 1
+      toEnd = absolute + 2 * c.absolutePeriods.count + 1
+      gap = toEnd + 2 * c.relativePeriods.count + 1
+      width = gap + 2 * c.relativePeriods.count + 1
+    }
+  }
+
+  /// Encodes `sequences`: returns a buffer of count x length x D L2-normalized user vectors
+  /// (one per position; position lengths[b]-1 is sequence b's user embedding). Keeps the
+  /// activations for `backward`.
+  func encoderForward(_ s: ActionSequences, content: VectorMatrix) -> FloatBuffer {
+    let c = config
+    let a = activations(batch: s.count)
+    let p = parameters.pointer
+    let o = offsets
+    let n = a.tokens
+    let h = c.hidden
+    let cols = FeatureColumns(c)
+    let f = c.features
+
+    // 1. Per-action features (zero for padding and for switched-off groups).
+    a.features.zero()
+    for b in 0..<s.count {
+      for t in 0..<s.length {
+        let token = b * s.length + t
+        let real = t < s.lengths[b]
+        a.typeIDs[token] = real ? s.types[token] : 0
+        a.surfaceIDs[token] = real ? s.surfaces[token] : 0
+        let now = s.timestamps[token]
+        a.times.absolute[token] = real ? now : 0
+        a.times.toEnd[token] = real ? max(0, s.endTimes[b] - now) : 0
+        a.times.gap[token] = real && t > 0 ? max(0, now - s.timestamps[token - 1]) : 0
+        guard real else { continue }
+        let row = a.features.pointer + token * cols.width
+        if f.content {
+          content.withUnsafeBufferPointer { table in
+            (row + cols.content).update(
+              from: table.baseAddress! + Int(s.pins[token]) * c.contentDimension, count: c.contentDimension)
+          }
+        }
+        if f.duration { row[cols.duration] = log1pf(max(0, s.durations[token])) }
+      }
+    }
+    Kernels.embeddingForward(
+      a.typeOut.pointer, table: p + o.typeTable, ids: a.typeIDs, n: n, dim: c.typeEmbedding)
+    Kernels.embeddingForward(
+      a.surfaceOut.pointer, table: p + o.surfaceTable, ids: a.surfaceIDs, n: n, dim: c.surfaceEmbedding)
+    Kernels.timeEncodingForward(
+      a.absoluteOut.pointer, times: a.times.absolute, periods: c.absolutePeriods,
+      phases: p + o.absolutePhases, n: n)
+    Kernels.timeEncodingForward(
+      a.toEndOut.pointer, times: a.times.toEnd, periods: c.relativePeriods, phases: p + o.toEndPhases, n: n)
+    Kernels.timeEncodingForward(
+      a.gapOut.pointer, times: a.times.gap, periods: c.relativePeriods, phases: p + o.gapPhases, n: n)
+    for b in 0..<s.count {
+      for t in 0..<s.lengths[b] {
+        let token = b * s.length + t
+        let row = a.features.pointer + token * cols.width
+        if f.actionType { copy(a.typeOut, token, c.typeEmbedding, into: row + cols.type) }
+        if f.surface { copy(a.surfaceOut, token, c.surfaceEmbedding, into: row + cols.surface) }
+        if f.time {
+          copy(a.absoluteOut, token, cols.toEnd - cols.absolute, into: row + cols.absolute)
+          copy(a.toEndOut, token, cols.gap - cols.toEnd, into: row + cols.toEnd)
+          copy(a.gapOut, token, cols.width - cols.gap, into: row + cols.gap)
+        }
+      }
+    }
+
+    // 2. Projection to H plus the learned positional embedding.
+    let x0 = a.residual[0].pointer
+    Kernels.linearForward(
+      x0, a.features.pointer, p + o.inputWeight, p + o.inputBias, n: n, inDim: cols.width, outDim: h)
+    if f.position {
+      for token in 0..<n {
+        let pos = p + o.position + (token % s.length) * h
+        for j in 0..<h { x0[token * h + j] += pos[j] }
+      }
+    }
+
+    // 3. PreNorm blocks: x + MHSA(LN(x)), then x + FFN(LN(x)).
+    for (l, w) in o.blocks.enumerated() {
+      let x = a.residual[l].pointer
+      Kernels.layerNormForward(
+        a.ln1[l].pointer, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, x, gamma: p + w.ln1Gamma,
+        beta: p + w.ln1Beta, n: n, dim: h)
+      Kernels.linearForward(
+        a.qkv[l].pointer, a.ln1[l].pointer, p + w.qkvWeight, p + w.qkvBias, n: n, inDim: h, outDim: 3 * h)
+      Kernels.attentionForward(
+        a.attentionOut[l].pointer, attention: a.attention[l].pointer, qkv: a.qkv[l].pointer, batch: s.count,
+        length: s.length, channels: h, heads: c.heads)
+      let r1 = a.residual1[l].pointer
+      Kernels.linearForward(
+        r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
+      for i in 0..<n * h { r1[i] += x[i] }
+      Kernels.layerNormForward(
+        a.ln2[l].pointer, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, r1, gamma: p + w.ln2Gamma,
+        beta: p + w.ln2Beta, n: n, dim: h)
+      Kernels.linearForward(
+        a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: n, inDim: h, outDim: 4 * h)
+      Kernels.geluForward(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: n * 4 * h)
+      let out = a.residual[l + 1].pointer
+      Kernels.linearForward(
+        out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: n, inDim: 4 * h, outDim: h)
+      for i in 0..<n * h { out[i] += r1[i] }
+    }
+
+    // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
+    let d = c.outputDimension
+    Kernels.layerNormForward(
+      a.finalNorm.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, a.residual[c.layers].pointer,
+      gamma: p + o.finalGamma, beta: p + o.finalBeta, n: n, dim: h)
+    Kernels.linearForward(
+      a.head1.pointer, a.finalNorm.pointer, p + o.head1Weight, p + o.head1Bias, n: n, inDim: h, outDim: h)
+    Kernels.geluForward(a.head1Gelu.pointer, a.head1.pointer, count: n * h)
+    Kernels.linearForward(
+      a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: n, inDim: h, outDim: d)
+    Kernels.l2NormalizeForward(a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: n, dim: d)
+    return a.output
+  }
+
+  /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.
+  /// the normalized user vectors); accumulates into `gradients`.
+  func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>) {
+    let c = config
+    let a = activations(batch: s.count)
+    let p = parameters.pointer
+    let g = gradients.pointer
+    let o = offsets
+    let n = a.tokens
+    let h = c.hidden
+    let d = c.outputDimension
+    let cols = FeatureColumns(c)
+
+    // Head.
+    a.dHead2.zero()
+    Kernels.l2NormalizeBackward(
+      dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer, n: n,
+      dim: d)
+    a.dHead1Gelu.zero()
+    Kernels.linearBackward(
+      dInput: a.dHead1Gelu.pointer, dWeight: g + o.head2Weight, dBias: g + o.head2Bias,
+      dOut: a.dHead2.pointer,
+      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d)
+    a.dHead1.zero()
+    Kernels.geluBackward(
+      dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h)
+    a.dNorm.zero()
+    Kernels.linearBackward(
+      dInput: a.dNorm.pointer, dWeight: g + o.head1Weight, dBias: g + o.head1Bias, dOut: a.dHead1.pointer,
+      input: a.finalNorm.pointer, weight: p + o.head1Weight, n: n, inDim: h, outDim: h)
+    a.dResidual.zero()
+    Kernels.layerNormBackward(
+      dInput: a.dResidual.pointer, dGamma: g + o.finalGamma, dBeta: g + o.finalBeta, dOut: a.dNorm.pointer,
+      input: a.residual[c.layers].pointer, gamma: p + o.finalGamma, mean: a.finalMean.pointer,
+      rstd: a.finalRstd.pointer, n: n, dim: h)
+
+    // Blocks, last to first; dResidual holds the gradient w.r.t. the current block's output.
+    for l in stride(from: c.layers - 1, through: 0, by: -1) {
+      let w = o.blocks[l]
+      let dr = a.dResidual.pointer
+      a.dFC1Gelu.zero()
+      Kernels.linearBackward(
+        dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dr,
+        input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h)
+      a.dFC1.zero()
+      Kernels.geluBackward(
+        dInput: a.dFC1.pointer, dOut: a.dFC1Gelu.pointer, input: a.fc1[l].pointer, count: n * 4 * h)
+      a.dNorm.zero()
+      Kernels.linearBackward(
+        dInput: a.dNorm.pointer, dWeight: g + w.fc1Weight, dBias: g + w.fc1Bias, dOut: a.dFC1.pointer,
+        input: a.ln2[l].pointer, weight: p + w.fc1Weight, n: n, inDim: h, outDim: 4 * h)
+      // The residual branch passes dr through; LN2's input gradient adds to it.
+      Kernels.layerNormBackward(
+        dInput: dr, dGamma: g + w.ln2Gamma, dBeta: g + w.ln2Beta, dOut: a.dNorm.pointer,
+        input: a.residual1[l].pointer,
+        gamma: p + w.ln2Gamma, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, n: n, dim: h)
+      a.dAttentionOut.zero()
+      Kernels.linearBackward(
+        dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias, dOut: dr,
+        input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h, outDim: h)
+      a.dQKV.zero()
+      Kernels.attentionBackward(
+        dQKV: a.dQKV.pointer, scratch: a.dAttentionScratch.pointer, dOut: a.dAttentionOut.pointer,
+        qkv: a.qkv[l].pointer, attention: a.attention[l].pointer, batch: s.count, length: s.length,
+        channels: h,
+        heads: c.heads)
+      a.dNorm.zero()
+      Kernels.linearBackward(
+        dInput: a.dNorm.pointer, dWeight: g + w.qkvWeight, dBias: g + w.qkvBias, dOut: a.dQKV.pointer,
+        input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h)
+      Kernels.layerNormBackward(
+        dInput: dr, dGamma: g + w.ln1Gamma, dBeta: g + w.ln1Beta, dOut: a.dNorm.pointer,
+        input: a.residual[l].pointer,
+        gamma: p + w.ln1Gamma, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, n: n, dim: h)
+    }
+
+    // Input projection, positions, and the learned feature groups.
+    let dr = a.dResidual.pointer
+    if c.features.position {
+      for token in 0..<n {
+        let dp = g + o.position + (token % s.length) * h
+        for j in 0..<h { dp[j] += dr[token * h + j] }
+      }
+    }
+    a.dFeatures.zero()
+    Kernels.linearBackward(
+      dInput: a.dFeatures.pointer, dWeight: g + o.inputWeight, dBias: g + o.inputBias, dOut: dr,
+      input: a.features.pointer, weight: p + o.inputWeight, n: n, inDim: cols.width, outDim: h)
+    // Padding and switched-off groups had zero features: their gradients must not flow back.
+    func group(_ start: Int, _ width: Int, enabled: Bool, _ body: (UnsafePointer<Float>) -> Void) {
+      a.dGroup.zero()
+      if enabled {
+        for b in 0..<s.count {
+          for t in 0..<s.lengths[b] {
+            let token = b * s.length + t
+            (a.dGroup.pointer + token * width).update(
+              from: a.dFeatures.pointer + token * cols.width + start, count: width)
+          }
+        }
+      }
+      body(a.dGroup.pointer)
+    }
+    group(cols.type, c.typeEmbedding, enabled: c.features.actionType) {
+      Kernels.embeddingBackward(dTable: g + o.typeTable, dOut: $0, ids: a.typeIDs, n: n, dim: c.typeEmbedding)
+    }
+    group(cols.surface, c.surfaceEmbedding, enabled: c.features.surface) {
+      Kernels.embeddingBackward(
+        dTable: g + o.surfaceTable, dOut: $0, ids: a.surfaceIDs, n: n, dim: c.surfaceEmbedding)
+    }
+    group(cols.absolute, cols.toEnd - cols.absolute, enabled: c.features.time) {
+      Kernels.timeEncodingBackward(
+        dPhases: g + o.absolutePhases, dOut: $0, out: a.absoluteOut.pointer, periods: c.absolutePeriods.count,
+        n: n)
+    }
+    group(cols.toEnd, cols.gap - cols.toEnd, enabled: c.features.time) {
+      Kernels.timeEncodingBackward(
+        dPhases: g + o.toEndPhases, dOut: $0, out: a.toEndOut.pointer, periods: c.relativePeriods.count, n: n)
+    }
+    group(cols.gap, cols.width - cols.gap, enabled: c.features.time) {
+      Kernels.timeEncodingBackward(
+        dPhases: g + o.gapPhases, dOut: $0, out: a.gapOut.pointer, periods: c.relativePeriods.count, n: n)
+    }
+  }
+
+  private func copy(
+    _ source: FloatBuffer, _ token: Int, _ width: Int, into destination: UnsafeMutablePointer<Float>
+  ) {
+    destination.update(from: source.pointer + token * width, count: width)
+  }
+}

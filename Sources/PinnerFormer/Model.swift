@@ -1,0 +1,241 @@
+import Foundation
+import Linalg
+import Vectors
+
+/// The PinnerFormer user encoder and pin tower (Pancha et al., KDD 2022, section 3), with an
+/// explicit forward and backward pass over preallocated buffers.
+///
+/// Not safe for concurrent use: one model instance trains or embeds on one thread at a time
+/// (its kernels use both cores internally).
+public final class PinnerFormerModel: @unchecked Sendable {
+  public let config: PinnerFormerConfig
+  public let layout: ParameterLayout
+  let offsets: ModelOffsets
+  /// All parameters, in `layout` order.
+  public let parameters: FloatBuffer
+  /// Gradients, same layout; `backward` accumulates into them.
+  public let gradients: FloatBuffer
+  private var cachedActivations: Activations?
+  private var pinTowerCache: PinTowerActivations?
+
+  /// A freshly initialized model (seeded).
+  public init(config: PinnerFormerConfig, seed: UInt64) throws(ModelError) {
+    try config.validate()
+    self.config = config
+    (layout, offsets) = ModelOffsets.make(config)
+    var values = [Float](repeating: 0, count: layout.total)
+    ModelOffsets.initialize(&values, layout: layout, config: config, seed: seed)
+    parameters = FloatBuffer(values)
+    gradients = FloatBuffer(count: layout.total)
+  }
+
+  /// A model with the given parameters (from a checkpoint).
+  init(config: PinnerFormerConfig, parameters values: [Float]) throws(ModelError) {
+    try config.validate()
+    self.config = config
+    (layout, offsets) = ModelOffsets.make(config)
+    guard values.count == layout.total else {
+      throw .invalidInput("\(values.count) parameters for a layout of \(layout.total)")
+    }
+    parameters = FloatBuffer(values)
+    gradients = FloatBuffer(count: layout.total)
+  }
+
+  func activations(batch: Int) -> Activations {
+    if let cached = cachedActivations, cached.batch == batch { return cached }
+    let fresh = Activations(config: config, batch: batch)
+    cachedActivations = fresh
+    return fresh
+  }
+
+  /// τ = max(exp(log τ), floor).
+  public var temperature: Float { max(expf(parameters[offsets.logTemperature]), config.temperatureFloor) }
+
+  // MARK: Pin tower
+
+  final class PinTowerActivations {
+    let count: Int
+    let input, hidden, hiddenGelu, output, normalized, norms, dHiddenGelu, dHidden, dOutput: FloatBuffer
+    init(count: Int, config c: PinnerFormerConfig) {
+      self.count = count
+      input = FloatBuffer(count: count * c.contentDimension)
+      hidden = FloatBuffer(count: count * c.pinTowerHidden)
+      hiddenGelu = FloatBuffer(count: count * c.pinTowerHidden)
+      output = FloatBuffer(count: count * c.outputDimension)
+      normalized = FloatBuffer(count: count * c.outputDimension)
+      norms = FloatBuffer(count: count)
+      dHiddenGelu = FloatBuffer(count: count * c.pinTowerHidden)
+      dHidden = FloatBuffer(count: count * c.pinTowerHidden)
+      dOutput = FloatBuffer(count: count * c.outputDimension)
+    }
+  }
+
+  /// Pin vectors (count x D, L2-normalized) of `pins`: MLP over their content embeddings.
+  func pinTowerForward(_ pins: [Int32], content: VectorMatrix) -> FloatBuffer {
+    let c = config
+    let a: PinTowerActivations
+    if let cached = pinTowerCache, cached.count == pins.count {
+      a = cached
+    } else {
+      a = PinTowerActivations(count: pins.count, config: c)
+      pinTowerCache = a
+    }
+    let p = parameters.pointer
+    let o = offsets
+    content.withUnsafeBufferPointer { table in
+      for (i, pin) in pins.enumerated() {
+        (a.input.pointer + i * c.contentDimension).update(
+          from: table.baseAddress! + Int(pin) * c.contentDimension, count: c.contentDimension)
+      }
+    }
+    Kernels.linearForward(
+      a.hidden.pointer, a.input.pointer, p + o.pin1Weight, p + o.pin1Bias, n: pins.count,
+      inDim: c.contentDimension,
+      outDim: c.pinTowerHidden)
+    Kernels.geluForward(a.hiddenGelu.pointer, a.hidden.pointer, count: pins.count * c.pinTowerHidden)
+    Kernels.linearForward(
+      a.output.pointer, a.hiddenGelu.pointer, p + o.pin2Weight, p + o.pin2Bias, n: pins.count,
+      inDim: c.pinTowerHidden,
+      outDim: c.outputDimension)
+    Kernels.l2NormalizeForward(
+      a.normalized.pointer, norms: a.norms.pointer, a.output.pointer, n: pins.count, dim: c.outputDimension)
+    return a.normalized
+  }
+
+  /// Backward of the last `pinTowerForward` from dPins (count x D).
+  func pinTowerBackward(dPins: UnsafePointer<Float>) {
+    guard let a = pinTowerCache else { return }
+    let c = config
+    let p = parameters.pointer
+    let g = gradients.pointer
+    let o = offsets
+    let n = a.count
+    a.dOutput.zero()
+    Kernels.l2NormalizeBackward(
+      dInput: a.dOutput.pointer, dOut: dPins, out: a.normalized.pointer, norms: a.norms.pointer, n: n,
+      dim: c.outputDimension)
+    a.dHiddenGelu.zero()
+    Kernels.linearBackward(
+      dInput: a.dHiddenGelu.pointer, dWeight: g + o.pin2Weight, dBias: g + o.pin2Bias,
+      dOut: a.dOutput.pointer,
+      input: a.hiddenGelu.pointer, weight: p + o.pin2Weight, n: n, inDim: c.pinTowerHidden,
+      outDim: c.outputDimension)
+    a.dHidden.zero()
+    Kernels.geluBackward(
+      dInput: a.dHidden.pointer, dOut: a.dHiddenGelu.pointer, input: a.hidden.pointer,
+      count: n * c.pinTowerHidden)
+    Kernels.linearBackward(
+      dInput: nil, dWeight: g + o.pin1Weight, dBias: g + o.pin1Bias, dOut: a.dHidden.pointer,
+      input: a.input.pointer,
+      weight: p + o.pin1Weight, n: n, inDim: c.contentDimension, outDim: c.pinTowerHidden)
+  }
+
+  // MARK: Training step
+
+  /// Forward and backward of the sampled-softmax loss of `batch` (see `TrainingBatch`);
+  /// accumulates into `gradients` (call `gradients.zero()` first) and returns the loss.
+  public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix) -> Double {
+    let c = config
+    let d = c.outputDimension
+    let users = encoderForward(batch.sequences, content: content)
+    let pins = pinTowerForward(batch.candidates, content: content)
+    let pairs = batch.pairTokens.count
+    let candidates = batch.candidates.count
+    // Gather the user vectors of the pairs.
+    var u = [Float](repeating: 0, count: pairs * d)
+    for (i, token) in batch.pairTokens.enumerated() {
+      for j in 0..<d { u[i * d + j] = users[token * d + j] }
+    }
+    // logits = cos / τ - log Q, masked where the candidate is another positive of the same user.
+    let tau = temperature
+    var cosines = [Float](repeating: 0, count: pairs * candidates)
+    GEMM.multiply(u, pins.pointer, into: &cosines, m: pairs, n: candidates, k: d, transposeB: true)
+    var logits = cosines
+    for i in 0..<pairs {
+      for j in 0..<candidates {
+        logits[i * candidates + j] = cosines[i * candidates + j] / tau - batch.logQ[j]
+      }
+    }
+    for (i, j) in batch.masked { logits[Int(i) * candidates + Int(j)] = -.infinity }
+    let loss = Kernels.softmaxCrossEntropy(
+      &logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: candidates)
+    // logits now hold dL/dlogits. dL/dcos = dlogits / τ; dL/dlogτ = -Σ dlogits · cos / τ.
+    var dTemperature: Float = 0
+    for i in 0..<logits.count where logits[i] != 0 {
+      dTemperature -= logits[i] * cosines[i] / tau
+      logits[i] /= tau
+    }
+    if expf(parameters[offsets.logTemperature]) > c.temperatureFloor {
+      gradients[offsets.logTemperature] += dTemperature
+    }
+    var du = [Float](repeating: 0, count: pairs * d)
+    GEMM.multiply(logits, pins.pointer, into: &du, m: pairs, n: d, k: candidates)
+    let dPins = FloatBuffer(count: candidates * d)
+    GEMM.multiply(logits, u, into: dPins.pointer, m: candidates, n: d, k: pairs, transposeA: true)
+    let dUsers = FloatBuffer(count: batch.sequences.count * batch.sequences.length * d)
+    for (i, token) in batch.pairTokens.enumerated() {
+      for j in 0..<d { dUsers[token * d + j] += du[i * d + j] }
+    }
+    pinTowerBackward(dPins: dPins.pointer)
+    encoderBackward(batch.sequences, dOutput: dUsers.pointer)
+    return loss
+  }
+
+  // MARK: Inference
+
+  /// The user embedding of each sequence (count x D): the output at its newest action.
+  public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
+    let d = config.outputDimension
+    let out = encoderForward(sequences, content: content)
+    return VectorMatrix(dimension: d, count: sequences.count) { result in
+      for b in 0..<sequences.count {
+        let token = sequences.lengths[b] > 0 ? sequences.lastToken(b) : b * sequences.length
+        for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[token * d + j] : 0 }
+      }
+    }
+  }
+
+  /// Pin vectors of every pin (pins x D) through the pin tower, in batches.
+  public func embedPins(content: VectorMatrix, batchSize: Int = 8192) -> VectorMatrix {
+    let d = config.outputDimension
+    var result = VectorMatrix(dimension: d)
+    result.reserveCapacity(rows: content.count)
+    for start in stride(from: 0, to: content.count, by: batchSize) {
+      let ids = (start..<min(start + batchSize, content.count)).map { Int32($0) }
+      let out = pinTowerForward(ids, content: content)
+      for i in 0..<ids.count { result.append(UnsafeBufferPointer(start: out.pointer + i * d, count: d)) }
+    }
+    return result
+  }
+}
+
+/// One step's training data: sequences, the (position, label) pairs chosen by the objective,
+/// and the candidate pins of the sampled softmax.
+public struct TrainingBatch: Sendable {
+  public var sequences: ActionSequences
+  /// Token index (b * length + t) of each pair's user vector.
+  public var pairTokens: [Int]
+  /// Column of each pair's label among `candidates`.
+  public var targets: [Int32]
+  /// Weight of each pair (1 / pairs of its user / users in the batch: each user counts equally).
+  public var weights: [Float]
+  /// Candidate pins: the labels of the batch (in-batch negatives) and random pins.
+  public var candidates: [Int32]
+  /// log Q of each candidate (0 when log-Q correction is off).
+  public var logQ: [Float]
+  /// (pair, candidate) entries excluded from the softmax: the pair's user's other positives.
+  public var masked: [(Int32, Int32)]
+
+  public init(
+    sequences: ActionSequences, pairTokens: [Int], targets: [Int32], weights: [Float], candidates: [Int32],
+    logQ: [Float], masked: [(Int32, Int32)]
+  ) {
+    self.sequences = sequences
+    self.pairTokens = pairTokens
+    self.targets = targets
+    self.weights = weights
+    self.candidates = candidates
+    self.logQ = logQ
+    self.masked = masked
+  }
+}
