@@ -22,7 +22,11 @@ struct DatasetCommand: ParsableCommand {
       print("dataset: \(dataset.name)")
       print(stats)
       if dataset.skippedLines > 0 { print("skipped lines (unknown action types): \(dataset.skippedLines)") }
-      if let topics = dataset.topics { print("topics: \(topics.topicNames.count)") }
+      if let topics = dataset.topics {
+        print("topics: \(topics.topicNames.count) (from the data)")
+      } else if let embeddings = dataset.embeddings {
+        print("topics: \(try kMeansTopics(embeddings).topicNames.count) (k-means over content embeddings)")
+      }
       let elapsed = clock.now - start
       FileHandle.standardError.write(Data("[eval-retrieval] dataset loaded in \(elapsed)\n".utf8))
     }
@@ -37,6 +41,8 @@ struct DatasetOptions: ParsableArguments {
   var dataset = "synthetic"
   @Option(help: "For a CSV/TSV path: a JSON file with the DelimitedLogFormat (column names, delimiter, ...).")
   var format: String?
+  @Option(help: "Pin content embeddings (.npy, one float32 row per pin in first-appearance order).")
+  var embeddings: String?
   @Option(help: "Synthetic corpus: pins.") var pins: Int?
   @Option(help: "Synthetic corpus: users.") var users: Int?
   @Option(help: "Synthetic corpus: seed.") var seed: UInt64?
@@ -80,8 +86,11 @@ struct DatasetOptions: ParsableArguments {
         }
       }
       let loaded = try DelimitedLogLoader.load(dataset, format: logFormat)
+      let vectors = try embeddings.map { (path) throws(DataError) in
+        try PinEmbeddings.load(path, pinIDs: loaded.log.pinIDs)
+      }
       return Loaded(
-        name: dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: nil,
+        name: dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: vectors,
         skippedLines: loaded.skippedUnknownActionTypes)
     }
   }

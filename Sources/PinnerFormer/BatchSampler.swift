@@ -1,0 +1,215 @@
+import Foundation
+import PinData
+import Randomness
+
+/// What training may read: the log, its timelines, the positive rule, and which actions are
+/// visible to training (`Split.trainingVisible`) for which users.
+public struct TrainingData: Sendable {
+  public let log: ActionLog
+  public let timelines: Timelines
+  public let rule: PositiveRule
+  public let visible: [Bool]
+  public let users: [Int32]
+
+  public init(log: ActionLog, timelines: Timelines, rule: PositiveRule, visible: [Bool], users: [Int32]) {
+    self.log = log
+    self.timelines = timelines
+    self.rule = rule
+    self.visible = visible
+    self.users = users
+  }
+}
+
+/// Builds `TrainingBatch`es: sequences of training users' actions, the (position, label) pairs
+/// of the objective, and the sampled-softmax candidates with their log Q.
+public struct BatchSampler {
+  let model: PinnerFormerConfig
+  let config: TrainingConfig
+  let data: TrainingData
+  let positive: CompiledPositiveRule
+  /// Per training user: visible actions, oldest first.
+  let actions: [[Int32]]
+  /// Streaming label counts for the log-Q estimate (exact counts: pins are dense indices;
+  /// the paper uses a count-min sketch for the same estimate).
+  var labelCounts: [Double]
+  var labelTotal = 0.0
+  var rng: SeededGenerator
+
+  public init(model: PinnerFormerConfig, config: TrainingConfig, data: TrainingData) {
+    self.model = model
+    self.config = config
+    self.data = data
+    positive = data.rule.compiled(for: data.log)
+    actions = data.users.map { u in data.timelines.actions(of: Int(u)).filter { data.visible[Int($0)] } }
+    labelCounts = [Double](repeating: 0, count: data.log.pinCount)
+    rng = SeededGenerator(seed: config.seed)
+  }
+
+  /// One sequence with its pairs: (token offset inside the sequence, label pin).
+  struct Example {
+    var actions: ArraySlice<Int32>
+    var endTime: Double
+    var pairs: [(position: Int, pin: Int32)]
+    var userPositives: Set<Int32>
+  }
+
+  /// Positives of `acts` strictly after index `i` in time and at most `window` seconds later.
+  func windowPositives(_ acts: [Int32], after i: Int, window: Int64) -> [Int32] {
+    let log = data.log
+    let t = log.timestamps[Int(acts[i])]
+    var result = [Int32]()
+    var j = i + 1
+    while j < acts.count && log.timestamps[Int(acts[j])] <= t + window {
+      if log.timestamps[Int(acts[j])] > t && positive.isPositive(log, Int(acts[j])) { result.append(acts[j]) }
+      j += 1
+    }
+    return result
+  }
+
+  /// Samples one training example for a random training user (nil if that user has none).
+  mutating func example() -> Example? {
+    let log = data.log
+    let userIndex = rng.nextInt(below: actions.count)
+    let acts = actions[userIndex]
+    guard acts.count >= 2 else { return nil }
+    let window = Int64(config.windowDays * 86_400)
+    // End of the sequence: a random action followed by a positive within the window.
+    var end = -1
+    for _ in 0..<8 {
+      let candidate = rng.nextInt(below: acts.count - 1)
+      if !windowPositives(acts, after: candidate, window: window).isEmpty {
+        end = candidate
+        break
+      }
+    }
+    guard end >= 0 else { return nil }
+    var last = end
+    if config.recentActionMask {
+      // Hide the most recent actions: a random 0-24 h window before the end.
+      let cutoff = log.timestamps[Int(acts[end])] - Int64(rng.nextUnitDouble() * 86_400)
+      while last > 0 && log.timestamps[Int(acts[last])] > cutoff { last -= 1 }
+    }
+    let start = max(0, last - model.maxLength + 1)
+    let sequence = acts[start...last]
+    var pairs = [(Int, Int32)]()
+    func pin(_ action: Int32) -> Int32 { log.pins[Int(action)] }
+    switch config.objective {
+    case .nextAction:
+      if let first = windowPositives(acts, after: end, window: window).first {
+        pairs.append((last - start, pin(first)))
+      }
+    case .allAction:
+      var labels = windowPositives(acts, after: end, window: window)
+      shuffle(&labels)
+      for label in labels.prefix(config.labelsPerSequence) { pairs.append((last - start, pin(label))) }
+    case .sasRec:
+      for i in start...last {
+        if let next = acts[(i + 1)...].first(where: { positive.isPositive(log, Int($0)) }) {
+          pairs.append((i - start, pin(next)))
+        }
+      }
+    case .denseAllAction:
+      var positions = Array(start...last)
+      shuffle(&positions)
+      for i in positions {
+        guard pairs.count < config.positionsPerSequence else { break }
+        let labels = windowPositives(acts, after: i, window: window)
+        if !labels.isEmpty { pairs.append((i - start, pin(labels[rng.nextInt(below: labels.count)]))) }
+      }
+    }
+    guard !pairs.isEmpty else { return nil }
+    let userPositives = Set(acts.filter { positive.isPositive(log, Int($0)) }.map(pin))
+    return Example(
+      actions: sequence, endTime: Double(log.timestamps[Int(acts[last])]), pairs: pairs,
+      userPositives: userPositives)
+  }
+
+  /// The next batch of `config.batchSize` sequences.
+  public mutating func next() -> TrainingBatch {
+    let log = data.log
+    let m = model.maxLength
+    var examples = [Example]()
+    var attempts = 0
+    while examples.count < config.batchSize && attempts < config.batchSize * 50 {
+      attempts += 1
+      if let e = example() { examples.append(e) }
+    }
+    var sequences = ActionSequences(count: examples.count, length: m)
+    for (b, e) in examples.enumerated() {
+      sequences.lengths[b] = e.actions.count
+      sequences.endTimes[b] = e.endTime
+      for (t, a) in e.actions.enumerated() {
+        let token = b * m + t
+        sequences.pins[token] = log.pins[Int(a)]
+        sequences.types[token] = Int32(log.types[Int(a)])
+        sequences.surfaces[token] = Int32(log.surfaceIndices[Int(a)])
+        sequences.durations[token] = log.durations[Int(a)]
+        sequences.timestamps[token] = Double(log.timestamps[Int(a)])
+      }
+    }
+    // In-batch candidates: the distinct labels (capped), then uniform random pins.
+    var column = [Int32: Int32]()
+    var candidates = [Int32]()
+    var pairTokens = [Int]()
+    var targets = [Int32]()
+    var weights = [Float]()
+    var pairUser = [Int]()
+    for (b, e) in examples.enumerated() {
+      var kept = [(Int, Int32)]()
+      for (position, label) in e.pairs {
+        if column[label] == nil {
+          guard candidates.count < max(1, config.inBatchCap) else { continue }
+          column[label] = Int32(candidates.count)
+          candidates.append(label)
+        }
+        kept.append((position, label))
+      }
+      for (position, label) in kept {
+        pairTokens.append(b * m + position)
+        targets.append(column[label]!)
+        weights.append(1 / Float(kept.count) / Float(examples.count))
+        pairUser.append(b)
+      }
+    }
+    let inBatchCount = candidates.count
+    for label in candidates { labelCounts[Int(label)] += 1 }
+    labelTotal += Double(targets.count)
+    let randomCount = config.negatives == .inBatch ? 0 : config.randomNegatives
+    for _ in 0..<randomCount { candidates.append(Int32(rng.nextInt(below: log.pinCount))) }
+    // log Q: in-batch columns appear with probability ~ labels-per-batch x label frequency;
+    // a uniform negative with probability randomCount / pins (constant: no effect on its own).
+    var logQ = [Float](repeating: 0, count: candidates.count)
+    if config.logQCorrection {
+      let labels = Double(targets.count)
+      for j in 0..<inBatchCount {
+        let q = labelCounts[Int(candidates[j])] / labelTotal
+        logQ[j] = Float(Foundation.log(min(1, labels * q)))
+      }
+      for j in inBatchCount..<candidates.count {
+        logQ[j] = Float(Foundation.log(Double(randomCount) / Double(log.pinCount)))
+      }
+    }
+    // Mask the anchor user's other positives (and, with random negatives only, every in-batch column).
+    var masked = [(Int32, Int32)]()
+    for (i, b) in pairUser.enumerated() {
+      let own = examples[b].userPositives
+      for j in 0..<candidates.count where Int32(j) != targets[i] {
+        let inBatch = j < inBatchCount
+        if (inBatch && config.negatives == .random) || own.contains(candidates[j])
+          || (!inBatch && candidates[j] == candidates[Int(targets[i])])
+        {
+          masked.append((Int32(i), Int32(j)))
+        }
+      }
+    }
+    return TrainingBatch(
+      sequences: sequences, pairTokens: pairTokens, targets: targets, weights: weights,
+      candidates: candidates,
+      logQ: logQ, masked: masked)
+  }
+
+  private mutating func shuffle<T>(_ values: inout [T]) {
+    guard values.count > 1 else { return }
+    for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, rng.nextInt(below: i + 1)) }
+  }
+}

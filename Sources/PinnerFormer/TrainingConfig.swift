@@ -1,0 +1,65 @@
+/// Which (position, label) pairs train the model (PinnerFormer section 3.4, table 3).
+public enum Objective: String, Sendable, Codable, CaseIterable {
+  /// Newest position only; label: the first positive after the sequence end.
+  case nextAction
+  /// Every position; label: the next positive after that position.
+  case sasRec
+  /// Newest position only; labels: up to `labelsPerSequence` positives from the K days after the end.
+  case allAction
+  /// A random subset of positions; for each, one positive sampled from the K days after it.
+  case denseAllAction
+}
+
+/// Where the negatives of the sampled softmax come from (section 3.5).
+public enum NegativeSource: String, Sendable, Codable, CaseIterable {
+  /// The other pairs' labels in the batch (minus the anchor user's own positives).
+  case inBatch
+  /// Pins drawn uniformly from the corpus.
+  case random
+  /// Both: the paper's best setting.
+  case mixed
+}
+
+/// Training hyper-parameters; every open choice of PAPERS.md is a field with a default.
+public struct TrainingConfig: Sendable, Codable, Equatable {
+  public var objective = Objective.denseAllAction
+  /// K: the label window after a position, in days (28 in training per the paper).
+  public var windowDays = 28.0
+  /// Dense All Action: positions sampled per sequence (open in the paper; 32).
+  public var positionsPerSequence = 32
+  /// All Action: labels sampled per sequence (32 in the paper).
+  public var labelsPerSequence = 32
+  public var negatives = NegativeSource.mixed
+  /// Uniform random negatives per batch (8,192 in production).
+  public var randomNegatives = 1024
+  /// Cap on in-batch negatives (5,000 in the paper).
+  public var inBatchCap = 5000
+  /// Subtract log Q from every logit (sampling-bias correction, Yi et al. 2019).
+  public var logQCorrection = true
+  public var batchSize = 128
+  public var steps = 1000
+  public var learningRate: Float = 1e-3
+  public var warmupSteps = 100
+  public var weightDecay: Float = 0.01
+  public var gradientClip: Float = 1.0
+  /// Mask the most recent actions (a random 0-24 h window before the end) in training sequences
+  /// (arXiv 2209.08435), so the model does not over-react to the last actions.
+  public var recentActionMask = false
+  public var seed: UInt64 = 1
+
+  public init() {}
+
+  public func validate() throws(ModelError) {
+    func check(_ ok: Bool, _ field: String, _ reason: String) throws(ModelError) {
+      if !ok { throw .invalidConfig(field: "training.\(field)", reason: reason) }
+    }
+    try check(windowDays > 0, "windowDays", "must be positive")
+    try check(
+      positionsPerSequence >= 1 && labelsPerSequence >= 1, "positionsPerSequence", "must be at least 1")
+    try check(randomNegatives >= 0 && inBatchCap >= 0, "randomNegatives", "must not be negative")
+    try check(
+      negatives != .random || randomNegatives > 0, "randomNegatives", "random negatives need a count > 0")
+    try check(batchSize >= 1 && steps >= 0, "batchSize", "must be positive")
+    try check(learningRate > 0 && gradientClip > 0, "learningRate", "must be positive")
+  }
+}
