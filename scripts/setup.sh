@@ -23,3 +23,10 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# PyPI's safetensors (not packaged by Debian 12) for the checkpoint interoperability test,
+# installed into the python3 on PATH.
+if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+  echo "setup: pip installing safetensors" >&2
+  python3 -m pip install --quiet --disable-pip-version-check safetensors numpy
+fi

@@ -1,6 +1,7 @@
 import Foundation
 import PinData
 import Randomness
+import Vectors
 
 /// What training may read: the log, its timelines, the positive rule, and which actions are
 /// visible to training (`Split.trainingVisible`) for which users.
@@ -10,8 +11,14 @@ public struct TrainingData: Sendable {
   public let rule: PositiveRule
   public let visible: [Bool]
   public let users: [Int32]
+  /// Frozen content embedding of every pin.
+  public let content: VectorMatrix
 
-  public init(log: ActionLog, timelines: Timelines, rule: PositiveRule, visible: [Bool], users: [Int32]) {
+  public init(
+    log: ActionLog, timelines: Timelines, rule: PositiveRule, visible: [Bool], users: [Int32],
+    content: VectorMatrix
+  ) {
+    self.content = content
     self.log = log
     self.timelines = timelines
     self.rule = rule
@@ -34,6 +41,7 @@ public struct BatchSampler {
   var labelCounts: [Double]
   var labelTotal = 0.0
   var rng: SeededGenerator
+  var content: VectorMatrix { data.content }
 
   public init(model: PinnerFormerConfig, config: TrainingConfig, data: TrainingData) {
     self.model = model

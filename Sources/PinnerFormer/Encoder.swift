@@ -119,9 +119,13 @@ extension PinnerFormerModel {
         guard real else { continue }
         let row = a.features.pointer + token * cols.width
         if f.content {
+          // Unit-norm content vectors are rescaled to unit variance per component, the scale of
+          // the cos/sin time features beside them; otherwise the 150-odd time features swamp
+          // the content at initialization and training takes several times longer to use it.
+          let scale = Float(c.contentDimension).squareRoot()
           content.withUnsafeBufferPointer { table in
-            (row + cols.content).update(
-              from: table.baseAddress! + Int(s.pins[token]) * c.contentDimension, count: c.contentDimension)
+            let source = table.baseAddress! + Int(s.pins[token]) * c.contentDimension
+            for j in 0..<c.contentDimension { row[cols.content + j] = scale * source[j] }
           }
         }
         if f.duration { row[cols.duration] = log1pf(max(0, s.durations[token])) }

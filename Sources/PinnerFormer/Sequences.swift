@@ -1,3 +1,5 @@
+import PinData
+
 /// A batch of action sequences, right-padded to the model's length M: sequence b holds its
 /// `lengths[b]` most recent actions, oldest first, at positions 0..<lengths[b]. With the causal
 /// mask, real positions never attend to the padding after them.
@@ -28,4 +30,28 @@ public struct ActionSequences: Sendable {
 
   /// Token index of the newest action of sequence b (where its user embedding is read).
   public func lastToken(_ b: Int) -> Int { b * length + lengths[b] - 1 }
+}
+
+extension ActionSequences {
+  /// Sequences of the most recent `length` actions of each history (action indices into `log`,
+  /// oldest first). The time-to-end features count from each sequence's newest action, as in
+  /// training (an embedding computed later than the newest action must not shift them).
+  public static func recent(_ histories: [ArraySlice<Int32>], log: ActionLog, length: Int) -> ActionSequences
+  {
+    var s = ActionSequences(count: histories.count, length: length)
+    for (b, history) in histories.enumerated() {
+      let recent = history.suffix(length)
+      s.lengths[b] = recent.count
+      s.endTimes[b] = recent.last.map { Double(log.timestamps[Int($0)]) } ?? 0
+      for (t, a) in recent.enumerated() {
+        let token = b * length + t
+        s.pins[token] = log.pins[Int(a)]
+        s.types[token] = Int32(log.types[Int(a)])
+        s.surfaces[token] = Int32(log.surfaceIndices[Int(a)])
+        s.durations[token] = log.durations[Int(a)]
+        s.timestamps[token] = Double(log.timestamps[Int(a)])
+      }
+    }
+    return s
+  }
 }

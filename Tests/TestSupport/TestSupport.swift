@@ -13,12 +13,18 @@ public struct PythonFailure: Error, CustomStringConvertible {
   public var description: String { "python exited with \(status): \(stderr)" }
 }
 
-/// Runs Debian's `/usr/bin/python3 -c code` (which has python3-numpy and python3-faiss from
-/// scripts/setup.sh) and returns its standard output, trimmed.
-public func runPython(_ code: String) throws -> String {
+/// Runs `python -c code` and returns its standard output, trimmed. The default is Debian's
+/// `/usr/bin/python3` (python3-numpy, python3-faiss from scripts/setup.sh); `"python3"` runs the
+/// one on PATH (where scripts/setup.sh installs the PyPI `safetensors` package).
+public func runPython(_ code: String, python: String = "/usr/bin/python3") throws -> String {
   let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-  process.arguments = ["-c", code]
+  if python.hasPrefix("/") {
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = ["-c", code]
+  } else {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [python, "-c", code]
+  }
   var environment = ProcessInfo.processInfo.environment
   environment["OPENBLAS_NUM_THREADS"] = "1"
   process.environment = environment

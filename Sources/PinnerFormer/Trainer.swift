@@ -1,0 +1,111 @@
+import Foundation
+import Linalg
+
+/// One line of training progress.
+public struct TrainingProgress: Sendable {
+  public let step: Int
+  public let steps: Int
+  public let loss: Double
+  public let learningRate: Float
+  public let pairsPerSecond: Double
+  public let sequencesPerSecond: Double
+  public let elapsedSeconds: Double
+  public var etaSeconds: Double { elapsedSeconds / Double(step) * Double(steps - step) }
+}
+
+/// Trains a `PinnerFormerModel` with AdamW, warm-up + cosine decay and gradient clipping.
+public final class Trainer {
+  public let model: PinnerFormerModel
+  public let config: TrainingConfig
+  var sampler: BatchSampler
+  public private(set) var optimizer: AdamW
+  let decayMask: [Bool]
+  let schedule: LearningRateSchedule
+
+  public init(model: PinnerFormerModel, config: TrainingConfig, data: TrainingData) throws(ModelError) {
+    try config.validate()
+    guard !data.users.isEmpty else { throw .invalidInput("no training users") }
+    self.model = model
+    self.config = config
+    sampler = BatchSampler(model: model.config, config: config, data: data)
+    optimizer = AdamW(parameterCount: model.layout.total)
+    optimizer.weightDecay = config.weightDecay
+    decayMask = model.layout.decayMask
+    schedule = LearningRateSchedule(
+      peak: config.learningRate, warmupSteps: config.warmupSteps, totalSteps: config.steps)
+  }
+
+  /// Resumes with saved optimizer state (from `Checkpoint.read`).
+  public func restore(optimizer state: AdamW) throws(ModelError) {
+    guard state.m.count == model.layout.total else {
+      throw .invalidInput("optimizer state has \(state.m.count) moments for \(model.layout.total) parameters")
+    }
+    optimizer = state
+    optimizer.weightDecay = config.weightDecay
+  }
+
+  /// One optimization step; returns the batch loss and its number of pairs.
+  @discardableResult
+  public func step() -> (loss: Double, pairs: Int, sequences: Int) {
+    let batch = sampler.next()
+    model.gradients.zero()
+    let loss = model.forwardBackward(batch, content: sampler.content)
+    clipGradientNorm(model.gradients.buffer, maxNorm: config.gradientClip)
+    let lr = schedule.rate(at: optimizer.step)
+    optimizer.update(
+      model.parameters.pointer, gradients: model.gradients.pointer, decayMask: decayMask, lr: lr)
+    return (loss, batch.pairTokens.count, batch.sequences.count)
+  }
+
+  /// Runs the remaining steps up to `config.steps`. `progress` is called every `every` steps.
+  /// With `validate` (higher is better, e.g. validation Recall@10) evaluated every
+  /// `validateEvery` steps, training stops after `patience` evaluations without improvement
+  /// and the best parameters are restored.
+  public func train(
+    every: Int = 50, progress: ((TrainingProgress) -> Void)? = nil,
+    validateEvery: Int = 0, patience: Int = 3, validate: ((PinnerFormerModel) -> Double)? = nil
+  ) -> [Double] {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var losses = [Double]()
+    var pairs = 0
+    var sequences = 0
+    var best = -Double.infinity
+    var bestParameters: [Float]? = nil
+    var stale = 0
+    while optimizer.step < config.steps {
+      let result = step()
+      losses.append(result.loss)
+      pairs += result.pairs
+      sequences += result.sequences
+      let done = optimizer.step
+      if let progress, done % every == 0 || done == config.steps {
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let recent = losses.suffix(every)
+        progress(
+          TrainingProgress(
+            step: done, steps: config.steps, loss: recent.reduce(0, +) / Double(recent.count),
+            learningRate: schedule.rate(at: done), pairsPerSecond: Double(pairs) / seconds,
+            sequencesPerSecond: Double(sequences) / seconds, elapsedSeconds: seconds))
+      }
+      if let validate, validateEvery > 0, done % validateEvery == 0 {
+        let score = validate(model)
+        if score > best {
+          best = score
+          bestParameters = model.parameters.array
+          stale = 0
+        } else {
+          stale += 1
+          if stale >= patience { break }
+        }
+      }
+    }
+    if let bestParameters {
+      bestParameters.withUnsafeBufferPointer {
+        model.parameters.pointer.update(from: $0.baseAddress!, count: $0.count)
+      }
+    }
+    return losses
+  }
+}
