@@ -195,6 +195,11 @@ public final class PinnerFormerModel: @unchecked Sendable {
     }
   }
 
+  /// The normalized output at every position (count x length x D, padding included).
+  public func embedUsersAllPositions(_ sequences: ActionSequences, content: VectorMatrix) -> [Float] {
+    encoderForward(sequences, content: content).array
+  }
+
   /// Pin vectors of every pin (pins x D) through the pin tower, in batches.
   public func embedPins(content: VectorMatrix, batchSize: Int = 8192) -> VectorMatrix {
     let d = config.outputDimension
