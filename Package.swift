@@ -35,6 +35,8 @@ let package = Package(
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // The PinnerFormer encoder, pin tower, objectives, trainer and checkpoints.
     .target(name: "PinnerFormer", dependencies: ["Linalg", "PinData", "Vectors", "Randomness"]),
+    // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
+    .target(name: "PinnerSage", dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -70,6 +72,9 @@ let package = Package(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
     .testTarget(name: "PinnerFormerTests", dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),
+    .testTarget(
+      name: "PinnerSageTests", dependencies: ["PinnerSage", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
+      exclude: ["Fixtures/make_ward_fixture.py"], resources: [.copy("Fixtures/ward-fixture.json")]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
