@@ -66,6 +66,14 @@ let package = Package(
       ],
       path: "Benchmarks/data-benchmark"
     ),
+    .executableTarget(
+      name: "pinnersage-benchmark",
+      dependencies: [
+        "ANNEvaluation", "PinData", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/pinnersage-benchmark"
+    ),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(

@@ -143,18 +143,7 @@ public struct BatchSampler {
       if let e = example() { examples.append(e) }
     }
     var sequences = ActionSequences(count: examples.count, length: m)
-    for (b, e) in examples.enumerated() {
-      sequences.lengths[b] = e.actions.count
-      sequences.endTimes[b] = e.endTime
-      for (t, a) in e.actions.enumerated() {
-        let token = b * m + t
-        sequences.pins[token] = log.pins[Int(a)]
-        sequences.types[token] = Int32(log.types[Int(a)])
-        sequences.surfaces[token] = Int32(log.surfaceIndices[Int(a)])
-        sequences.durations[token] = log.durations[Int(a)]
-        sequences.timestamps[token] = Double(log.timestamps[Int(a)])
-      }
-    }
+    for (b, e) in examples.enumerated() { sequences.set(b, actions: e.actions, log: log, endTime: e.endTime) }
     // In-batch candidates: the distinct labels (capped), then uniform random pins.
     var column = [Int32: Int32]()
     var candidates = [Int32]()

@@ -41,17 +41,23 @@ extension ActionSequences {
     var s = ActionSequences(count: histories.count, length: length)
     for (b, history) in histories.enumerated() {
       let recent = history.suffix(length)
-      s.lengths[b] = recent.count
-      s.endTimes[b] = recent.last.map { Double(log.timestamps[Int($0)]) } ?? 0
-      for (t, a) in recent.enumerated() {
-        let token = b * length + t
-        s.pins[token] = log.pins[Int(a)]
-        s.types[token] = Int32(log.types[Int(a)])
-        s.surfaces[token] = Int32(log.surfaceIndices[Int(a)])
-        s.durations[token] = log.durations[Int(a)]
-        s.timestamps[token] = Double(log.timestamps[Int(a)])
-      }
+      s.set(b, actions: recent, log: log, endTime: recent.last.map { Double(log.timestamps[Int($0)]) } ?? 0)
     }
     return s
+  }
+
+  /// Fills sequence `b` with `actions` (at most `length`, oldest first) of `log`.
+  mutating func set(_ b: Int, actions: some Collection<Int32>, log: ActionLog, endTime: Double) {
+    precondition(actions.count <= length, "sequence longer than the model's length")
+    lengths[b] = actions.count
+    endTimes[b] = endTime
+    for (t, a) in actions.enumerated() {
+      let token = b * length + t
+      pins[token] = log.pins[Int(a)]
+      types[token] = Int32(log.types[Int(a)])
+      surfaces[token] = Int32(log.surfaceIndices[Int(a)])
+      durations[token] = log.durations[Int(a)]
+      timestamps[token] = Double(log.timestamps[Int(a)])
+    }
   }
 }

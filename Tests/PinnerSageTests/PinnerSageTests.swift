@@ -131,3 +131,43 @@ enum World {
     #expect(PinnerSage.servingMedoids(user, count: 2, sample: &none) == [10, 11])
   }
 }
+
+@Suite struct PinnerSageEvaluationTests {
+  @Test func mergedAndOracleRecallByHand() throws {
+    #expect(PinnerSage.mergedRecall([[1, 2, 3], [9]], targets: [[1, 5], [9]]) == 0.75)
+    let index = try FlatIndex(dimension: 2)
+    try index.add(World.embeddings)
+    // Medoids 1 (interest A) and 3 (interest B); targets 2 (near A) and 5 (far from both).
+    let user = UserClusters(user: 0, medoids: [1, 3], importance: [2, 1], sizes: [3, 2])
+    let recall = try PinnerSage.oracleRecall(
+      [user], medoidsPerUser: 2, k: 3, targets: [[2, 5]], index: index, embeddings: World.embeddings)
+    #expect(recall == 0.5)
+  }
+
+  @Test func alphaGridSearchOnSyntheticUsers() throws {
+    var world = SyntheticConfig()
+    world.pins = 2000
+    world.users = 300
+    world.topics = 20
+    world.dimension = 16
+    world.days = 40
+    let corpus = try SyntheticCorpus.generate(world)
+    let timelines = Timelines(corpus.log)
+    let split = try Splitter.split(
+      corpus.log, timelines: timelines, rule: .pinnerFormer,
+      protocol: .globalTimeCut(
+        cutTime: world.startTimestamp + 30 * 86_400, windowSeconds: 10 * 86_400, evaluationFraction: 0.3),
+      seed: 1)
+    let index = try FlatIndex(dimension: 16)
+    try index.add(corpus.embeddings)
+    let (alpha, recalls) = try PinnerSage.chooseAlpha(
+      grid: [0.1, 0.5, 1, 2, 8], users: split.evaluationUsers, log: corpus.log, embeddings: corpus.embeddings,
+      config: PinnerSageConfig(), rule: PositiveRule.pinnerFormer.compiled(for: corpus.log), index: index,
+      medoidsPerUser: 3, k: 10)
+    #expect(recalls.count == 5)
+    #expect(recalls.allSatisfy { $0.recall >= 0 && $0.recall <= 1 })
+    // A huge α merges everything into one cluster: worse than the chosen one.
+    #expect(recalls.last!.recall < recalls.first { $0.alpha == alpha }!.recall)
+    #expect(alpha < 8)
+  }
+}

@@ -1,0 +1,86 @@
+import PinData
+import VectorIndex
+import Vectors
+
+extension PinnerSage {
+  /// Recall@k of the merged (round-robin) lists: per user, the fraction of its targets found,
+  /// averaged over users. Users without clusters count as 0 recall.
+  public static func mergedRecall(_ lists: [[Int64]], targets: [[Int32]]) -> Double {
+    guard !targets.isEmpty else { return 0 }
+    var total = 0.0
+    for (list, userTargets) in zip(lists, targets) where !userTargets.isEmpty {
+      let found = Set(list)
+      total += Double(userTargets.filter { found.contains(Int64($0)) }.count) / Double(userTargets.count)
+    }
+    return total / Double(targets.count)
+  }
+
+  /// The paper's optimistic "oracle" Recall@k (PinnerFormer section 4.1): each target is scored
+  /// by the user's medoid closest to it (inner product of content embeddings), i.e. it counts as
+  /// found if it is in that medoid's own top-k.
+  public static func oracleRecall(
+    _ users: [UserClusters?], medoidsPerUser: Int, k: Int, targets: [[Int32]], index: FaissIndex,
+    embeddings: VectorMatrix
+  ) throws(VectorIndexError) -> Double {
+    var queries = VectorMatrix(dimension: embeddings.dimension)
+    var firstQuery = [Int](repeating: 0, count: users.count)
+    for (u, user) in users.enumerated() {
+      firstQuery[u] = queries.count
+      for medoid in user?.medoids.prefix(medoidsPerUser) ?? [] { queries.append(embeddings[Int(medoid)]) }
+    }
+    guard !queries.isEmpty else { return 0 }
+    let results = try index.search(queries, k: min(k, index.count))
+    var total = 0.0
+    for (u, user) in users.enumerated() where !targets[u].isEmpty {
+      guard let user else { continue }
+      let medoids = Array(user.medoids.prefix(medoidsPerUser))
+      var hits = 0
+      for target in targets[u] {
+        let t = embeddings[Int(target)]
+        let closest = medoids.indices.max { a, b in
+          dot(embeddings[Int(medoids[a])], t) < dot(embeddings[Int(medoids[b])], t)
+        }!
+        if results.ids(forQuery: firstQuery[u] + closest).contains(Int64(target)) { hits += 1 }
+      }
+      total += Double(hits) / Double(targets[u].count)
+    }
+    return total / Double(targets.count)
+  }
+
+  /// Grid search of the cut height α on held-out users: the α whose merged Recall@k is best
+  /// (ties: the smaller α). Returns it with every grid point's recall, for the report.
+  public static func chooseAlpha(
+    grid: [Double], users: [EvaluationUser], log: ActionLog, embeddings: VectorMatrix,
+    config: PinnerSageConfig,
+    rule: CompiledPositiveRule?, index: FaissIndex, medoidsPerUser: Int, k: Int
+  ) throws -> (alpha: Double, recalls: [(alpha: Double, recall: Double)]) {
+    var recalls = [(alpha: Double, recall: Double)]()
+    for alpha in grid {
+      var c = config
+      c.alpha = alpha
+      let clusters = try clusterAll(
+        users: users.map(\.user), histories: users.map(\.history), now: users.map(\.cutTime), log: log,
+        embeddings: embeddings, config: c, rule: rule)
+      let lists = try retrieve(
+        clusters.compactMap { $0 }, medoidsPerUser: medoidsPerUser, k: k, index: index, embeddings: embeddings
+      )
+      var all = [[Int64]]()
+      var next = 0
+      for cluster in clusters {
+        if cluster == nil {
+          all.append([])
+        } else {
+          all.append(lists[next])
+          next += 1
+        }
+      }
+      recalls.append((alpha, mergedRecall(all, targets: users.map(\.targets))))
+    }
+    let best = recalls.max { $0.recall < $1.recall || ($0.recall == $1.recall && $0.alpha > $1.alpha) }!
+    return (best.alpha, recalls)
+  }
+
+  static func dot(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+    zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+  }
+}
