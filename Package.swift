@@ -74,6 +74,14 @@ let package = Package(
       ],
       path: "Benchmarks/pinnersage-benchmark"
     ),
+    .executableTarget(
+      name: "model-benchmark",
+      dependencies: [
+        "ANNEvaluation", "Linalg", "PinnerFormer", "Vectors", "Randomness",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/model-benchmark"
+    ),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(

@@ -1,21 +1,54 @@
 import CBLAS
 
 /// Row-major single-precision matrix products through CBLAS (OpenBLAS).
+///
+/// Threading: OpenBLAS runs single-threaded (set once, on first use) and large products are
+/// split by rows of C over `Parallel.threads` workers instead. One thread pool then serves both
+/// the products and the element-wise kernels: OpenBLAS's own threads busy-wait between calls
+/// and fought the kernels' workers for the 2 cores (13% of a training step in the scheduler).
 public enum GEMM {
+  nonisolated(unsafe) private static var configured = false
+
   /// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
   /// op(A) is m x k (A is k x m when `transposeA`), op(B) is k x n (B is n x k when `transposeB`).
+  /// `parallel: false` inside loops that are already parallel (attention heads).
   @inline(__always)
   public static func multiply(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
     alpha: Float = 1, beta: Float = 0,
-    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
+    lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, parallel: Bool = true
+  ) {
+    if !configured {
+      openblas_set_num_threads(1)
+      configured = true
+    }
+    let lda = lda ?? (transposeA ? m : k)
+    let ldb = ldb ?? (transposeB ? k : n)
+    let ldc = ldc ?? n
+    let workers = parallel && m * n * k >= 1 << 20 ? min(Parallel.threads, m / 16) : 1
+    guard workers > 1 else {
+      sgemm(a, b, c, m, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
+      return
+    }
+    Parallel.forEach(workers) { w in
+      let start = m * w / workers
+      let rows = m * (w + 1) / workers - start
+      // Rows of op(A): rows of A, or columns of A when transposed.
+      let aBlock = transposeA ? a + start : a + start * lda
+      sgemm(aBlock, b, c + start * ldc, rows, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
+    }
+  }
+
+  @inline(__always)
+  private static func sgemm(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int,
+    _ n: Int,
+    _ k: Int, _ transposeA: Bool, _ transposeB: Bool, _ alpha: Float, _ beta: Float, _ lda: Int, _ ldb: Int,
+    _ ldc: Int
   ) {
     cblas_sgemm(
       CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      Int32(m), Int32(n), Int32(k), alpha,
-      a, Int32(lda ?? (transposeA ? m : k)),
-      b, Int32(ldb ?? (transposeB ? k : n)), beta,
-      c, Int32(ldc ?? n))
+      Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
   }
 }

@@ -142,7 +142,7 @@ public enum Kernels {
       let p = attention + bh * tokens * tokens
       GEMM.multiply(
         q, k, into: p, m: tokens, n: tokens, k: hs, transposeB: true, alpha: scale, lda: 3 * width,
-        ldb: 3 * width, ldc: tokens)
+        ldb: 3 * width, ldc: tokens, parallel: false)
       for t in 0..<tokens {
         let row = p + t * tokens
         var maximum = -Float.infinity
@@ -158,7 +158,7 @@ public enum Kernels {
       }
       GEMM.multiply(
         p, v, into: out + b * tokens * width + h * hs, m: tokens, n: hs, k: tokens, lda: tokens,
-        ldb: 3 * width, ldc: width)
+        ldb: 3 * width, ldc: width, parallel: false)
     }
   }
 
@@ -182,10 +182,10 @@ public enum Kernels {
       // dP = dOut · Vᵀ ; dV += Pᵀ · dOut
       GEMM.multiply(
         dOutHead, v, into: dP, m: tokens, n: tokens, k: hs, transposeB: true, lda: width, ldb: 3 * width,
-        ldc: tokens)
+        ldc: tokens, parallel: false)
       GEMM.multiply(
         p, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, beta: 1, lda: tokens,
-        ldb: width, ldc: 3 * width)
+        ldb: width, ldc: 3 * width, parallel: false)
       // Softmax backward: dS = P ⊙ (dP - Σ_j dP·P), in place in dP (zero where masked).
       for t in 0..<tokens {
         let pr = p + t * tokens
@@ -198,11 +198,11 @@ public enum Kernels {
       // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
       GEMM.multiply(
         dP, k, into: dq, m: tokens, n: hs, k: tokens, alpha: scale, beta: 1, lda: tokens, ldb: 3 * width,
-        ldc: 3 * width)
+        ldc: 3 * width, parallel: false)
       GEMM.multiply(
         dP, q, into: dk, m: tokens, n: hs, k: tokens, transposeA: true, alpha: scale, beta: 1, lda: tokens,
         ldb: 3 * width,
-        ldc: 3 * width)
+        ldc: 3 * width, parallel: false)
     }
   }
 

@@ -173,28 +173,29 @@ public struct BatchSampler {
     labelTotal += Double(targets.count)
     let randomCount = config.negatives == .inBatch ? 0 : config.randomNegatives
     for _ in 0..<randomCount { candidates.append(Int32(rng.nextInt(below: log.pinCount))) }
-    // log Q: in-batch columns appear with probability ~ labels-per-batch x label frequency;
+    // log Q: an in-batch column appears with probability ~ labels-per-batch x label frequency;
     // a uniform negative with probability randomCount / pins (constant: no effect on its own).
+    // With random negatives only, every column (the own label too) gets that constant.
+    let inBatchNegatives = config.negatives != .random
     var logQ = [Float](repeating: 0, count: candidates.count)
     if config.logQCorrection {
       let labels = Double(targets.count)
+      let uniform = Float(Foundation.log(Double(max(1, randomCount)) / Double(log.pinCount)))
       for j in 0..<inBatchCount {
-        let q = labelCounts[Int(candidates[j])] / labelTotal
-        logQ[j] = Float(Foundation.log(min(1, labels * q)))
+        logQ[j] =
+          inBatchNegatives
+          ? Float(Foundation.log(min(1, labels * labelCounts[Int(candidates[j])] / labelTotal))) : uniform
       }
-      for j in inBatchCount..<candidates.count {
-        logQ[j] = Float(Foundation.log(Double(randomCount) / Double(log.pinCount)))
-      }
+      for j in inBatchCount..<candidates.count { logQ[j] = uniform }
     }
-    // Mask the anchor user's other positives (and, with random negatives only, every in-batch column).
+    // Mask the anchor user's other positives among the negatives (and a random pin that is the
+    // pair's own label).
     var masked = [(Int32, Int32)]()
     for (i, b) in pairUser.enumerated() {
       let own = examples[b].userPositives
-      for j in 0..<candidates.count where Int32(j) != targets[i] {
-        let inBatch = j < inBatchCount
-        if (inBatch && config.negatives == .random) || own.contains(candidates[j])
-          || (!inBatch && candidates[j] == candidates[Int(targets[i])])
-        {
+      let columns = inBatchNegatives ? 0..<candidates.count : inBatchCount..<candidates.count
+      for j in columns where Int32(j) != targets[i] {
+        if own.contains(candidates[j]) || candidates[j] == candidates[Int(targets[i])] {
           masked.append((Int32(i), Int32(j)))
         }
       }
@@ -202,7 +203,7 @@ public struct BatchSampler {
     return TrainingBatch(
       sequences: sequences, pairTokens: pairTokens, targets: targets, weights: weights,
       candidates: candidates,
-      logQ: logQ, masked: masked)
+      logQ: logQ, masked: masked, inBatchCount: inBatchCount, inBatchNegatives: inBatchNegatives)
   }
 
   private mutating func shuffle<T>(_ values: inout [T]) {

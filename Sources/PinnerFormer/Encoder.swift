@@ -135,12 +135,12 @@ extension PinnerFormerModel {
       a.typeOut.pointer, table: p + o.typeTable, ids: a.typeIDs, n: n, dim: c.typeEmbedding)
     Kernels.embeddingForward(
       a.surfaceOut.pointer, table: p + o.surfaceTable, ids: a.surfaceIDs, n: n, dim: c.surfaceEmbedding)
-    Kernels.timeEncodingForward(
+    Kernels.timeEncodingForwardParallel(
       a.absoluteOut.pointer, times: a.times.absolute, periods: c.absolutePeriods,
       phases: p + o.absolutePhases, n: n)
-    Kernels.timeEncodingForward(
+    Kernels.timeEncodingForwardParallel(
       a.toEndOut.pointer, times: a.times.toEnd, periods: c.relativePeriods, phases: p + o.toEndPhases, n: n)
-    Kernels.timeEncodingForward(
+    Kernels.timeEncodingForwardParallel(
       a.gapOut.pointer, times: a.times.gap, periods: c.relativePeriods, phases: p + o.gapPhases, n: n)
     for b in 0..<s.count {
       for t in 0..<s.lengths[b] {
@@ -170,7 +170,7 @@ extension PinnerFormerModel {
     // 3. PreNorm blocks: x + MHSA(LN(x)), then x + FFN(LN(x)).
     for (l, w) in o.blocks.enumerated() {
       let x = a.residual[l].pointer
-      Kernels.layerNormForward(
+      Kernels.layerNormForwardParallel(
         a.ln1[l].pointer, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, x, gamma: p + w.ln1Gamma,
         beta: p + w.ln1Beta, n: n, dim: h)
       Kernels.linearForward(
@@ -182,12 +182,12 @@ extension PinnerFormerModel {
       Kernels.linearForward(
         r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
       for i in 0..<n * h { r1[i] += x[i] }
-      Kernels.layerNormForward(
+      Kernels.layerNormForwardParallel(
         a.ln2[l].pointer, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, r1, gamma: p + w.ln2Gamma,
         beta: p + w.ln2Beta, n: n, dim: h)
       Kernels.linearForward(
         a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: n, inDim: h, outDim: 4 * h)
-      Kernels.geluForward(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: n * 4 * h)
+      Kernels.geluForwardFast(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: n * 4 * h)
       let out = a.residual[l + 1].pointer
       Kernels.linearForward(
         out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: n, inDim: 4 * h, outDim: h)
@@ -196,12 +196,12 @@ extension PinnerFormerModel {
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
     let d = c.outputDimension
-    Kernels.layerNormForward(
+    Kernels.layerNormForwardParallel(
       a.finalNorm.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, a.residual[c.layers].pointer,
       gamma: p + o.finalGamma, beta: p + o.finalBeta, n: n, dim: h)
     Kernels.linearForward(
       a.head1.pointer, a.finalNorm.pointer, p + o.head1Weight, p + o.head1Bias, n: n, inDim: h, outDim: h)
-    Kernels.geluForward(a.head1Gelu.pointer, a.head1.pointer, count: n * h)
+    Kernels.geluForwardFast(a.head1Gelu.pointer, a.head1.pointer, count: n * h)
     Kernels.linearForward(
       a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: n, inDim: h, outDim: d)
     Kernels.l2NormalizeForward(a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: n, dim: d)
@@ -232,14 +232,14 @@ extension PinnerFormerModel {
       dOut: a.dHead2.pointer,
       input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d)
     a.dHead1.zero()
-    Kernels.geluBackward(
+    Kernels.geluBackwardFast(
       dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h)
     a.dNorm.zero()
     Kernels.linearBackward(
       dInput: a.dNorm.pointer, dWeight: g + o.head1Weight, dBias: g + o.head1Bias, dOut: a.dHead1.pointer,
       input: a.finalNorm.pointer, weight: p + o.head1Weight, n: n, inDim: h, outDim: h)
     a.dResidual.zero()
-    Kernels.layerNormBackward(
+    Kernels.layerNormBackwardParallel(
       dInput: a.dResidual.pointer, dGamma: g + o.finalGamma, dBeta: g + o.finalBeta, dOut: a.dNorm.pointer,
       input: a.residual[c.layers].pointer, gamma: p + o.finalGamma, mean: a.finalMean.pointer,
       rstd: a.finalRstd.pointer, n: n, dim: h)
@@ -253,14 +253,14 @@ extension PinnerFormerModel {
         dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dr,
         input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h)
       a.dFC1.zero()
-      Kernels.geluBackward(
+      Kernels.geluBackwardFast(
         dInput: a.dFC1.pointer, dOut: a.dFC1Gelu.pointer, input: a.fc1[l].pointer, count: n * 4 * h)
       a.dNorm.zero()
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.fc1Weight, dBias: g + w.fc1Bias, dOut: a.dFC1.pointer,
         input: a.ln2[l].pointer, weight: p + w.fc1Weight, n: n, inDim: h, outDim: 4 * h)
       // The residual branch passes dr through; LN2's input gradient adds to it.
-      Kernels.layerNormBackward(
+      Kernels.layerNormBackwardParallel(
         dInput: dr, dGamma: g + w.ln2Gamma, dBeta: g + w.ln2Beta, dOut: a.dNorm.pointer,
         input: a.residual1[l].pointer,
         gamma: p + w.ln2Gamma, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, n: n, dim: h)
@@ -278,7 +278,7 @@ extension PinnerFormerModel {
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.qkvWeight, dBias: g + w.qkvBias, dOut: a.dQKV.pointer,
         input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h)
-      Kernels.layerNormBackward(
+      Kernels.layerNormBackwardParallel(
         dInput: dr, dGamma: g + w.ln1Gamma, dBeta: g + w.ln1Beta, dOut: a.dNorm.pointer,
         input: a.residual[l].pointer,
         gamma: p + w.ln1Gamma, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, n: n, dim: h)

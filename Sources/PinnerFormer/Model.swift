@@ -92,7 +92,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
       a.hidden.pointer, a.input.pointer, p + o.pin1Weight, p + o.pin1Bias, n: pins.count,
       inDim: c.contentDimension,
       outDim: c.pinTowerHidden)
-    Kernels.geluForward(a.hiddenGelu.pointer, a.hidden.pointer, count: pins.count * c.pinTowerHidden)
+    Kernels.geluForwardFast(a.hiddenGelu.pointer, a.hidden.pointer, count: pins.count * c.pinTowerHidden)
     Kernels.linearForward(
       a.output.pointer, a.hiddenGelu.pointer, p + o.pin2Weight, p + o.pin2Bias, n: pins.count,
       inDim: c.pinTowerHidden,
@@ -121,7 +121,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
       input: a.hiddenGelu.pointer, weight: p + o.pin2Weight, n: n, inDim: c.pinTowerHidden,
       outDim: c.outputDimension)
     a.dHidden.zero()
-    Kernels.geluBackward(
+    Kernels.geluBackwardFast(
       dInput: a.dHidden.pointer, dOut: a.dHiddenGelu.pointer, input: a.hidden.pointer,
       count: n * c.pinTowerHidden)
     Kernels.linearBackward(
@@ -140,38 +140,14 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let users = encoderForward(batch.sequences, content: content)
     let pins = pinTowerForward(batch.candidates, content: content)
     let pairs = batch.pairTokens.count
-    let candidates = batch.candidates.count
     // Gather the user vectors of the pairs.
     var u = [Float](repeating: 0, count: pairs * d)
     for (i, token) in batch.pairTokens.enumerated() {
       for j in 0..<d { u[i * d + j] = users[token * d + j] }
     }
-    // logits = cos / τ - log Q, masked where the candidate is another positive of the same user.
-    let tau = temperature
-    var cosines = [Float](repeating: 0, count: pairs * candidates)
-    GEMM.multiply(u, pins.pointer, into: &cosines, m: pairs, n: candidates, k: d, transposeB: true)
-    var logits = cosines
-    for i in 0..<pairs {
-      for j in 0..<candidates {
-        logits[i * candidates + j] = cosines[i * candidates + j] / tau - batch.logQ[j]
-      }
-    }
-    for (i, j) in batch.masked { logits[Int(i) * candidates + Int(j)] = -.infinity }
-    let loss = Kernels.softmaxCrossEntropy(
-      &logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: candidates)
-    // logits now hold dL/dlogits. dL/dcos = dlogits / τ; dL/dlogτ = -Σ dlogits · cos / τ.
-    var dTemperature: Float = 0
-    for i in 0..<logits.count where logits[i] != 0 {
-      dTemperature -= logits[i] * cosines[i] / tau
-      logits[i] /= tau
-    }
-    if expf(parameters[offsets.logTemperature]) > c.temperatureFloor {
-      gradients[offsets.logTemperature] += dTemperature
-    }
+    let dPins = FloatBuffer(count: batch.candidates.count * d)
     var du = [Float](repeating: 0, count: pairs * d)
-    GEMM.multiply(logits, pins.pointer, into: &du, m: pairs, n: d, k: candidates)
-    let dPins = FloatBuffer(count: candidates * d)
-    GEMM.multiply(logits, u, into: dPins.pointer, m: candidates, n: d, k: pairs, transposeA: true)
+    let loss = sampledSoftmax(batch, users: &u, pins: pins.pointer, dUsers: &du, dPins: dPins.pointer)
     let dUsers = FloatBuffer(count: batch.sequences.count * batch.sequences.length * d)
     for (i, token) in batch.pairTokens.enumerated() {
       for j in 0..<d { dUsers[token * d + j] += du[i * d + j] }
@@ -224,8 +200,12 @@ public struct TrainingBatch: Sendable {
   public var targets: [Int32]
   /// Weight of each pair (1 / pairs of its user / users in the batch: each user counts equally).
   public var weights: [Float]
-  /// Candidate pins: the labels of the batch (in-batch negatives) and random pins.
+  /// Candidate pins: the first `inBatchCount` are the batch's labels, the rest random pins.
   public var candidates: [Int32]
+  public var inBatchCount: Int
+  /// Whether the other pairs' labels are negatives (in-batch and mixed). If false, each pair's
+  /// softmax runs over its own label and the random candidates only.
+  public var inBatchNegatives: Bool
   /// log Q of each candidate (0 when log-Q correction is off).
   public var logQ: [Float]
   /// (pair, candidate) entries excluded from the softmax: the pair's user's other positives.
@@ -233,8 +213,10 @@ public struct TrainingBatch: Sendable {
 
   public init(
     sequences: ActionSequences, pairTokens: [Int], targets: [Int32], weights: [Float], candidates: [Int32],
-    logQ: [Float], masked: [(Int32, Int32)]
+    logQ: [Float], masked: [(Int32, Int32)], inBatchCount: Int? = nil, inBatchNegatives: Bool = true
   ) {
+    self.inBatchCount = inBatchCount ?? candidates.count
+    self.inBatchNegatives = inBatchNegatives
     self.sequences = sequences
     self.pairTokens = pairTokens
     self.targets = targets

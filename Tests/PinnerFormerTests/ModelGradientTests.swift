@@ -55,13 +55,21 @@ enum Tiny {
 }
 
 @Suite struct ModelGradientTests {
-  @Test func everyParameterGradientMatchesFiniteDifferences() throws {
+  /// In-batch layout (every candidate a column) and the compact random-negatives layout (own
+  /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
+  @Test(arguments: [true, false])
+  func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool) throws {
     let model = try PinnerFormerModel(config: Tiny.config, seed: 3)
     // Larger weights than the 0.02 initialization make every gradient measurable.
     var g = SeededGenerator(seed: 9)
     for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }
     let content = Tiny.content()
-    let batch = Tiny.batch
+    var batch = Tiny.batch
+    if !inBatch {
+      batch.inBatchCount = 5
+      batch.inBatchNegatives = false
+      batch.masked = [(1, 6)]
+    }
     model.gradients.zero()
     let loss = model.forwardBackward(batch, content: content)
     #expect(loss.isFinite && loss > 0)

@@ -61,25 +61,23 @@ def l2_normalize(x):
     return x / torch.clamp(torch.linalg.vector_norm(x, dim=-1, keepdim=True), min=1e-12)
 
 
-def main():
-    metadata, weights = read_safetensors(os.path.join(HERE, "tiny-model.safetensors"))
-    config = json.loads(metadata["config"])
-    with open(os.path.join(HERE, "tiny-batch.json")) as f:
-        batch = json.load(f)
-    P = {name: torch.tensor(value, requires_grad=True) for name, value in weights.items()}
+def forward(P, config, batch, content):
+    """Loss, user vectors (B*M x D) and pin vectors of the PinnerFormer model.
 
+    P: parameter tensors by name; batch: the dict of tiny-batch.json (lists) or of tensors.
+    """
+    as_tensor = lambda v, dtype: v if torch.is_tensor(v) else torch.tensor(v, dtype=dtype)
     B, M = batch["count"], batch["length"]
-    H, D, heads = config["hidden"], config["outputDimension"], config["heads"]
+    H, heads = config["hidden"], config["heads"]
     cd = config["contentDimension"]
-    content = torch.tensor(batch["content"], dtype=torch.float32).reshape(-1, cd)
-    lengths = batch["lengths"]
-    real = torch.tensor([[t < lengths[b] for t in range(M)] for b in range(B)]).reshape(-1)
-    pins = torch.tensor(batch["pins"], dtype=torch.long)
-    types = torch.tensor(batch["types"], dtype=torch.long)
-    surfaces = torch.tensor(batch["surfaces"], dtype=torch.long)
-    durations = torch.tensor(batch["durations"], dtype=torch.float32)
-    stamps = torch.tensor(batch["timestamps"], dtype=torch.float64).reshape(B, M)
-    ends = torch.tensor(batch["endTimes"], dtype=torch.float64)
+    lengths = as_tensor(batch["lengths"], torch.long)
+    real = (torch.arange(M)[None, :] < lengths[:, None]).reshape(-1)
+    pins = as_tensor(batch["pins"], torch.long)
+    types = as_tensor(batch["types"], torch.long)
+    surfaces = as_tensor(batch["surfaces"], torch.long)
+    durations = as_tensor(batch["durations"], torch.float32)
+    stamps = as_tensor(batch["timestamps"], torch.float64).reshape(B, M)
+    ends = as_tensor(batch["endTimes"], torch.float64)
     to_end = torch.clamp(ends[:, None] - stamps, min=0)
     gap = torch.zeros_like(stamps)
     gap[:, 1:] = torch.clamp(stamps[:, 1:] - stamps[:, :-1], min=0)
@@ -122,19 +120,42 @@ def main():
 
     h = layer_norm(x, P["head.ln.weight"], P["head.ln.bias"])
     users = l2_normalize(gelu(h @ P["head.fc1.weight"] + P["head.fc1.bias"]) @ P["head.fc2.weight"] + P["head.fc2.bias"])
+    if "candidates" not in batch:
+        return None, users, None
 
-    candidates = torch.tensor(batch["candidates"], dtype=torch.long)
+    candidates = as_tensor(batch["candidates"], torch.long)
     pin_hidden = gelu(content[candidates] @ P["pin_tower.fc1.weight"] + P["pin_tower.fc1.bias"])
     pin_vectors = l2_normalize(pin_hidden @ P["pin_tower.fc2.weight"] + P["pin_tower.fc2.bias"])
 
     tau = torch.clamp(torch.exp(P["log_temperature"]), min=config["temperatureFloor"])
-    u = users[torch.tensor(batch["pairTokens"], dtype=torch.long)]
-    logits = (u @ pin_vectors.T) / tau - torch.tensor(batch["logQ"], dtype=torch.float32)[None, :]
-    for i, j in batch["masked"]:
-        logits[i, j] = float("-inf")
-    targets = torch.tensor(batch["targets"], dtype=torch.long)
+    u = users[as_tensor(batch["pairTokens"], torch.long)]
+    # cos / τ - log Q, with τ applied to the small side and log Q fused into the product.
+    log_q = as_tensor(batch["logQ"], torch.float32)
+    targets = as_tensor(batch["targets"], torch.long)
+    if batch.get("inBatchNegatives", True):
+        logits = torch.addmm(-log_q[None, :].expand(u.shape[0], -1), u / tau, pin_vectors.T)
+        for i, j in batch.get("masked", []):
+            logits[i, j] = float("-inf")
+    else:
+        # Random negatives only: each pair's own label, then the shared random candidates.
+        first = batch["inBatchCount"]
+        positive = ((u / tau) * pin_vectors[targets]).sum(-1) - log_q[targets]
+        negative = torch.addmm(-log_q[None, first:].expand(u.shape[0], -1), u / tau, pin_vectors[first:].T)
+        logits = torch.cat([positive[:, None], negative], dim=1)
+        targets = torch.zeros_like(targets)
     ce = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
-    loss = (ce * torch.tensor(batch["weights"], dtype=torch.float32)).sum()
+    loss = (ce * as_tensor(batch["weights"], torch.float32)).sum()
+    return loss, users, pin_vectors
+
+
+def main():
+    metadata, weights = read_safetensors(os.path.join(HERE, "tiny-model.safetensors"))
+    config = json.loads(metadata["config"])
+    with open(os.path.join(HERE, "tiny-batch.json")) as f:
+        batch = json.load(f)
+    P = {name: torch.tensor(value, requires_grad=True) for name, value in weights.items()}
+    content = torch.tensor(batch["content"], dtype=torch.float32).reshape(-1, config["contentDimension"])
+    loss, users, pin_vectors = forward(P, config, batch, content)
     users.retain_grad()
     loss.backward()
 

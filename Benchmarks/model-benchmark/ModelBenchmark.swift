@@ -1,0 +1,182 @@
+import ANNEvaluation
+import ArgumentParser
+import Foundation
+import Linalg
+import PinnerFormer
+import Randomness
+import Vectors
+
+/// Training and inference throughput of the Swift PinnerFormer against PyTorch on the same
+/// model and batch shapes (Benchmarks/model_benchmark.py), in the same run, with 1 and 2 threads.
+@main
+struct ModelBenchmark: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "model-benchmark")
+
+  @Option(help: "Configurations as H:M pairs.") var configs = "64:64,64:128,256:64"
+  @Option var threads = "1,2"
+  @Option var steps = 10
+  @Option var warmup = 2
+  @Option var batch = 128
+  @Option var negatives = 1024
+  @Option var pins = 50_000
+  @Option(help: "Python with torch for the PyTorch side; empty to skip.") var python =
+    "/opt/torchvenv/bin/python"
+  @Option(help: "Preloaded into the PyTorch process (tcmalloc).") var preload =
+    "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"
+  @Option var out: String?
+
+  func run() throws {
+    var g = SeededGenerator(seed: 3)
+    var content = VectorMatrix(dimension: 64, count: pins) { o in
+      for i in o.indices { o[i] = g.nextGaussian() }
+    }
+    content.normalizeRows()
+    var table = MarkdownTable([
+      "H", "M", "threads", "Swift ms/step", "PyTorch ms/step", "train ratio", "Swift pairs/s",
+      "Swift GFLOP/s",
+      "sgemm peak GFLOP/s", "Swift users/s", "PyTorch users/s", "inference ratio",
+    ])
+    for spec in configs.split(separator: ",") {
+      let parts = spec.split(separator: ":").compactMap { Int($0) }
+      let (h, m) = (parts[0], parts[1])
+      for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+        Parallel.threads = t
+        let peak = sgemmPeak()
+        var config = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)
+        config.hidden = h
+        config.maxLength = m
+        config.heads = 4
+        config.layers = 2
+        config.outputDimension = 64
+        let model = try PinnerFormerModel(config: config, seed: 1)
+        let trainingBatch = makeBatch(length: m, generator: &g)
+        var adam = AdamW(parameterCount: model.layout.total)
+        let mask = model.layout.decayMask
+        var stepTimes = [Double]()
+        for i in 0..<(warmup + steps) {
+          let (_, seconds) = ANNMeasurements.seconds {
+            model.gradients.zero()
+            _ = model.forwardBackward(trainingBatch, content: content)
+            clipGradientNorm(model.gradients.buffer, maxNorm: 1)
+            adam.update(
+              model.parameters.pointer, gradients: model.gradients.pointer, decayMask: mask, lr: 1e-3)
+          }
+          if i >= warmup { stepTimes.append(seconds) }
+        }
+        var inferTimes = [Double]()
+        for i in 0..<(warmup + steps) {
+          let (_, seconds) = ANNMeasurements.seconds {
+            model.embedUsers(trainingBatch.sequences, content: content)
+          }
+          if i >= warmup { inferTimes.append(seconds) }
+        }
+        let step = ANNMeasurements.median(stepTimes)
+        let users = Double(batch) / ANNMeasurements.median(inferTimes)
+        let flops = trainingFlops(config, pairs: trainingBatch.pairTokens.count)
+        let torch = try pytorch(hidden: h, length: m, threads: t)
+        table.append([
+          String(h), String(m), String(t), formatted(step * 1000, decimals: 0),
+          torch.map { formatted($0.stepMs, decimals: 0) } ?? "-",
+          torch.map { formatted($0.stepMs / (step * 1000), decimals: 2) } ?? "-",
+          formatted(Double(trainingBatch.pairTokens.count) / step, decimals: 0),
+          formatted(flops / step / 1e9, decimals: 1),
+          formatted(peak, decimals: 1), formatted(users, decimals: 0),
+          torch.map { formatted($0.users, decimals: 0) } ?? "-",
+          torch.map { formatted(users / $0.users, decimals: 2) } ?? "-",
+        ])
+        FileHandle.standardError.write(Data("H=\(h) M=\(m) threads=\(t): \(step * 1000) ms/step\n".utf8))
+      }
+    }
+    var text = "# PinnerFormer speed: Swift vs PyTorch\n\nCommand: `swift run -c release model-benchmark`. "
+    text +=
+      "2 layers, 4 heads, D = 64, batch \(batch) sequences of M actions (all full), content 64-d, \(pins) pins; "
+    text +=
+      "loss at every position: each position's softmax over its own label and \(negatives) shared random "
+    text +=
+      "negatives, with log-Q; AdamW + clipping included in the step; inference embeds the same \(batch) users. "
+    text +=
+      "Medians of \(steps) steps after \(warmup) warm-up steps. Ratios > 1: Swift faster. GFLOP/s counts the "
+    text += "GEMM work of forward + backward.\n\n" + table.markdown
+    if let out { try AtomicFile.write(Data(text.utf8), to: out) }
+    print(text)
+  }
+
+  func makeBatch(length m: Int, generator g: inout SeededGenerator) -> TrainingBatch {
+    var s = ActionSequences(count: batch, length: m)
+    var time = 1.65e9
+    for b in 0..<batch {
+      s.lengths[b] = m
+      for t in 0..<m {
+        let token = b * m + t
+        s.pins[token] = Int32(g.nextInt(below: pins))
+        s.types[token] = Int32(g.nextInt(below: 4))
+        s.surfaces[token] = Int32(g.nextInt(below: 3))
+        s.durations[token] = 30 * g.nextUnitFloat()
+        time += 600 * g.nextUnitDouble()
+        s.timestamps[token] = time
+      }
+      s.endTimes[b] = time
+    }
+    let n = batch * m
+    let candidates = (0..<(n + negatives)).map { _ in Int32(g.nextInt(below: pins)) }
+    return TrainingBatch(
+      sequences: s, pairTokens: Array(0..<n), targets: (0..<Int32(n)).map { $0 },
+      weights: [Float](repeating: 1 / Float(n), count: n), candidates: candidates,
+      logQ: (0..<(n + negatives)).map { _ in -5 * g.nextUnitFloat() }, masked: [], inBatchCount: n,
+      inBatchNegatives: false)
+  }
+
+  /// GEMM flops of one training step: forward products x 3 (forward, two backward products).
+  func trainingFlops(_ c: PinnerFormerConfig, pairs: Int) -> Double {
+    let n = Double(batch * c.maxLength)
+    let h = Double(c.hidden)
+    let m = Double(c.maxLength)
+    var forward = 2 * n * Double(c.featureWidth) * h
+    forward +=
+      Double(c.layers)
+      * (2 * n * h * 3 * h + 2 * n * h * h + 2 * 2 * n * h * 4 * h + 2 * 2 * Double(batch) * m * m * h)
+    forward += 2 * n * h * h + 2 * n * h * Double(c.outputDimension)
+    forward += 2 * Double(pairs) * Double(negatives) * Double(c.outputDimension)
+    let candidates = Double(pairs + negatives)
+    forward +=
+      2 * candidates * (64 * Double(c.pinTowerHidden) + Double(c.pinTowerHidden) * Double(c.outputDimension))
+    return 3 * forward
+  }
+
+  /// GFLOP/s of a 1024^3 sgemm with the current thread count (median of 5), through `GEMM`.
+  func sgemmPeak() -> Double {
+    let size = 1024
+    let a = [Float](repeating: 0.5, count: size * size)
+    var c = [Float](repeating: 0, count: size * size)
+    var times = [Double]()
+    for _ in 0..<6 {
+      times.append(ANNMeasurements.seconds { GEMM.multiply(a, a, into: &c, m: size, n: size, k: size) }.1)
+    }
+    return 2 * pow(Double(size), 3) / ANNMeasurements.median(Array(times.dropFirst())) / 1e9
+  }
+
+  func pytorch(hidden: Int, length: Int, threads: Int) throws -> (stepMs: Double, users: Double)? {
+    guard !python.isEmpty, FileManager.default.isExecutableFile(atPath: python) else { return nil }
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("model_benchmark.py").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [
+      script, "--hidden", String(hidden), "--length", String(length), "--threads", String(threads), "--steps",
+      String(steps), "--warmup", String(warmup), "--batch", String(batch), "--negatives", String(negatives),
+      "--pins", String(pins),
+    ]
+    var environment = ProcessInfo.processInfo.environment
+    if FileManager.default.fileExists(atPath: preload) { environment["LD_PRELOAD"] = preload }
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let step = json["step_ms"] as? Double, let users = json["infer_users_per_s"] as? Double
+    else { return nil }
+    return (step, users)
+  }
+}

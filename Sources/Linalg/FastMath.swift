@@ -1,0 +1,152 @@
+/// Vectorized exp for the softmax hot loops (Cephes' expf: range reduction by ln 2 in two
+/// parts, a degree-6 polynomial, exponent bits set directly; relative error about 1e-7).
+/// Inputs below -87.3 (including -inf, used for masked logits) give exactly 0.
+@inline(__always)
+public func fastExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
+  // (replacing(with:where:) compiles to blends; clamped(lowerBound:upperBound:) does not.)
+  var x = input.replacing(with: -87.3, where: input .< -87.3)
+  x = x.replacing(with: 88.3, where: x .> 88.3)
+  let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+  var r = x - n * 0.693_359_375
+  r = r - n * -2.121_944_4e-4
+  let z = r * r
+  var y = SIMD8<Float>(repeating: 1.987_569_15e-4)
+  y = y * r + 1.398_199_95e-3
+  y = y * r + 8.333_451_9e-3
+  y = y * r + 4.166_579_59e-2
+  y = y * r + 1.666_666_55e-1
+  y = y * r + 5.000_000_12e-1
+  y = y * z + r + 1
+  // 2^n from n's bits: adding 1.5 · 2^23 puts the integer n in the low mantissa bits
+  // (a vectorizable float-to-int conversion; Swift's generic SIMD conversion is not).
+  let magic = SIMD8<Float>(repeating: 12_582_912)
+  let integer = unsafeBitCast(n + magic, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+  let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+  return (y * scale).replacing(with: 0, where: input .< -87.3)
+}
+
+/// Vectorized erf (Abramowitz and Stegun 7.1.26; absolute error below 1.5e-7).
+@inline(__always)
+public func fastErf(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  let sign = SIMD8<Float>(repeating: 1).replacing(with: -1, where: x .< 0)
+  let a = x * sign
+  let t = 1 / (1 + 0.327_591_1 * a)
+  var y = SIMD8<Float>(repeating: 1.061_405_429)
+  y = y * t - 1.453_152_027
+  y = y * t + 1.421_413_741
+  y = y * t - 0.284_496_736
+  y = y * t + 0.254_829_592
+  return sign * (1 - y * t * fastExp(-a * a))
+}
+
+extension Kernels {
+  /// GELU forward, vectorized and split over `Parallel.threads` (same contract as `geluForward`).
+  public static func geluForwardFast(
+    _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int
+  ) {
+    let chunks = (count + 4095) / 4096
+    Parallel.forEach(chunks) { c in
+      let start = c * 4096
+      let end = min(count, start + 4096)
+      var i = start
+      let rawIn = UnsafeRawPointer(input)
+      let rawOut = UnsafeMutableRawPointer(out)
+      while i + 8 <= end {
+        let x = rawIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        rawOut.storeBytes(
+          of: 0.5 * x * (1 + fastErf(x * 0.707_106_77)), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        i += 8
+      }
+      if i < end { geluForward(out + i, input + i, count: end - i) }
+    }
+  }
+
+  /// GELU backward, vectorized and parallel (same contract as `geluBackward`).
+  public static func geluBackwardFast(
+    dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int
+  ) {
+    let chunks = (count + 4095) / 4096
+    Parallel.forEach(chunks) { c in
+      let start = c * 4096
+      let end = min(count, start + 4096)
+      var i = start
+      let rawIn = UnsafeRawPointer(input)
+      let rawDOut = UnsafeRawPointer(dOut)
+      let rawDIn = UnsafeMutableRawPointer(dInput)
+      while i + 8 <= end {
+        let x = rawIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        let cdf = 0.5 * (1 + fastErf(x * 0.707_106_77))
+        let pdf = 0.398_942_28 * fastExp(-0.5 * x * x)
+        let d = rawDOut.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        let previous = rawDIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        rawDIn.storeBytes(of: previous + d * (cdf + x * pdf), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        i += 8
+      }
+      if i < end { geluBackward(dInput: dInput + i, dOut: dOut + i, input: input + i, count: end - i) }
+    }
+  }
+
+  /// Softmax cross-entropy over rows (see `softmaxCrossEntropy`), vectorized with `fastExp`
+  /// and split over `Parallel.threads` workers. Same contract: overwrites `logits` with
+  /// weights[i] · (softmax - onehot) and returns Σ weights[i] · loss_i.
+  public static func softmaxCrossEntropyParallel(
+    _ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, weights: UnsafePointer<Float>,
+    n: Int, classes: Int
+  ) -> Double {
+    let workers = max(1, min(Parallel.threads, n))
+    var partial = [Double](repeating: 0, count: workers)
+    partial.withUnsafeMutableBufferPointer { partial in
+      Parallel.forEach(workers) { w in
+        var total = 0.0
+        for i in (n * w / workers)..<(n * (w + 1) / workers) {
+          total += crossEntropyRow(
+            logits + i * classes, target: Int(targets[i]), weight: weights[i], classes: classes)
+        }
+        partial[w] = total
+      }
+    }
+    return partial.reduce(0, +)
+  }
+
+  @inline(__always)
+  static func crossEntropyRow(_ row: UnsafeMutablePointer<Float>, target: Int, weight: Float, classes: Int)
+    -> Double
+  {
+    guard target >= 0 else {
+      row.update(repeating: 0, count: classes)
+      return 0
+    }
+    let vectors = classes / 8
+    let raw = UnsafeMutableRawPointer(row)
+    var maxVector = SIMD8<Float>(repeating: -.infinity)
+    for v in 0..<vectors {
+      let x = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      maxVector = maxVector.replacing(with: x, where: x .> maxVector)
+    }
+    var maximum = maxVector.max()
+    for j in (8 * vectors)..<classes { maximum = max(maximum, row[j]) }
+    var sumVector = SIMD8<Float>()
+    for v in 0..<vectors {
+      sumVector += fastExp(raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) - maximum)
+    }
+    var sum = Double(sumVector.sum())
+    for j in (8 * vectors)..<classes { sum += Double(expf(row[j] - maximum)) }
+    let logSum = Float(_log(sum)) + maximum
+    let loss = Double(weight) * Double(logSum - row[target])
+    for v in 0..<vectors {
+      let x = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      raw.storeBytes(of: weight * fastExp(x - logSum), toByteOffset: 32 * v, as: SIMD8<Float>.self)
+    }
+    for j in (8 * vectors)..<classes { row[j] = weight * expf(row[j] - logSum) }
+    row[target] -= weight
+    return loss
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+  @inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+#elseif canImport(Darwin)
+  import Darwin
+  @inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
+#endif
