@@ -61,3 +61,44 @@ extension ActionSequences {
     }
   }
 }
+
+/// When a user's embedding is computed relative to a target (PinnerFormer section 4.4).
+public enum InferenceMode: String, Sendable, Codable, CaseIterable {
+  /// Once, at the evaluation cut t, for the whole window.
+  case once
+  /// From the latest daily snapshot before the target: t, t + 1 day, ...
+  case daily
+  /// From every action strictly before the target.
+  case realtime
+
+  /// The time whose actions (strictly before it, or up to and including the cut for `once`)
+  /// the embedding for a target engaged at `targetTime` may read.
+  public func embeddingTime(cut: Int64, targetTime: Int64) -> Int64 {
+    switch self {
+    case .once: cut + 1
+    case .daily: cut + 1 + max(0, (targetTime - cut - 1) / 86_400) * 86_400
+    case .realtime: targetTime
+    }
+  }
+}
+
+extension ActionSequences {
+  /// For each (user, time): the user's most recent `length` actions strictly before `time`.
+  /// Users with no such action get an empty sequence (embedded as the zero vector).
+  public static func asOf(
+    _ queries: [(user: Int32, time: Int64)], timelines: Timelines, log: ActionLog, length: Int
+  ) -> ActionSequences {
+    let histories = queries.map { q -> ArraySlice<Int32> in
+      let actions = timelines.actions(of: Int(q.user))
+      // Binary search for the first action at or after the time (timelines are sorted).
+      var lo = actions.startIndex
+      var hi = actions.endIndex
+      while lo < hi {
+        let mid = (lo + hi) / 2
+        if log.timestamps[Int(actions[mid])] < q.time { lo = mid + 1 } else { hi = mid }
+      }
+      return actions[actions.startIndex..<lo]
+    }
+    return recent(histories, log: log, length: length)
+  }
+}

@@ -88,3 +88,27 @@ func recallAt10(users: VectorMatrix, pins: VectorMatrix, targets: [[Int32]]) -> 
     #expect(trained > baseline * 1.15)
   }
 }
+
+@Suite struct InferenceModeTests {
+  @Test func embeddingTimesAndAsOfSequences() throws {
+    let day: Int64 = 86_400
+    let cut: Int64 = 10 * day
+    #expect(InferenceMode.once.embeddingTime(cut: cut, targetTime: cut + 3 * day + 5) == cut + 1)
+    #expect(InferenceMode.daily.embeddingTime(cut: cut, targetTime: cut + 3 * day + 5) == cut + 1 + 3 * day)
+    #expect(InferenceMode.daily.embeddingTime(cut: cut, targetTime: cut + 100) == cut + 1)
+    #expect(InferenceMode.realtime.embeddingTime(cut: cut, targetTime: cut + 100) == cut + 100)
+
+    var log = ActionLog(
+      actionTypes: ["repin"], surfaces: ["home"], userIDs: ["a"], pinIDs: ["p0", "p1", "p2", "p3"])
+    for (pin, t) in [(0, 5), (1, 7), (2, 7), (3, 9)] as [(Int32, Int64)] {
+      log.append(user: 0, pin: pin, type: 0, surface: 0, timestamp: t, duration: 0)
+    }
+    let s = ActionSequences.asOf(
+      [(0, 7), (0, 8), (0, 100), (0, 0)], timelines: Timelines(log), log: log, length: 2)
+    #expect(s.lengths == [1, 2, 2, 0])
+    #expect(Array(s.pins[0..<1]) == [0])
+    #expect(Array(s.pins[2..<4]) == [1, 2])
+    #expect(Array(s.pins[4..<6]) == [2, 3])
+    #expect(s.endTimes[1] == 7)
+  }
+}
