@@ -275,14 +275,30 @@ public enum Kernels {
   ) {
     let k = periods.count
     let width = 2 * k + 1
+    let inverse = periods.map { 1 / $0 }
+    var angles = [Float](repeating: 0, count: k)
     for i in 0..<n {
       let t = max(times[i], 0)
       let o = out + i * width
+      // The fraction of each period in Double (t can be a Unix timestamp), then Float.
       for j in 0..<k {
-        let angle =
-          Float(2 * Double.pi * (t.truncatingRemainder(dividingBy: periods[j]) / periods[j])) + phases[j]
-        o[j] = cosf(angle)
-        o[k + j] = sinf(angle)
+        let cycles = t * inverse[j]
+        angles[j] = Float(2 * Double.pi * (cycles - cycles.rounded(.down))) + phases[j]
+      }
+      var j = 0
+      angles.withUnsafeBufferPointer { a in
+        let raw = UnsafeRawPointer(a.baseAddress!)
+        let rawOut = UnsafeMutableRawPointer(o)
+        while j + 8 <= k {
+          let x = raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+          rawOut.storeBytes(of: fastSin(x + Float.pi / 2), toByteOffset: 4 * j, as: SIMD8<Float>.self)
+          rawOut.storeBytes(of: fastSin(x), toByteOffset: 4 * (k + j), as: SIMD8<Float>.self)
+          j += 8
+        }
+      }
+      for r in j..<k {
+        o[r] = cosf(angles[r])
+        o[k + r] = sinf(angles[r])
       }
       o[2 * k] = Float(Foundation.log1p(t))
     }

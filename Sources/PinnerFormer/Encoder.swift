@@ -94,7 +94,10 @@ extension PinnerFormerModel {
   /// Encodes `sequences`: returns a buffer of count x length x D L2-normalized user vectors
   /// (one per position; position lengths[b]-1 is sequence b's user embedding). Keeps the
   /// activations for `backward`.
-  func encoderForward(_ s: ActionSequences, content: VectorMatrix) -> FloatBuffer {
+  ///
+  /// With `newestOnly` (inference), the last block's attention output, FFN and the head run for
+  /// each sequence's newest position only, and row b of the result is sequence b's embedding.
+  func encoderForward(_ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false) -> FloatBuffer {
     let c = config
     let a = activations(batch: s.count)
     let p = parameters.pointer
@@ -169,6 +172,10 @@ extension PinnerFormerModel {
 
     // 3. PreNorm blocks: x + MHSA(LN(x)), then x + FFN(LN(x)).
     for (l, w) in o.blocks.enumerated() {
+      if newestOnly && l == c.layers - 1 {
+        lastBlockNewestOnly(s, a, l, w)
+        break
+      }
       let x = a.residual[l].pointer
       Kernels.layerNormForwardParallel(
         a.ln1[l].pointer, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, x, gamma: p + w.ln1Gamma,
@@ -196,16 +203,80 @@ extension PinnerFormerModel {
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
     let d = c.outputDimension
+    let rows = newestOnly ? s.count : n
     Kernels.layerNormForwardParallel(
       a.finalNorm.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, a.residual[c.layers].pointer,
-      gamma: p + o.finalGamma, beta: p + o.finalBeta, n: n, dim: h)
+      gamma: p + o.finalGamma, beta: p + o.finalBeta, n: rows, dim: h)
     Kernels.linearForward(
-      a.head1.pointer, a.finalNorm.pointer, p + o.head1Weight, p + o.head1Bias, n: n, inDim: h, outDim: h)
-    Kernels.geluForwardFast(a.head1Gelu.pointer, a.head1.pointer, count: n * h)
+      a.head1.pointer, a.finalNorm.pointer, p + o.head1Weight, p + o.head1Bias, n: rows, inDim: h, outDim: h)
+    Kernels.geluForwardFast(a.head1Gelu.pointer, a.head1.pointer, count: rows * h)
     Kernels.linearForward(
-      a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: n, inDim: h, outDim: d)
-    Kernels.l2NormalizeForward(a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: n, dim: d)
+      a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: rows, inDim: h, outDim: d)
+    Kernels.l2NormalizeForward(
+      a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: rows, dim: d)
     return a.output
+  }
+
+  /// The last block for each sequence's newest position only; writes rows 0..<count of
+  /// `residual[l + 1]`. Keys and values are still computed for every position.
+  private func lastBlockNewestOnly(_ s: ActionSequences, _ a: Activations, _ l: Int, _ w: BlockOffsets) {
+    let c = config
+    let p = parameters.pointer
+    let (n, h, m, b) = (a.tokens, c.hidden, s.length, s.count)
+    let x = a.residual[l].pointer
+    Kernels.layerNormForwardParallel(
+      a.ln1[l].pointer, mean: a.ln1Mean[l].pointer, rstd: a.ln1Rstd[l].pointer, x, gamma: p + w.ln1Gamma,
+      beta: p + w.ln1Beta, n: n, dim: h)
+    Kernels.linearForward(
+      a.qkv[l].pointer, a.ln1[l].pointer, p + w.qkvWeight, p + w.qkvBias, n: n, inDim: h, outDim: 3 * h)
+    let hs = h / c.heads
+    let scale = 1 / Float(hs).squareRoot()
+    let qkv = a.qkv[l].pointer
+    let attended = a.attentionOut[l].pointer
+    Parallel.forEach(b) { seq in
+      let newest = max(s.lengths[seq] - 1, 0)
+      let base = qkv + seq * m * 3 * h
+      var scores = [Float](repeating: 0, count: newest + 1)
+      for head in 0..<c.heads {
+        let q = base + newest * 3 * h + head * hs
+        var maximum = -Float.infinity
+        for j in 0...newest {
+          let k = base + j * 3 * h + h + head * hs
+          var dot: Float = 0
+          for e in 0..<hs { dot += q[e] * k[e] }
+          scores[j] = dot * scale
+          maximum = max(maximum, scores[j])
+        }
+        var sum: Float = 0
+        for j in 0...newest {
+          scores[j] = expf(scores[j] - maximum)
+          sum += scores[j]
+        }
+        let out = attended + seq * h + head * hs
+        for e in 0..<hs { out[e] = 0 }
+        for j in 0...newest {
+          let v = base + j * 3 * h + 2 * h + head * hs
+          let weight = scores[j] / sum
+          for e in 0..<hs { out[e] += weight * v[e] }
+        }
+      }
+    }
+    let r1 = a.residual1[l].pointer
+    Kernels.linearForward(r1, attended, p + w.projWeight, p + w.projBias, n: b, inDim: h, outDim: h)
+    for seq in 0..<b {
+      let token = seq * m + max(s.lengths[seq] - 1, 0)
+      for e in 0..<h { r1[seq * h + e] += x[token * h + e] }
+    }
+    Kernels.layerNormForwardParallel(
+      a.ln2[l].pointer, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, r1, gamma: p + w.ln2Gamma,
+      beta: p + w.ln2Beta, n: b, dim: h)
+    Kernels.linearForward(
+      a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: b, inDim: h, outDim: 4 * h)
+    Kernels.geluForwardFast(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: b * 4 * h)
+    let out = a.residual[l + 1].pointer
+    Kernels.linearForward(
+      out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: b, inDim: 4 * h, outDim: h)
+    for i in 0..<b * h { out[i] += r1[i] }
   }
 
   /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.

@@ -162,11 +162,10 @@ public final class PinnerFormerModel: @unchecked Sendable {
   /// The user embedding of each sequence (count x D): the output at its newest action.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
     let d = config.outputDimension
-    let out = encoderForward(sequences, content: content)
+    let out = encoderForward(sequences, content: content, newestOnly: true)
     return VectorMatrix(dimension: d, count: sequences.count) { result in
       for b in 0..<sequences.count {
-        let token = sequences.lengths[b] > 0 ? sequences.lastToken(b) : b * sequences.length
-        for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[token * d + j] : 0 }
+        for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[b * d + j] : 0 }
       }
     }
   }

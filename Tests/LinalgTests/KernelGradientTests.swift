@@ -244,3 +244,23 @@ import Testing
     #expect(small == [0.3, 0.4])
   }
 }
+
+@Suite struct FastMathTests {
+  @Test func vectorizedFunctionsMatchLibm() {
+    var worst: (exp: Float, erf: Float, sin: Float) = (0, 0, 0)
+    for i in 0..<4000 {
+      let base = Float(i) / 100 - 20
+      let x = SIMD8<Float>((0..<8).map { base + Float($0) * 0.0013 })
+      let e = fastExp(x)
+      let r = fastErf(x * 0.2)
+      let s = fastSin(x)
+      for l in 0..<8 {
+        worst.exp = max(worst.exp, abs(e[l] - expf(x[l])) / expf(x[l]))
+        worst.erf = max(worst.erf, abs(r[l] - erff(x[l] * 0.2)))
+        worst.sin = max(worst.sin, abs(s[l] - sinf(x[l])))
+      }
+    }
+    #expect(worst.exp < 1e-6 && worst.erf < 5e-7 && worst.sin < 1e-6, "\(worst)")
+    #expect(fastExp(SIMD8(repeating: -.infinity)) == SIMD8(repeating: 0))
+  }
+}

@@ -113,3 +113,20 @@ enum Tiny {
     for row in 0..<before.count { #expect(abs(before[row].reduce(0) { $0 + $1 * $1 } - 1) < 1e-5) }
   }
 }
+
+@Suite struct InferencePathTests {
+  /// The newest-only inference path equals the full forward pass read at the newest positions.
+  @Test func newestOnlyEmbeddingsEqualFullForward() throws {
+    let model = try PinnerFormerModel(config: Tiny.config, seed: 12)
+    var g = SeededGenerator(seed: 13)
+    for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }
+    let s = Tiny.batch.sequences
+    let all = model.embedUsersAllPositions(s, content: Tiny.content())
+    let users = model.embedUsers(s, content: Tiny.content())
+    let d = Tiny.config.outputDimension
+    for b in 0..<s.count {
+      let token = s.lastToken(b)
+      for j in 0..<d { #expect(abs(users[b][b * d + j] - all[token * d + j]) < 1e-5) }
+    }
+  }
+}
