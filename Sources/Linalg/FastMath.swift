@@ -6,7 +6,12 @@ public func fastExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
   // (replacing(with:where:) compiles to blends; clamped(lowerBound:upperBound:) does not.)
   var x = input.replacing(with: -87.3, where: input .< -87.3)
   x = x.replacing(with: 88.3, where: x .> 88.3)
-  let n = (x * 1.442_695_04 + 0.5).rounded(.down)
+  // n = round(x / ln 2) by the magic-number trick: adding 1.5 · 2^23 rounds to an integer and
+  // leaves it in the low mantissa bits (Swift's SIMD rounded(_:) and Int32 conversion are not
+  // vectorized: they call floorf per lane).
+  let magic = SIMD8<Float>(repeating: 12_582_912)
+  let shifted = x * 1.442_695_04 + magic
+  let n = shifted - magic
   var r = x - n * 0.693_359_375
   r = r - n * -2.121_944_4e-4
   let z = r * r
@@ -17,10 +22,7 @@ public func fastExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
   y = y * r + 1.666_666_55e-1
   y = y * r + 5.000_000_12e-1
   y = y * z + r + 1
-  // 2^n from n's bits: adding 1.5 · 2^23 puts the integer n in the low mantissa bits
-  // (a vectorizable float-to-int conversion; Swift's generic SIMD conversion is not).
-  let magic = SIMD8<Float>(repeating: 12_582_912)
-  let integer = unsafeBitCast(n + magic, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+  let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
   let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
   return (y * scale).replacing(with: 0, where: input .< -87.3)
 }
@@ -30,7 +32,8 @@ public func fastExp(_ input: SIMD8<Float>) -> SIMD8<Float> {
 @inline(__always)
 public func fastSin(_ input: SIMD8<Float>) -> SIMD8<Float> {
   let twoPi: Float = 6.283_185_307
-  var x = input - twoPi * (input * (1 / twoPi)).rounded(.toNearestOrEven)
+  let magic = SIMD8<Float>(repeating: 12_582_912)
+  var x = input - twoPi * ((input * (1 / twoPi) + magic) - magic)
   x = x.replacing(with: Float.pi - x, where: x .> Float.pi / 2)
   x = x.replacing(with: -Float.pi - x, where: x .< -Float.pi / 2)
   let z = x * x

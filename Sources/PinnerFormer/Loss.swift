@@ -20,12 +20,12 @@ extension PinnerFormerModel {
     if batch.inBatchNegatives {
       // Every candidate is a column: pairs x candidates.
       let columns = batch.candidates.count
-      var logits = [Float](repeating: 0, count: pairs * columns)
+      let logits = logitBuffer(pairs * columns)
       for i in 0..<pairs { for j in 0..<columns { logits[i * columns + j] = -batch.logQ[j] } }
-      GEMM.multiply(u, pins, into: &logits, m: pairs, n: columns, k: d, transposeB: true, beta: 1)
+      GEMM.multiply(u, pins, into: logits, m: pairs, n: columns, k: d, transposeB: true, beta: 1)
       for (i, j) in batch.masked { logits[Int(i) * columns + Int(j)] = -.infinity }
       loss = Kernels.softmaxCrossEntropyParallel(
-        &logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: columns)
+        logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: columns)
       GEMM.multiply(logits, pins, into: &du, m: pairs, n: d, k: columns)
       GEMM.multiply(logits, u, into: dPins, m: columns, n: d, k: pairs, transposeA: true)
     } else {
@@ -33,28 +33,31 @@ extension PinnerFormerModel {
       let first = batch.inBatchCount
       let random = batch.candidates.count - first
       let columns = 1 + random
-      var logits = [Float](repeating: 0, count: pairs * columns)
-      for i in 0..<pairs {
-        let target = Int(batch.targets[i])
-        var dot: Float = 0
-        for k in 0..<d { dot += u[i * d + k] * pins[target * d + k] }
-        logits[i * columns] = dot - batch.logQ[target]
-        for j in 0..<random { logits[i * columns + 1 + j] = -batch.logQ[first + j] }
+      let logits = logitBuffer(pairs * columns)
+      u.withUnsafeBufferPointer { uBuffer in
+        batch.logQ.withUnsafeBufferPointer { q in
+          let (u, q) = (uBuffer.baseAddress!, q.baseAddress!)
+          Parallel.forEach(pairs) { i in
+            let target = Int(batch.targets[i])
+            var dot: Float = 0
+            for k in 0..<d { dot += u[i * d + k] * pins[target * d + k] }
+            let row = logits + i * columns
+            row[0] = dot - q[target]
+            for j in 0..<random { row[1 + j] = -q[first + j] }
+          }
+        }
       }
       if random > 0 {
-        logits.withUnsafeMutableBufferPointer { l in
-          GEMM.multiply(
-            u, pins + first * d, into: l.baseAddress! + 1, m: pairs, n: random, k: d, transposeB: true,
-            beta: 1,
-            ldc: columns)
-        }
+        GEMM.multiply(
+          u, pins + first * d, into: logits + 1, m: pairs, n: random, k: d, transposeB: true, beta: 1,
+          ldc: columns)
       }
       for (i, j) in batch.masked where Int(j) >= first {
         logits[Int(i) * columns + 1 + Int(j) - first] = -.infinity
       }
       let zeros = [Int32](repeating: 0, count: pairs)
       loss = Kernels.softmaxCrossEntropyParallel(
-        &logits, targets: zeros, weights: batch.weights, n: pairs, classes: columns)
+        logits, targets: zeros, weights: batch.weights, n: pairs, classes: columns)
       dPins.update(repeating: 0, count: batch.candidates.count * d)
       for i in 0..<pairs {
         let target = Int(batch.targets[i])
@@ -65,13 +68,10 @@ extension PinnerFormerModel {
         }
       }
       if random > 0 {
-        logits.withUnsafeBufferPointer { l in
-          GEMM.multiply(
-            l.baseAddress! + 1, pins + first * d, into: &du, m: pairs, n: d, k: random, beta: 1, lda: columns)
-          GEMM.multiply(
-            l.baseAddress! + 1, u, into: dPins + first * d, m: random, n: d, k: pairs, transposeA: true,
-            lda: columns)
-        }
+        GEMM.multiply(
+          logits + 1, pins + first * d, into: &du, m: pairs, n: d, k: random, beta: 1, lda: columns)
+        GEMM.multiply(
+          logits + 1, u, into: dPins + first * d, m: random, n: d, k: pairs, transposeA: true, lda: columns)
       }
     }
     // u/τ and d(u/τ): dL/dlog τ = -Σ_i <u_i/τ, dL/d(u_i/τ)>, and dL/du = dL/d(u/τ) / τ.

@@ -17,6 +17,15 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
+  private var logitScratch: FloatBuffer?
+
+  /// A reusable buffer of at least `count` floats for the logits (contents undefined).
+  func logitBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+    if let scratch = logitScratch, scratch.count >= count { return scratch.pointer }
+    let fresh = FloatBuffer(count: count)
+    logitScratch = fresh
+    return fresh.pointer
+  }
 
   /// A freshly initialized model (seeded).
   public init(config: PinnerFormerConfig, seed: UInt64) throws(ModelError) {
