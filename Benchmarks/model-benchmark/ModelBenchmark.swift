@@ -16,6 +16,7 @@ struct ModelBenchmark: ParsableCommand {
   @Option var threads = "1,2"
   @Option var steps = 10
   @Option var warmup = 2
+  @Option(help: "Paired rounds per cell (Swift, then PyTorch); medians of per-round ratios.") var rounds = 3
   @Option var batch = 128
   @Option var negatives = 1024
   @Option var pins = 50_000
@@ -50,39 +51,34 @@ struct ModelBenchmark: ParsableCommand {
         config.outputDimension = 64
         let model = try PinnerFormerModel(config: config, seed: 1)
         let trainingBatch = makeBatch(length: m, generator: &g)
-        var adam = AdamW(parameterCount: model.layout.total)
-        let mask = model.layout.decayMask
-        var stepTimes = [Double]()
-        for i in 0..<(warmup + steps) {
-          let (_, seconds) = ANNMeasurements.seconds {
-            model.gradients.zero()
-            _ = model.forwardBackward(trainingBatch, content: content)
-            clipGradientNorm(model.gradients.buffer, maxNorm: 1)
-            adam.update(
-              model.parameters.pointer, gradients: model.gradients.pointer, decayMask: mask, lr: 1e-3)
+        var swiftSteps = [Double]()
+        var swiftUsers = [Double]()
+        var torchSteps = [Double]()
+        var torchUsers = [Double]()
+        for _ in 0..<rounds {
+          let measured = measureSwift(model, trainingBatch, content: content)
+          swiftSteps.append(measured.step)
+          swiftUsers.append(measured.users)
+          if let torch = try pytorch(hidden: h, length: m, threads: t) {
+            torchSteps.append(torch.stepMs / 1000)
+            torchUsers.append(torch.users)
           }
-          if i >= warmup { stepTimes.append(seconds) }
         }
-        var inferTimes = [Double]()
-        for i in 0..<(warmup + steps) {
-          let (_, seconds) = ANNMeasurements.seconds {
-            model.embedUsers(trainingBatch.sequences, content: content)
-          }
-          if i >= warmup { inferTimes.append(seconds) }
-        }
-        let step = ANNMeasurements.median(stepTimes)
-        let users = Double(batch) / ANNMeasurements.median(inferTimes)
+        let step = ANNMeasurements.median(swiftSteps)
+        let users = ANNMeasurements.median(swiftUsers)
         let flops = trainingFlops(config, pairs: trainingBatch.pairTokens.count)
-        let torch = try pytorch(hidden: h, length: m, threads: t)
+        let paired = !torchSteps.isEmpty
+        let trainRatio = paired ? ANNMeasurements.median(zip(torchSteps, swiftSteps).map { $0 / $1 }) : 0
+        let inferRatio = paired ? ANNMeasurements.median(zip(swiftUsers, torchUsers).map { $0 / $1 }) : 0
         table.append([
           String(h), String(m), String(t), formatted(step * 1000, decimals: 0),
-          torch.map { formatted($0.stepMs, decimals: 0) } ?? "-",
-          torch.map { formatted($0.stepMs / (step * 1000), decimals: 2) } ?? "-",
+          paired ? formatted(ANNMeasurements.median(torchSteps) * 1000, decimals: 0) : "-",
+          paired ? formatted(trainRatio, decimals: 2) : "-",
           formatted(Double(trainingBatch.pairTokens.count) / step, decimals: 0),
           formatted(flops / step / 1e9, decimals: 1),
           formatted(peak, decimals: 1), formatted(users, decimals: 0),
-          torch.map { formatted($0.users, decimals: 0) } ?? "-",
-          torch.map { formatted(users / $0.users, decimals: 2) } ?? "-",
+          paired ? formatted(ANNMeasurements.median(torchUsers), decimals: 0) : "-",
+          paired ? formatted(inferRatio, decimals: 2) : "-",
         ])
         FileHandle.standardError.write(Data("H=\(h) M=\(m) threads=\(t): \(step * 1000) ms/step\n".utf8))
       }
@@ -94,11 +90,36 @@ struct ModelBenchmark: ParsableCommand {
       "loss at every position: each position's softmax over its own label and \(negatives) shared random "
     text +=
       "negatives, with log-Q; AdamW + clipping included in the step; inference embeds the same \(batch) users. "
-    text +=
-      "Medians of \(steps) steps after \(warmup) warm-up steps. Ratios > 1: Swift faster. GFLOP/s counts the "
-    text += "GEMM work of forward + backward.\n\n" + table.markdown
+    text += "Each cell: \(rounds) paired rounds (Swift, then a fresh PyTorch process), each the median of "
+    text += "\(steps) steps after \(warmup) warm-up steps; times are medians over rounds, ratios medians of "
+    text += "per-round ratios (> 1: Swift faster). GFLOP/s counts the GEMM work of forward + backward.\n\n"
+    text += table.markdown
     if let out { try AtomicFile.write(Data(text.utf8), to: out) }
     print(text)
+  }
+
+  /// Median step time (s) and users per second of the Swift model over `steps` after `warmup`.
+  func measureSwift(_ model: PinnerFormerModel, _ batch: TrainingBatch, content: VectorMatrix) -> (
+    step: Double, users: Double
+  ) {
+    var adam = AdamW(parameterCount: model.layout.total)
+    let mask = model.layout.decayMask
+    var stepTimes = [Double]()
+    for i in 0..<(warmup + steps) {
+      let (_, seconds) = ANNMeasurements.seconds {
+        model.gradients.zero()
+        _ = model.forwardBackward(batch, content: content)
+        clipGradientNorm(model.gradients.buffer, maxNorm: 1)
+        adam.update(model.parameters.pointer, gradients: model.gradients.pointer, decayMask: mask, lr: 1e-3)
+      }
+      if i >= warmup { stepTimes.append(seconds) }
+    }
+    var inferTimes = [Double]()
+    for i in 0..<(warmup + steps) {
+      let (_, seconds) = ANNMeasurements.seconds { model.embedUsers(batch.sequences, content: content) }
+      if i >= warmup { inferTimes.append(seconds) }
+    }
+    return (ANNMeasurements.median(stepTimes), Double(self.batch) / ANNMeasurements.median(inferTimes))
   }
 
   func makeBatch(length m: Int, generator g: inout SeededGenerator) -> TrainingBatch {
