@@ -37,6 +37,8 @@ let package = Package(
     .target(name: "PinnerFormer", dependencies: ["Linalg", "PinData", "Vectors", "Randomness"]),
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
     .target(name: "PinnerSage", dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
+    // Retrieval metrics (Recall@k, Interest Entropy, P90 coverage); the harness grows here.
+    .target(name: "RetrievalEval"),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -91,6 +93,7 @@ let package = Package(
     .testTarget(
       name: "PinnerSageTests", dependencies: ["PinnerSage", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
       exclude: ["Fixtures/make_ward_fixture.py"], resources: [.copy("Fixtures/ward-fixture.json")]),
+    .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval"]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
