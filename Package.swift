@@ -38,7 +38,7 @@ let package = Package(
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
     .target(name: "PinnerSage", dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
     // Retrieval metrics (Recall@k, Interest Entropy, P90 coverage); the harness grows here.
-    .target(name: "RetrievalEval"),
+    .target(name: "RetrievalEval", dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "Randomness"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -46,7 +46,7 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "PinData", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "PinData", "RetrievalEval", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Eval/eval-retrieval"
@@ -93,7 +93,7 @@ let package = Package(
     .testTarget(
       name: "PinnerSageTests", dependencies: ["PinnerSage", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
       exclude: ["Fixtures/make_ward_fixture.py"], resources: [.copy("Fixtures/ward-fixture.json")]),
-    .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval"]),
+    .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "PinData", "PinnerFormer"]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),

@@ -12,7 +12,7 @@ struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
-    subcommands: [ANN.self, DatasetCommand.self],
+    subcommands: [ANN.self, Run.self, DatasetCommand.self],
     defaultSubcommand: ANN.self)
 }
 
