@@ -189,16 +189,7 @@ extension PinnerFormerModel {
       Kernels.linearForward(
         r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
       for i in 0..<n * h { r1[i] += x[i] }
-      Kernels.layerNormForwardParallel(
-        a.ln2[l].pointer, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, r1, gamma: p + w.ln2Gamma,
-        beta: p + w.ln2Beta, n: n, dim: h)
-      Kernels.linearForward(
-        a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: n, inDim: h, outDim: 4 * h)
-      Kernels.geluForwardFast(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: n * 4 * h)
-      let out = a.residual[l + 1].pointer
-      Kernels.linearForward(
-        out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: n, inDim: 4 * h, outDim: h)
-      for i in 0..<n * h { out[i] += r1[i] }
+      feedForward(a, l, w, rows: n)
     }
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
@@ -267,16 +258,24 @@ extension PinnerFormerModel {
       let token = seq * m + max(s.lengths[seq] - 1, 0)
       for e in 0..<h { r1[seq * h + e] += x[token * h + e] }
     }
+    feedForward(a, l, w, rows: b)
+  }
+
+  /// The block's second half on rows 0..<rows: residual[l + 1] = r1 + FFN(LN2(r1)), r1 = residual1[l].
+  private func feedForward(_ a: Activations, _ l: Int, _ w: BlockOffsets, rows: Int) {
+    let p = parameters.pointer
+    let h = config.hidden
+    let r1 = a.residual1[l].pointer
     Kernels.layerNormForwardParallel(
       a.ln2[l].pointer, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, r1, gamma: p + w.ln2Gamma,
-      beta: p + w.ln2Beta, n: b, dim: h)
+      beta: p + w.ln2Beta, n: rows, dim: h)
     Kernels.linearForward(
-      a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: b, inDim: h, outDim: 4 * h)
-    Kernels.geluForwardFast(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: b * 4 * h)
+      a.fc1[l].pointer, a.ln2[l].pointer, p + w.fc1Weight, p + w.fc1Bias, n: rows, inDim: h, outDim: 4 * h)
+    Kernels.geluForwardFast(a.fc1Gelu[l].pointer, a.fc1[l].pointer, count: rows * 4 * h)
     let out = a.residual[l + 1].pointer
     Kernels.linearForward(
-      out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: b, inDim: 4 * h, outDim: h)
-    for i in 0..<b * h { out[i] += r1[i] }
+      out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: rows, inDim: 4 * h, outDim: h)
+    for i in 0..<rows * h { out[i] += r1[i] }
   }
 
   /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.
