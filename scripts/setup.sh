@@ -15,11 +15,12 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}" >&2
-  sudo=""
-  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-  export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -28,5 +29,10 @@ fi
 # installed into the python3 on PATH.
 if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
   echo "setup: pip installing safetensors" >&2
-  python3 -m pip install --quiet --disable-pip-version-check safetensors numpy
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    # Debian's own python3 (no pyenv on PATH): its pip comes from apt.
+    $sudo apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>/dev/null ||
+    python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy
 fi
