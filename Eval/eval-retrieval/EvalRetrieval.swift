@@ -5,15 +5,15 @@ import Randomness
 import VectorIndex
 import Vectors
 
-/// The evaluation harness. Today it runs the ANN trade-off on a synthetic pin corpus and
-/// inspects data sets; the PinnerFormer / PinnerSage comparison lands as `run`.
+/// The evaluation harness: `run` (the default) compares PinnerFormer, PinnerSage and baselines
+/// on the embedded synthetic corpus; `ann` measures the index trade-off; `dataset` inspects data.
 @main
 struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
     subcommands: [ANN.self, Run.self, DatasetCommand.self],
-    defaultSubcommand: ANN.self)
+    defaultSubcommand: Run.self)
 }
 
 /// Recall@k against exact search and QPS across nprobe, for flat and IVF-PQ indices.

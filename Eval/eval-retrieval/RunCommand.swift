@@ -10,6 +10,7 @@ struct Run: ParsableCommand {
 
   @Option(help: "Seed of the data, split, model and sampling.") var seed: UInt64 = 1
   @Option(help: "Training steps.") var steps: Int?
+  @Option(help: "Training batch size (sequences).") var batchSize: Int?
   @Option(help: "Directory for the report.") var out = "Reports"
 
   func run() throws {
@@ -19,6 +20,7 @@ struct Run: ParsableCommand {
     config.synthetic.seed = seed
     config.training.seed = seed
     if let steps { config.training.steps = steps }
+    if let batchSize { config.training.batchSize = batchSize }
     var experiment = Experiment(config: config)
     experiment.progress = { message in
       let elapsed = ContinuousClock.now - started
@@ -27,7 +29,7 @@ struct Run: ParsableCommand {
     }
     let outcome = try experiment.run()
     let command =
-      "swift run -c release eval-retrieval run" + CommandLine.arguments.dropFirst(2).map { " \($0)" }.joined()
+      "swift run -c release eval-retrieval" + CommandLine.arguments.dropFirst().map { " \($0)" }.joined()
     let report = ComparisonReport.markdown(outcome, config: config, command: command, commit: gitCommit())
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try AtomicFile.write(Data(report.utf8), to: out + "/retrieval.md")
