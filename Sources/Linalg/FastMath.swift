@@ -65,10 +65,7 @@ extension Kernels {
   public static func geluForwardFast(
     _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int
   ) {
-    let chunks = (count + 4095) / 4096
-    Parallel.forEach(chunks) { c in
-      let start = c * 4096
-      let end = min(count, start + 4096)
+    Parallel.forEachBlock(count) { start, end in
       var i = start
       let rawIn = UnsafeRawPointer(input)
       let rawOut = UnsafeMutableRawPointer(out)
@@ -86,10 +83,7 @@ extension Kernels {
   public static func geluBackwardFast(
     dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int
   ) {
-    let chunks = (count + 4095) / 4096
-    Parallel.forEach(chunks) { c in
-      let start = c * 4096
-      let end = min(count, start + 4096)
+    Parallel.forEachBlock(count) { start, end in
       var i = start
       let rawIn = UnsafeRawPointer(input)
       let rawDOut = UnsafeRawPointer(dOut)

@@ -326,23 +326,10 @@ public enum Kernels {
     _ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, weights: UnsafePointer<Float>,
     n: Int, classes: Int
   ) -> Double {
-    var total = 0.0
-    for i in 0..<n {
-      let row = logits + i * classes
-      guard targets[i] >= 0 else {
-        for j in 0..<classes { row[j] = 0 }
-        continue
-      }
-      var maximum = -Float.infinity
-      for j in 0..<classes { maximum = max(maximum, row[j]) }
-      var sum: Double = 0
-      for j in 0..<classes { sum += Double(expf(row[j] - maximum)) }
-      let logSum = Float(Foundation.log(sum)) + maximum
-      total += Double(weights[i]) * Double(logSum - row[Int(targets[i])])
-      for j in 0..<classes { row[j] = weights[i] * expf(row[j] - logSum) }
-      row[Int(targets[i])] -= weights[i]
+    (0..<n).reduce(0.0) { total, i in
+      total
+        + crossEntropyRow(logits + i * classes, target: Int(targets[i]), weight: weights[i], classes: classes)
     }
-    return total
   }
 }
 
@@ -364,6 +351,13 @@ public enum Parallel {
         for i in (count * w / workers)..<(count * (w + 1) / workers) { box.value(i) }
       }
     }
+  }
+}
+
+extension Parallel {
+  /// Runs body(start, end) over consecutive blocks of `block` elements of 0..<count, in parallel.
+  public static func forEachBlock(_ count: Int, block: Int = 4096, _ body: (Int, Int) -> Void) {
+    forEach((count + block - 1) / block) { b in body(b * block, min(count, (b + 1) * block)) }
   }
 }
 

@@ -69,7 +69,7 @@ public enum Splitter {
     // Seeded choice of evaluation users.
     var rng = SeededGenerator(seed: seed)
     var users = (0..<Int32(log.userCount)).filter { !timelines.actions(of: Int($0)).isEmpty }
-    shuffle(&users, &rng)
+    rng.shuffle(&users)
     let evaluationCount = max(1, Int((Double(users.count) * fraction).rounded()))
     let candidates = users.prefix(evaluationCount).sorted()
     let trainingUsers = users.dropFirst(evaluationCount).sorted()
@@ -231,7 +231,7 @@ public enum CandidateSet {
     }
     var rng = SeededGenerator(seed: seed)
     var others = (0..<Int32(pinCount)).filter { !chosen[Int($0)] }
-    shuffle(&others, &rng)
+    rng.shuffle(&others)
     for pin in others.prefix(max(0, size - count)) { chosen[Int(pin)] = true }
     return (0..<Int32(pinCount)).filter { chosen[Int($0)] }
   }

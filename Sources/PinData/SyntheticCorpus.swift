@@ -92,7 +92,7 @@ public struct SyntheticCorpus: Sendable {
     var topicOfPin = (0..<config.pins).map {
       $0 < config.topics ? Int32($0) : Int32(topicSampler.sample(&world))
     }
-    shuffle(&topicOfPin, &world)
+    world.shuffle(&topicOfPin)
     let noise = config.topicSpread / Float(d).squareRoot()
     var embeddings = VectorMatrix(dimension: d, count: config.pins) { out in
       centres.withUnsafeBufferPointer { c in
@@ -278,11 +278,4 @@ func geometric(mean: Double, _ rng: inout SeededGenerator) -> Int {
   guard mean > 0 else { return 0 }
   let p = 1 / (1 + mean)
   return Int(Foundation.log(max(rng.nextUnitDouble(), 1e-12)) / Foundation.log(1 - p))
-}
-
-func shuffle<T>(_ values: inout [T], _ rng: inout SeededGenerator) {
-  guard values.count > 1 else { return }
-  for i in stride(from: values.count - 1, to: 0, by: -1) {
-    values.swapAt(i, rng.nextInt(below: i + 1))
-  }
 }

@@ -108,7 +108,7 @@ public struct BatchSampler {
       }
     case .allAction:
       var labels = windowPositives(acts, after: end, window: window)
-      shuffle(&labels)
+      rng.shuffle(&labels)
       for label in labels.prefix(config.labelsPerSequence) { pairs.append((last - start, pin(label))) }
     case .sasRec:
       for i in start...last {
@@ -118,7 +118,7 @@ public struct BatchSampler {
       }
     case .denseAllAction:
       var positions = Array(start...last)
-      shuffle(&positions)
+      rng.shuffle(&positions)
       for i in positions {
         guard pairs.count < config.positionsPerSequence else { break }
         let labels = windowPositives(acts, after: i, window: window)
@@ -206,8 +206,4 @@ public struct BatchSampler {
       logQ: logQ, masked: masked, inBatchCount: inBatchCount, inBatchNegatives: inBatchNegatives)
   }
 
-  private mutating func shuffle<T>(_ values: inout [T]) {
-    guard values.count > 1 else { return }
-    for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, rng.nextInt(below: i + 1)) }
-  }
 }

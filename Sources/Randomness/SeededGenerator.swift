@@ -65,6 +65,14 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     Int.random(in: 0..<upperBound, using: &self)
   }
 
+  /// Fisher–Yates shuffle of `values` in place. Written out (rather than the stdlib's
+  /// `shuffle(using:)`, whose algorithm may change between toolchains) so that a seed gives the
+  /// same order everywhere.
+  public mutating func shuffle<T>(_ values: inout [T]) {
+    guard values.count > 1 else { return }
+    for i in stride(from: values.count - 1, to: 0, by: -1) { values.swapAt(i, nextInt(below: i + 1)) }
+  }
+
   private static func splitMix64(_ state: inout UInt64) -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
