@@ -11,7 +11,8 @@ let package = Package(
     .executable(name: "ann-benchmark", targets: ["ann-benchmark"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     // C++ shim over Debian's static libfaiss.a (libfaiss-dev); see Sources/CFaiss/include/CFaiss.h.
@@ -35,10 +36,18 @@ let package = Package(
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // The PinnerFormer encoder, pin tower, objectives, trainer and checkpoints.
     .target(name: "PinnerFormer", dependencies: ["Linalg", "PinData", "Vectors", "Randomness"]),
+    // Retrieval metrics (Recall@k, NDCG, Interest Entropy, P90 coverage) on ranked id lists.
+    .target(name: "RetrievalMetrics"),
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
-    .target(name: "PinnerSage", dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
-    // Retrieval metrics (Recall@k, Interest Entropy, P90 coverage); the harness grows here.
-    .target(name: "RetrievalEval", dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "Randomness"]),
+    .target(
+      name: "PinnerSage", dependencies: ["PinData", "RetrievalMetrics", "VectorIndex", "Vectors", "Randomness"]),
+    // The evaluation harness: data sets, experiment configs, comparison and ablation runs, reports.
+    .target(
+      name: "RetrievalEval",
+      dependencies: [
+        "ANNEvaluation", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics", "VectorIndex", "Vectors",
+        "Randomness", .product(name: "Yams", package: "Yams"),
+      ]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -91,9 +100,13 @@ let package = Package(
     .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
     .testTarget(name: "PinnerFormerTests", dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(
-      name: "PinnerSageTests", dependencies: ["PinnerSage", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
+      name: "PinnerSageTests", dependencies: ["PinnerSage", "RetrievalMetrics", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
       exclude: ["Fixtures/make_ward_fixture.py"], resources: [.copy("Fixtures/ward-fixture.json")]),
-    .testTarget(name: "RetrievalEvalTests", dependencies: ["RetrievalEval", "PinData", "PinnerFormer"]),
+    .testTarget(
+      name: "RetrievalEvalTests",
+      dependencies: [
+        "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "TestSupport",
+      ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PinData
+import RetrievalEval
 import Vectors
 
 /// `eval-retrieval dataset stats|export`: load a data set and print or write it.
@@ -25,7 +26,9 @@ struct DatasetCommand: ParsableCommand {
       if let topics = dataset.topics {
         print("topics: \(topics.topicNames.count) (from the data)")
       } else if let embeddings = dataset.embeddings {
-        print("topics: \(try kMeansTopics(embeddings).topicNames.count) (k-means over content embeddings)")
+        print(
+          "topics: \(try EvaluationDataset.kMeansTopics(embeddings).topicNames.count) (k-means over content embeddings)"
+        )
       }
       let elapsed = clock.now - start
       FileHandle.standardError.write(Data("[eval-retrieval] dataset loaded in \(elapsed)\n".utf8))

@@ -12,7 +12,7 @@ struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
-    subcommands: [ANN.self, Run.self, DatasetCommand.self],
+    subcommands: [Run.self, Ablate.self, ANN.self, DatasetCommand.self],
     defaultSubcommand: Run.self)
 }
 
@@ -48,12 +48,6 @@ struct ANN: ParsableCommand {
   var nprobeValues: [Int] { nprobes.split(separator: ",").compactMap { Int($0) } }
 
   func run() throws {
-    let started = ContinuousClock.now
-    func progress(_ message: String) {
-      let elapsed = ContinuousClock.now - started
-      FileHandle.standardError.write(
-        Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
-    }
     FaissThreads.count = threads
     var generator = SeededGenerator(seed: seed)
     let mixture = ClusteredVectors(

@@ -3,51 +3,180 @@ import Foundation
 import RetrievalEval
 import Vectors
 
-/// `eval-retrieval run`: the full comparison on the embedded default; writes Reports/retrieval.md.
+/// Options shared by `run` and `ablate`: where the configuration and data come from, and outputs.
+struct ExperimentOptions: ParsableArguments {
+  @Option(help: "JSON or YAML file of configuration overrides (see Eval/configs/); unknown keys are errors.")
+  var config: String?
+  @Option(help: "synthetic (default), ml-100k (fetch: Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
+  var dataset: String?
+  @Option(help: "Seed of the data, split, model and sampling.") var seed: UInt64?
+  @Option(help: "Worker threads (model kernels, clustering, FAISS).") var threads: Int?
+  @Option(help: "Training steps.") var steps: Int?
+  @Option(help: "Training batch size (sequences).") var batchSize: Int?
+  @Option(help: "Directory for the report.") var out = "Reports"
+  @Option(help: "Also write every figure of the report to this JSON file.") var json: String?
+  @Option(help: "Markdown file appended to the report as its Discussion section.") var notes: String?
+
+  /// The effective configuration: defaults, then the file, then the flags.
+  func experimentConfig() throws -> ExperimentConfig {
+    var config = try config.map { try ExperimentConfig.load(from: $0) } ?? ExperimentConfig()
+    if let dataset {
+      config.dataset = dataset
+      if dataset == "ml-100k", self.config == nil {
+        // ml-100k's users rate everything within minutes: a global 14-day cut leaves almost no
+        // evaluation users (Datasets/README.md), so the per-user protocol is the default there.
+        config.split.kind = .perUserLastPositives
+        config.leaveOneOut = true
+        progress("ml-100k: per-user last-10-positives split and leave-one-out (Eval/configs/ml-100k.yaml)")
+      }
+    }
+    if let seed { config.setSeed(seed) }
+    if let threads {
+      guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+      config.threads = threads
+    }
+    if let steps { config.training.steps = steps }
+    if let batchSize { config.training.batchSize = batchSize }
+    return config
+  }
+
+  func context() throws -> ReportContext {
+    let discussion = try notes.map { path -> String in
+      guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read the notes file \(path)")
+      }
+      return String(decoding: data, as: UTF8.self)
+    }
+    let command =
+      "swift run -c release eval-retrieval" + CommandLine.arguments.dropFirst().map { " \($0)" }.joined()
+    return ReportContext(command: command, commit: gitCommit(), discussion: discussion)
+  }
+
+  /// Writes `text` to `out/name` and, with `--json`, `value` to that file (both atomically).
+  func write<T: Encodable>(_ text: String, name: String, json value: T) throws {
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    try AtomicFile.write(Data(text.utf8), to: out + "/" + name)
+    progress("wrote \(out)/\(name)")
+    if let json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      try AtomicFile.write(try encoder.encode(value), to: json)
+      progress("wrote \(json)")
+    }
+  }
+}
+
+let started = ContinuousClock.now
+
+/// A progress line on stderr with the seconds since start.
+func progress(_ message: String) {
+  let elapsed = ContinuousClock.now - started
+  FileHandle.standardError.write(Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
+}
+
+/// The checked-out commit (for report headers), or "unknown".
+func gitCommit() -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["git", "rev-parse", "--short", "HEAD"]
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  process.standardError = FileHandle.nullDevice
+  guard (try? process.run()) != nil else { return "unknown" }
+  let data = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// The report file of a data set: retrieval.md (synthetic), retrieval-ml100k.md, retrieval-<file>.md.
+func reportName(_ dataset: String, prefix: String) -> String {
+  switch dataset {
+  case "synthetic": "\(prefix).md"
+  case "ml-100k": "\(prefix)-ml100k.md"
+  default: "\(prefix)-\(URL(fileURLWithPath: dataset).deletingPathExtension().lastPathComponent).md"
+  }
+}
+
+/// `eval-retrieval run` (the default): the full comparison; writes Reports/retrieval*.md.
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train PinnerFormer, build PinnerSage and baselines, evaluate, write Reports/retrieval.md.")
 
-  @Option(help: "Seed of the data, split, model and sampling.") var seed: UInt64 = 1
-  @Option(help: "Training steps.") var steps: Int?
-  @Option(help: "Training batch size (sequences).") var batchSize: Int?
-  @Option(help: "Directory for the report.") var out = "Reports"
+  @OptionGroup var options: ExperimentOptions
 
-  func run() throws {
-    let started = ContinuousClock.now
-    var config = ExperimentConfig()
-    config.seed = seed
-    config.synthetic.seed = seed
-    config.training.seed = seed
-    if let steps { config.training.steps = steps }
-    if let batchSize { config.training.batchSize = batchSize }
-    var experiment = Experiment(config: config)
-    experiment.progress = { message in
-      let elapsed = ContinuousClock.now - started
-      FileHandle.standardError.write(
-        Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
-    }
-    let outcome = try experiment.run()
-    let command =
-      "swift run -c release eval-retrieval" + CommandLine.arguments.dropFirst().map { " \($0)" }.joined()
-    let report = ComparisonReport.markdown(outcome, config: config, command: command, commit: gitCommit())
-    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-    try AtomicFile.write(Data(report.utf8), to: out + "/retrieval.md")
-    let elapsed = ContinuousClock.now - started
-    FileHandle.standardError.write(
-      Data("[eval-retrieval] wrote \(out)/retrieval.md in \(elapsed.components.seconds) s\n".utf8))
+  struct JSONOutput: Encodable {
+    let config: ExperimentConfig
+    let outcome: Experiment.Outcome
+    let leaveOneOut: LeaveOneOutOutcome?
   }
 
-  func gitCommit() -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "rev-parse", "--short", "HEAD"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return "unknown" }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  func run() throws {
+    let config = try options.experimentConfig()
+    var experiment = Experiment(config: config)
+    experiment.progress = { progress($0) }
+    let outcome = try experiment.run()
+    let loo = config.leaveOneOut ? try experiment.leaveOneOut() : nil
+    let report = ComparisonReport.markdown(
+      outcome, config: config, context: try options.context(), leaveOneOut: loo)
+    try options.write(
+      report, name: reportName(config.dataset, prefix: "retrieval"),
+      json: JSONOutput(config: config, outcome: outcome, leaveOneOut: loo))
+    progress("total \((ContinuousClock.now - started).components.seconds) s")
+  }
+}
+
+/// `eval-retrieval ablate --dims 8,32,64,128,256` (one axis): writes Reports/ablation-<axis>.md.
+struct Ablate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Vary one PinnerFormer setting; writes Reports/ablation-<axis>.md.",
+    discussion: "Give exactly one axis. An axis flag without values (e.g. --dims '') runs its default values."
+  )
+
+  @OptionGroup var options: ExperimentOptions
+  @Option(help: "Embedding dimensions D (default 8,32,64,128,256).") var dims: String?
+  @Option(help: "Objectives: nextAction, sasRec, allAction, denseAllAction.") var objectives: String?
+  @Option(help: "Negative sources: random, inBatch, mixed (each with and without log-Q).") var negatives:
+    String?
+  @Option(help: "Sequence lengths M (default 8,16,32,64,128).") var seqLens: String?
+  @Option(
+    help:
+      "Feature groups to drop one at a time: none, content, actionType, surface, duration, time, position.")
+  var features: String?
+  @Option(help: "Inference modes: once, daily, realtime (one trained model).") var inference: String?
+
+  func axis() throws -> (AblationAxis, [String]) {
+    let given: [(AblationAxis, String?)] = [
+      (.dims, dims), (.objectives, objectives), (.negatives, negatives), (.seqLens, seqLens),
+      (.features, features), (.inference, inference),
+    ]
+    let chosen = given.filter { $0.1 != nil }
+    guard chosen.count == 1, let (axis, list) = chosen.first, let list else {
+      throw ValidationError(
+        "give exactly one axis: \(AblationAxis.allCases.map { "--\($0.rawValue)" }.joined(separator: ", "))")
+    }
+    let values = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+      !$0.isEmpty
+    }
+    return (axis, values.isEmpty ? axis.defaultValues : values)
+  }
+
+  func validate() throws { _ = try axis() }
+
+  struct JSONOutput: Encodable {
+    let config: ExperimentConfig
+    let outcome: AblationOutcome
+  }
+
+  func run() throws {
+    let (axis, values) = try axis()
+    let config = try options.experimentConfig()
+    var experiment = Experiment(config: config)
+    experiment.progress = { progress($0) }
+    let outcome = try experiment.ablate(axis, values: values)
+    let report = ComparisonReport.ablation(outcome, config: config, context: try options.context())
+    try options.write(
+      report, name: reportName(config.dataset, prefix: "ablation-\(axis.rawValue)"),
+      json: JSONOutput(config: config, outcome: outcome))
+    progress("total \((ContinuousClock.now - started).components.seconds) s")
   }
 }

@@ -1,20 +1,9 @@
 import PinData
+import RetrievalMetrics
 import VectorIndex
 import Vectors
 
 extension PinnerSage {
-  /// Recall@k of the merged (round-robin) lists: per user, the fraction of its targets found,
-  /// averaged over users. Users without clusters count as 0 recall.
-  public static func mergedRecall(_ lists: [[Int64]], targets: [[Int32]]) -> Double {
-    guard !targets.isEmpty else { return 0 }
-    var total = 0.0
-    for (list, userTargets) in zip(lists, targets) where !userTargets.isEmpty {
-      let found = Set(list)
-      total += Double(userTargets.filter { found.contains(Int64($0)) }.count) / Double(userTargets.count)
-    }
-    return total / Double(targets.count)
-  }
-
   /// The paper's optimistic "oracle" Recall@k (PinnerFormer section 4.1): each target is scored
   /// by the user's medoid closest to it (inner product of content embeddings), i.e. it counts as
   /// found if it is in that medoid's own top-k.
@@ -74,7 +63,7 @@ extension PinnerSage {
           next += 1
         }
       }
-      recalls.append((alpha, mergedRecall(all, targets: users.map(\.targets))))
+      recalls.append((alpha, Metrics.recallPerUser(all, targets: users.map(\.targets), k: k)))
     }
     let best = recalls.max { $0.recall < $1.recall || ($0.recall == $1.recall && $0.alpha > $1.alpha) }!
     return (best.alpha, recalls)

@@ -1,34 +1,15 @@
+import ANNEvaluation
 import Foundation
+import Linalg
 import PinData
 import PinnerFormer
 import PinnerSage
-import Randomness
+import RetrievalMetrics
 import VectorIndex
 import Vectors
 
-/// Everything a comparison run is configured by (recorded in the report).
-public struct ExperimentConfig: Sendable, Codable, Equatable {
-  public var synthetic = SyntheticConfig()
-  /// Evaluation window after the cut (PinnerFormer: 14 days).
-  public var windowDays = 14
-  public var evaluationFraction = 0.1
-  public var model: PinnerFormerConfig?
-  public var training = TrainingConfig()
-  public var pinnerSage = PinnerSageConfig()
-  public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4]
-  public var seed: UInt64 = 1
-
-  public init() {
-    training.steps = 600
-    training.warmupSteps = 60
-    training.learningRate = 3e-3
-    training.positionsPerSequence = 16
-  }
-}
-
-/// One model's retrieval on the evaluation users, with its metrics.
-public struct ModelResult: Sendable {
-  public let name: String
+/// The metrics of one ranked list per evaluation user (PAPERS.md, PinnerFormer section 4.1).
+public struct MetricSet: Sendable, Codable, Equatable {
   public let recall10: Double
   public let recall10PerPair: Double
   public let recall50: Double
@@ -37,151 +18,405 @@ public struct ModelResult: Sendable {
   public let p90Coverage10: Double
 }
 
-/// The full comparison on the synthetic corpus: PinnerFormer, PinnerSage (oracle c = 5 and 20,
-/// round-robin with 3 medoids) and the baselines, through exact search over every pin.
+/// Retrieval through the approximate index: the same metrics, the index's own Recall@10
+/// against exact search of the same queries, and single-query latency.
+public struct ANNResult: Sendable, Codable, Equatable {
+  public let index: String
+  public let nprobe: Int
+  public let metrics: MetricSet
+  public let recallVersusExact: Double
+  public let latencyP50Milliseconds: Double
+  public let latencyP99Milliseconds: Double
+}
+
+/// One model's retrieval on the evaluation users.
+public struct ModelResult: Sendable, Codable, Equatable {
+  public let name: String
+  /// Exact (flat) search over every pin.
+  public let exact: MetricSet
+  /// Through IVF-PQ (nil when the model does not search an index, or ANN is disabled).
+  public let ann: ANNResult?
+}
+
+/// A wall-clock phase of a run.
+public struct PhaseTiming: Sendable, Codable, Equatable {
+  public let phase: String
+  public let seconds: Double
+}
+
+/// The data of a run after the split: what every model is trained on and evaluated against.
+public struct PreparedData: Sendable {
+  public let dataset: EvaluationDataset
+  public let timelines: Timelines
+  public let split: Split
+  public let users: [EvaluationUser]
+  public let targets: [[Int32]]
+  /// Content embeddings (the data set's, or co-engagement embeddings from training-visible actions).
+  public let content: VectorMatrix
+  public let contentDescription: String
+  public let topicOfPin: [Int32]
+  public let topicDescription: String
+  /// Training users held out for choosing PinnerSage's α (their own later positives as targets).
+  public let validationUsers: [EvaluationUser]
+}
+
+/// A trained PinnerFormer with its evaluation.
+public struct PinnerFormerRun {
+  public let model: PinnerFormerModel
+  public let result: ModelResult
+  public let losses: [Double]
+  public let trainingSeconds: Double
+  /// Pin vectors (one row per pin) the index searches.
+  public let pinVectors: VectorMatrix
+}
+
+/// The comparison of PinnerFormer, PinnerSage (oracle c = 5 and 20, round-robin) and cheap
+/// baselines on one data set, through exact search and through IVF-PQ.
 public struct Experiment {
   public let config: ExperimentConfig
-  public var progress: (String) -> Void = { _ in }
+  /// Package root (where Datasets/cache lives).
+  public var packageRoot = FileManager.default.currentDirectoryPath
+  /// Progress messages for long phases.
+  public var progress: @Sendable (String) -> Void = { _ in }
 
   public init(config: ExperimentConfig) { self.config = config }
 
-  public struct Outcome: Sendable {
+  /// Everything a report needs; `Codable` for `--json`.
+  public struct Outcome: Sendable, Codable {
+    public let dataset: String
     public let results: [ModelResult]
     public let evaluationUsers: Int
     public let trainingUsers: Int
     public let pins: Int
     public let actions: Int
     public let protocolDescription: String
+    public let contentDescription: String
+    public let topicDescription: String
     public let chosenAlpha: Double
-    public let alphaRecalls: [(alpha: Double, recall: Double)]
-    public let phaseSeconds: [(String, Double)]
+    public let alphaRecalls: [AlphaRecall]
+    public let clusteredUsers: Int
+    public let phases: [PhaseTiming]
     public let model: PinnerFormerConfig
+    public let finalLoss: Double
   }
 
-  public func run() throws -> Outcome {
-    var phases = [(String, Double)]()
-    let clock = ContinuousClock()
-    var mark = clock.now
-    func phase(_ name: String) {
-      let elapsed = clock.now - mark
-      phases.append(
-        (name, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))
-      progress("\(name) done")
-      mark = clock.now
-    }
-    let corpus = try SyntheticCorpus.generate(config.synthetic)
-    let log = corpus.log
-    let timelines = Timelines(log)
-    let day: Int64 = 86_400
-    let cut = config.synthetic.startTimestamp + Int64(config.synthetic.days - config.windowDays) * day
-    let window = Int64(config.windowDays) * day
-    let split = try Splitter.split(
-      log, timelines: timelines, rule: .pinnerFormer,
-      protocol: .globalTimeCut(
-        cutTime: cut, windowSeconds: window, evaluationFraction: config.evaluationFraction),
-      seed: config.seed)
-    let users = split.evaluationUsers
-    let targets = users.map(\.targets)
-    let topics = corpus.topics.topicOfPin
-    let pinCount = log.pinCount
-    phase("data")
+  public struct AlphaRecall: Sendable, Codable, Equatable {
+    public let alpha: Double
+    public let recall10: Double
+  }
 
-    // PinnerFormer.
-    var modelConfig =
-      config.model
-      ?? PinnerFormerConfig(
-        contentDimension: config.synthetic.dimension, actionTypes: log.actionTypes.count,
-        surfaces: log.surfaces.count)
-    modelConfig.contentDimension = config.synthetic.dimension
-    let model = try PinnerFormerModel(config: modelConfig, seed: config.seed)
+  /// Applies `config.threads` to every worker pool (model kernels, FAISS).
+  func applyThreads() {
+    Parallel.threads = max(1, config.threads)
+    FaissThreads.count = max(1, config.threads)
+  }
+
+  /// Loads the data set and splits it; computes co-engagement embeddings and k-means topics
+  /// where the data set has none (from training-visible actions only).
+  public func prepare() throws -> PreparedData {
+    applyThreads()
+    let dataset = try EvaluationDataset.load(config, packageRoot: packageRoot)
+    let log = dataset.log
+    let timelines = Timelines(log)
+    let s = config.split
+    let window = Int64(s.windowDays * 86_400)
+    let end = log.timestamps.max() ?? 0
+    let splitProtocol: SplitProtocol
+    let validationProtocol: SplitProtocol
+    switch s.kind {
+    case .globalTimeCut:
+      splitProtocol = .globalTimeCut(
+        cutTime: end - window, windowSeconds: window, evaluationFraction: s.evaluationFraction)
+      validationProtocol = .globalTimeCut(
+        cutTime: end - 2 * window, windowSeconds: window, evaluationFraction: 0.2)
+    case .perUserLastPositives:
+      splitProtocol = .perUserLastPositives(count: s.lastPositives, evaluationFraction: s.evaluationFraction)
+      validationProtocol = .perUserLastPositives(count: s.lastPositives, evaluationFraction: 0.2)
+    case .perUserTimeFraction:
+      splitProtocol = .perUserTimeFraction(
+        fraction: s.fraction, windowSeconds: window, evaluationFraction: s.evaluationFraction)
+      validationProtocol = .perUserTimeFraction(
+        fraction: s.fraction, windowSeconds: window, evaluationFraction: 0.2)
+    }
+    let split = try Splitter.split(
+      log, timelines: timelines, rule: dataset.rule, protocol: splitProtocol, seed: config.seed)
+    let validation = try Splitter.split(
+      log, timelines: timelines, rule: dataset.rule, protocol: validationProtocol, seed: config.seed + 1)
+    let trainingSet = Set(split.trainingUsers)
+    let content: VectorMatrix
+    let contentDescription: String
+    if let given = dataset.embeddings {
+      content = given
+      contentDescription = "the data set's content embeddings (\(given.dimension)-d)"
+    } else {
+      content = try PinEmbeddings.coEngagement(
+        log, visible: split.trainingVisible, dimension: config.coEngagementDimension, seed: config.seed)
+      contentDescription =
+        "co-engagement embeddings (\(config.coEngagementDimension)-d PPMI + randomized SVD of training-visible actions)"
+    }
+    let topics: PinTopics
+    let topicDescription: String
+    if let given = dataset.topics {
+      topics = given
+      topicDescription = "\(given.topicNames.count) topics from the data set"
+    } else {
+      topics = try EvaluationDataset.kMeansTopics(content)
+      topicDescription = "\(topics.topicNames.count) k-means topics over the content embeddings"
+    }
+    return PreparedData(
+      dataset: dataset, timelines: timelines, split: split, users: split.evaluationUsers,
+      targets: split.evaluationUsers.map(\.targets), content: content, contentDescription: contentDescription,
+      topicOfPin: topics.topicOfPin, topicDescription: topicDescription,
+      validationUsers: validation.evaluationUsers.filter { trainingSet.contains($0.user) })
+  }
+
+  /// The metrics of ranked lists (one per evaluation user).
+  public func metrics(_ lists: [[Int64]], _ data: PreparedData) -> MetricSet {
+    MetricSet(
+      recall10: Metrics.recallPerUser(lists, targets: data.targets, k: 10),
+      recall10PerPair: Metrics.recallPerPair(lists, targets: data.targets, k: 10),
+      recall50: Metrics.recallPerUser(lists, targets: data.targets, k: 50),
+      recall100: Metrics.recallPerUser(lists, targets: data.targets, k: 100),
+      interestEntropy50: Metrics.interestEntropy(lists, topicOfPin: data.topicOfPin, k: 50),
+      p90Coverage10: Metrics.p90Coverage(lists, k: 10, indexSize: data.dataset.log.pinCount))
+  }
+
+  /// The approximate index of `config.ann` over `vectors`, trained on them.
+  public func buildANNIndex(_ vectors: VectorMatrix) throws -> IVFPQIndex {
+    let n = vectors.count
+    var lists = config.ann.lists
+    if lists == 0 {
+      lists = 1
+      while lists * 2 <= Int(4 * Double(n).squareRoot()) { lists *= 2 }
+      lists = max(1, min(lists, n / 39))
+    }
+    let m = config.ann.subQuantizers == 0 ? max(1, vectors.dimension / 4) : config.ann.subQuantizers
+    let index = try IVFPQIndex(
+      dimension: vectors.dimension, lists: lists, subQuantizers: m, reranking: config.ann.reranking)
+    try index.train(vectors)
+    try index.add(vectors)
+    try index.setNProbe(min(config.ann.nprobe, lists))
+    if config.ann.reranking { try index.setRerankFactor(config.ann.kFactor) }
+    return index
+  }
+
+  /// Exact and approximate retrieval of `queries` (one per evaluation user unless `owners`
+  /// maps several queries to a user and `merge` combines them).
+  func searchBoth(
+    _ name: String, queries: VectorMatrix, exact: FaissIndex, ann: FaissIndex?, data: PreparedData,
+    merge: ((FaissIndex) throws -> [[Int64]])? = nil
+  ) throws -> ModelResult {
+    func lists(_ index: FaissIndex) throws -> [[Int64]] {
+      if let merge { return try merge(index) }
+      let r = try index.search(queries, k: 100)
+      return (0..<r.queryCount).map { Array(r.ids(forQuery: $0)) }
+    }
+    let exactLists = try lists(exact)
+    guard let ann, config.ann.enabled else {
+      return ModelResult(name: name, exact: metrics(exactLists, data), ann: nil)
+    }
+    let annLists = try lists(ann)
+    let versus = zip(annLists, exactLists).reduce(0.0) { sum, pair in
+      let truth = Set(pair.1.prefix(10))
+      return sum + Double(pair.0.prefix(10).filter { truth.contains($0) }.count) / Double(max(1, truth.count))
+    }
+    let sample = queries.gathering(rows: 0..<min(config.ann.latencyQueries, queries.count))
+    let latency = try ANNMeasurements.latencyMilliseconds(ann, queries: sample, k: 100)
+    return ModelResult(
+      name: name, exact: metrics(exactLists, data),
+      ann: ANNResult(
+        index: ann.factoryString ?? "?", nprobe: try ann.nprobe(), metrics: metrics(annLists, data),
+        recallVersusExact: versus / Double(max(1, annLists.count)), latencyP50Milliseconds: latency.p50,
+        latencyP99Milliseconds: latency.p99))
+  }
+
+  /// Trains PinnerFormer with `model` and `training` and evaluates it (exact and IVF-PQ).
+  public func runPinnerFormer(
+    _ data: PreparedData, model modelConfig: PinnerFormerConfig, training: TrainingConfig,
+    inference: InferenceMode, name: String? = nil
+  ) throws -> PinnerFormerRun {
+    let log = data.dataset.log
+    var shape = modelConfig
+    shape.contentDimension = data.content.dimension
+    shape.actionTypes = log.actionTypes.count
+    shape.surfaces = max(1, log.surfaces.count)
+    let model = try PinnerFormerModel(config: shape, seed: training.seed)
     let trainer = try Trainer(
-      model: model, config: config.training,
+      model: model, config: training,
       data: TrainingData(
-        log: log, timelines: timelines, rule: .pinnerFormer, visible: split.trainingVisible,
-        users: split.trainingUsers, content: corpus.embeddings))
-    _ = trainer.train(every: 100) { p in
+        log: log, timelines: data.timelines, rule: data.dataset.rule, visible: data.split.trainingVisible,
+        users: data.split.trainingUsers, content: data.content))
+    let clock = ContinuousClock()
+    let start = clock.now
+    let losses = trainer.train(every: 100) { [progress] p in
       progress(
         "step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss)) \(Int(p.pairsPerSecond)) pairs/s ETA \(Int(p.etaSeconds)) s"
       )
     }
-    phase("training")
-    let sequences = ActionSequences.recent(
-      users.map { $0.history[...] }, log: log, length: modelConfig.maxLength)
-    let userVectors = model.embedUsers(sequences, content: corpus.embeddings)
-    let pinVectors = model.embedPins(content: corpus.embeddings)
-    phase("embedding")
-    let pinIndex = try FlatIndex(dimension: pinVectors.dimension)
-    try pinIndex.add(pinVectors)
-    let contentIndex = try FlatIndex(dimension: corpus.embeddings.dimension)
-    try contentIndex.add(corpus.embeddings)
-    phase("indexing")
-
-    var results = [ModelResult]()
-    func evaluate(_ name: String, _ lists: [[Int64]], _ oracle: Double? = nil) {
-      results.append(
-        ModelResult(
-          name: name, recall10: oracle ?? Metrics.recallPerUser(lists, targets: targets, k: 10),
-          recall10PerPair: Metrics.recallPerPair(lists, targets: targets, k: 10),
-          recall50: Metrics.recallPerUser(lists, targets: targets, k: 50),
-          recall100: Metrics.recallPerUser(lists, targets: targets, k: 100),
-          interestEntropy50: Metrics.interestEntropy(lists, topicOfPin: topics, k: 50),
-          p90Coverage10: Metrics.p90Coverage(lists, k: 10, indexSize: pinCount)))
+    let trainingSeconds = (clock.now - start).seconds
+    let pinVectors = model.embedPins(content: data.content)
+    let exact = try FlatIndex(dimension: pinVectors.dimension)
+    try exact.add(pinVectors)
+    let ann = config.ann.enabled ? try buildANNIndex(pinVectors) : nil
+    let label =
+      name
+      ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension))"
+    let atCut = ActionSequences.recent(data.users.map { $0.history[...] }, log: log, length: shape.maxLength)
+    let userVectors = model.embedUsers(atCut, content: data.content)
+    var result = try searchBoth(label, queries: userVectors, exact: exact, ann: ann, data: data)
+    if inference != .once {
+      result = ModelResult(
+        name: label + ", \(inference.rawValue) inference",
+        exact: try perTargetMetrics(
+          model: model, data: data, inference: inference, index: exact, atCut: result.exact), ann: result.ann)
     }
-    func lists(_ r: SearchResults) -> [[Int64]] { (0..<r.queryCount).map { Array(r.ids(forQuery: $0)) } }
-    evaluate(
-      "PinnerFormer (\(config.training.objective.rawValue), \(config.training.negatives.rawValue))",
-      lists(try pinIndex.search(userVectors, k: 100)))
+    return PinnerFormerRun(
+      model: model, result: result, losses: losses, trainingSeconds: trainingSeconds, pinVectors: pinVectors)
+  }
 
-    // PinnerSage: α chosen on validation users drawn from the training users (cut 14 days earlier).
-    let validation = try Splitter.split(
-      log, timelines: timelines, rule: .pinnerFormer,
-      protocol: .globalTimeCut(cutTime: cut - window, windowSeconds: window, evaluationFraction: 0.2),
-      seed: config.seed + 1)
-    let trainingSet = Set(split.trainingUsers)
-    let validationUsers = validation.evaluationUsers.filter { trainingSet.contains($0.user) }
-    let positive = PositiveRule.pinnerFormer.compiled(for: log)
+  /// Daily and realtime inference (PinnerFormer section 4.4): every target is scored with the
+  /// embedding computed from the user's actions before the target's snapshot time. Recall comes
+  /// from those per-target embeddings; diversity and coverage stay those of the cut embedding.
+  func perTargetMetrics(
+    model: PinnerFormerModel, data: PreparedData, inference: InferenceMode, index: FaissIndex,
+    atCut: MetricSet
+  ) throws -> MetricSet {
+    var queries = [(user: Int32, time: Int64)]()
+    var owner = [Int]()
+    var target = [Int32]()
+    for (u, user) in data.users.enumerated() {
+      for (t, time) in zip(user.targets, user.targetTimes) {
+        queries.append((user.user, inference.embeddingTime(cut: user.cutTime, targetTime: time)))
+        owner.append(u)
+        target.append(t)
+      }
+    }
+    let sequences = ActionSequences.asOf(
+      queries, timelines: data.timelines, log: data.dataset.log, length: model.config.maxLength)
+    let results = try index.search(model.embedUsers(sequences, content: data.content), k: 100)
+    func recall(_ k: Int) -> (perUser: Double, perPair: Double) {
+      var hits = [Int](repeating: 0, count: data.users.count)
+      for q in 0..<queries.count where results.ids(forQuery: q).prefix(k).contains(Int64(target[q])) {
+        hits[owner[q]] += 1
+      }
+      let counted = data.users.indices.filter { !data.targets[$0].isEmpty }
+      let perUser = counted.reduce(0.0) { $0 + Double(hits[$1]) / Double(data.targets[$1].count) }
+      return (
+        perUser / Double(max(1, counted.count)), Double(hits.reduce(0, +)) / Double(max(1, queries.count))
+      )
+    }
+    let r10 = recall(10)
+    return MetricSet(
+      recall10: r10.perUser, recall10PerPair: r10.perPair, recall50: recall(50).perUser,
+      recall100: recall(100).perUser, interestEntropy50: atCut.interestEntropy50,
+      p90Coverage10: atCut.p90Coverage10)
+  }
+
+  /// The full comparison.
+  public func run() throws -> Outcome {
+    var phases = [PhaseTiming]()
+    let clock = ContinuousClock()
+    var mark = clock.now
+    func phase(_ name: String) {
+      phases.append(PhaseTiming(phase: name, seconds: (clock.now - mark).seconds))
+      progress("\(name) done in \(String(format: "%.1f", (clock.now - mark).seconds)) s")
+      mark = clock.now
+    }
+    let data = try prepare()
+    let log = data.dataset.log
+    phase("data and split")
+
+    let former = try runPinnerFormer(
+      data, model: config.model, training: config.training, inference: config.inference)
+    var results = [former.result]
+    phase(
+      "PinnerFormer: training \(String(format: "%.1f", former.trainingSeconds)) s, embedding, indexing, search"
+    )
+
+    let contentExact = try FlatIndex(dimension: data.content.dimension)
+    try contentExact.add(data.content)
+    let contentANN = config.ann.enabled ? try buildANNIndex(data.content) : nil
+    phase("content indices")
+
+    // PinnerSage: α chosen on validation users (training users with their own later targets).
+    let positive = data.dataset.rule.compiled(for: log)
+    let roundRobin = config.roundRobinMedoids
     let (alpha, alphaRecalls) = try PinnerSage.chooseAlpha(
-      grid: config.alphaGrid, users: validationUsers, log: log, embeddings: corpus.embeddings,
-      config: config.pinnerSage, rule: positive, index: contentIndex, medoidsPerUser: 3, k: 10)
+      grid: config.alphaGrid, users: data.validationUsers, log: log, embeddings: data.content,
+      config: config.pinnerSage, rule: positive, index: contentExact, medoidsPerUser: roundRobin, k: 10)
     var sageConfig = config.pinnerSage
     sageConfig.alpha = alpha
     let clusters = try PinnerSage.clusterAll(
-      users: users.map(\.user), histories: users.map(\.history), now: users.map(\.cutTime), log: log,
-      embeddings: corpus.embeddings, config: sageConfig, rule: positive)
+      users: data.users.map(\.user), histories: data.users.map(\.history), now: data.users.map(\.cutTime),
+      log: log, embeddings: data.content, config: sageConfig, rule: positive, threads: config.threads)
     let present = clusters.map { $0 ?? UserClusters(user: -1, medoids: [], importance: [], sizes: []) }
-    for c in [5, 20] {
-      let merged = try PinnerSage.retrieve(
-        present, medoidsPerUser: c, k: 100, index: contentIndex, embeddings: corpus.embeddings)
-      let oracle = try PinnerSage.oracleRecall(
-        clusters, medoidsPerUser: c, k: 10, targets: targets, index: contentIndex,
-        embeddings: corpus.embeddings)
-      evaluate("PinnerSage oracle, \(c) clusters", merged, oracle)
+    func sage(_ c: Int) -> (FaissIndex) throws -> [[Int64]] {
+      { index in
+        try PinnerSage.retrieve(present, medoidsPerUser: c, k: 100, index: index, embeddings: data.content)
+      }
     }
-    evaluate(
-      "PinnerSage round-robin, 3 medoids",
-      try PinnerSage.retrieve(
-        present, medoidsPerUser: 3, k: 100, index: contentIndex, embeddings: corpus.embeddings))
+    var medoidQueries = VectorMatrix(dimension: data.content.dimension)
+    for user in present {
+      for m in user.medoids.prefix(roundRobin) { medoidQueries.append(data.content[Int(m)]) }
+    }
+    for c in [5, 20] {
+      let merged = try sage(c)(contentExact)
+      let oracle = try PinnerSage.oracleRecall(
+        clusters, medoidsPerUser: c, k: 10, targets: data.targets, index: contentExact,
+        embeddings: data.content)
+      let m = metrics(merged, data)
+      results.append(
+        ModelResult(
+          name: "PinnerSage oracle, \(c) clusters",
+          exact: MetricSet(
+            recall10: oracle, recall10PerPair: m.recall10PerPair, recall50: m.recall50,
+            recall100: m.recall100,
+            interestEntropy50: m.interestEntropy50, p90Coverage10: m.p90Coverage10), ann: nil))
+    }
+    results.append(
+      try searchBoth(
+        "PinnerSage round-robin, \(roundRobin) medoids", queries: medoidQueries, exact: contentExact,
+        ann: contentANN, data: data, merge: sage(roundRobin)))
     phase("PinnerSage")
 
     // Baselines.
-    let popular = Baselines.popular(log, visible: split.trainingVisible, rule: .pinnerFormer, count: 100)
-    evaluate("Most popular (training window)", Array(repeating: popular, count: users.count))
-    var last = VectorMatrix(dimension: corpus.embeddings.dimension)
-    var decayed = VectorMatrix(dimension: corpus.embeddings.dimension)
-    for user in users {
-      last.append(Baselines.lastPin(user.history, log: log, embeddings: corpus.embeddings))
+    let popular = Baselines.popular(
+      log, visible: data.split.trainingVisible, rule: data.dataset.rule, count: 100)
+    results.append(
+      ModelResult(
+        name: "Most popular (training-visible positives)",
+        exact: metrics(Array(repeating: popular, count: data.users.count), data), ann: nil))
+    var last = VectorMatrix(dimension: data.content.dimension)
+    var decayed = VectorMatrix(dimension: data.content.dimension)
+    for user in data.users {
+      last.append(Baselines.lastPin(user.history, log: log, embeddings: data.content))
       decayed.append(
-        Baselines.decayedAverage(user.history, log: log, embeddings: corpus.embeddings, now: user.cutTime))
+        Baselines.decayedAverage(user.history, log: log, embeddings: data.content, now: user.cutTime))
     }
-    evaluate("Last engaged pin's content embedding", lists(try contentIndex.search(last, k: 100)))
-    evaluate(
-      "Time-decayed average of recent content (λ = 0.1/day)", lists(try contentIndex.search(decayed, k: 100)))
-    phase("search and metrics")
+    results.append(
+      try searchBoth(
+        "Last engaged pin's content embedding", queries: last, exact: contentExact, ann: contentANN,
+        data: data))
+    results.append(
+      try searchBoth(
+        "Time-decayed average of recent content (λ = 0.1/day)", queries: decayed, exact: contentExact,
+        ann: contentANN, data: data))
+    phase("baselines")
 
     return Outcome(
-      results: results, evaluationUsers: users.count, trainingUsers: split.trainingUsers.count,
-      pins: pinCount,
-      actions: log.count, protocolDescription: split.protocolDescription, chosenAlpha: alpha,
-      alphaRecalls: alphaRecalls, phaseSeconds: phases, model: modelConfig)
+      dataset: data.dataset.name, results: results, evaluationUsers: data.users.count,
+      trainingUsers: data.split.trainingUsers.count, pins: log.pinCount, actions: log.count,
+      protocolDescription: data.split.protocolDescription, contentDescription: data.contentDescription,
+      topicDescription: data.topicDescription, chosenAlpha: alpha,
+      alphaRecalls: alphaRecalls.map { AlphaRecall(alpha: $0.alpha, recall10: $0.recall) },
+      clusteredUsers: clusters.compactMap { $0 }.count, phases: phases, model: former.model.config,
+      finalLoss: former.losses.suffix(20).reduce(0, +) / Double(max(1, min(20, former.losses.count))))
+  }
+}
+
+extension Duration {
+  /// This duration in seconds.
+  public var seconds: Double {
+    Double(components.seconds) + Double(components.attoseconds) * 1e-18
   }
 }

@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerSage
 import Randomness
+import RetrievalMetrics
 import Testing
 import VectorIndex
 import Vectors
@@ -134,7 +135,7 @@ enum World {
 
 @Suite struct PinnerSageEvaluationTests {
   @Test func mergedAndOracleRecallByHand() throws {
-    #expect(PinnerSage.mergedRecall([[1, 2, 3], [9]], targets: [[1, 5], [9]]) == 0.75)
+    #expect(Metrics.recallPerUser([[1, 2, 3], [9]], targets: [[1, 5], [9]], k: 10) == 0.75)
     let index = try FlatIndex(dimension: 2)
     try index.add(World.embeddings)
     // Medoids 1 (interest A) and 3 (interest B); targets 2 (near A) and 5 (far from both).

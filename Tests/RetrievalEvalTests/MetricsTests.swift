@@ -1,5 +1,5 @@
 import Foundation
-import RetrievalEval
+import RetrievalMetrics
 import Testing
 
 @Suite struct MetricsTests {
@@ -14,6 +14,18 @@ import Testing
     #expect(abs(Metrics.recallPerPair(lists, targets: targets, k: 2) - 2.0 / 7) < 1e-12)
     // k = 4: user 1 finds 8.
     #expect(abs(Metrics.recallPerUser(lists, targets: targets, k: 4) - (0.5 + 1 + 0.5) / 3) < 1e-12)
+  }
+
+  @Test func ndcgAndReciprocalRankByHand() {
+    // User 0: targets {2, 9}, list [1, 2, 3, 4]: one hit at rank 2 -> DCG 1/log2(3); ideal
+    // 1 + 1/log2(3). User 1: target 8 at rank 4 -> 1/log2(5); MRR 1/4. User 2: no targets.
+    let targets: [[Int32]] = [[2, 9], [8], []]
+    let u0 = (1 / log2(3.0)) / (1 + 1 / log2(3.0))
+    let u1 = 1 / log2(5.0)
+    #expect(abs(Metrics.ndcg(results, targets: targets, k: 4) - (u0 + u1) / 2) < 1e-12)
+    #expect(abs(Metrics.ndcg(results, targets: targets, k: 3) - u0 / 2) < 1e-12)
+    #expect(abs(Metrics.meanReciprocalRank(results, targets: targets, k: 4) - (0.5 + 0.25) / 2) < 1e-12)
+    #expect(Metrics.meanReciprocalRank(results, targets: targets, k: 1) == 0)
   }
 
   @Test func interestEntropyByHand() {

@@ -40,7 +40,8 @@ public enum Metrics {
       }
       let n = Double(counts.values.reduce(0, +))
       guard n > 0 else { continue }
-      total -= counts.values.reduce(0.0) { sum, c in
+      // Summed in sorted order: Dictionary order varies between runs, the report must not.
+      total -= counts.values.sorted().reduce(0.0) { sum, c in
         let p = Double(c) / n
         return sum + p * Foundation.log(p)
       }
@@ -72,5 +73,38 @@ public enum Metrics {
       if Double(filled) >= needed - 1e-9 { break }
     }
     return Double(pins) / Double(indexSize)
+  }
+}
+
+extension Metrics {
+  /// NDCG@k with binary relevance, averaged over users with targets: DCG = Σ over hits at
+  /// 1-based rank r of 1 / log2(r + 1), divided by the DCG of a list with every target on top.
+  public static func ndcg(_ results: [[Int64]], targets: [[Int32]], k: Int) -> Double {
+    var total = 0.0
+    var users = 0
+    for (list, userTargets) in zip(results, targets) where !userTargets.isEmpty {
+      let wanted = Set(userTargets.map(Int64.init))
+      var dcg = 0.0
+      for (r, pin) in list.prefix(k).enumerated() where wanted.contains(pin) {
+        dcg += 1 / log2(Double(r + 2))
+      }
+      let ideal = (0..<min(wanted.count, k)).reduce(0.0) { $0 + 1 / log2(Double($1 + 2)) }
+      total += dcg / ideal
+      users += 1
+    }
+    return users == 0 ? 0 : total / Double(users)
+  }
+
+  /// MRR@k: the reciprocal 1-based rank of each user's first target in the top k (0 if none),
+  /// averaged over users with targets.
+  public static func meanReciprocalRank(_ results: [[Int64]], targets: [[Int32]], k: Int) -> Double {
+    var total = 0.0
+    var users = 0
+    for (list, userTargets) in zip(results, targets) where !userTargets.isEmpty {
+      let wanted = Set(userTargets.map(Int64.init))
+      if let r = list.prefix(k).firstIndex(where: { wanted.contains($0) }) { total += 1 / Double(r + 1) }
+      users += 1
+    }
+    return users == 0 ? 0 : total / Double(users)
   }
 }

@@ -1,0 +1,80 @@
+import Foundation
+import PinData
+import VectorIndex
+import Vectors
+
+/// A log with what the harness needs beside it: the positive rule, topics for Interest Entropy,
+/// and content embeddings (nil: computed from training-visible actions after the split).
+public struct EvaluationDataset: Sendable {
+  public let name: String
+  public let log: ActionLog
+  public let rule: PositiveRule
+  /// Ground-truth or data-set topics; nil: k-means over the content embeddings.
+  public let topics: PinTopics?
+  public let embeddings: VectorMatrix?
+  public let skippedLines: Int
+
+  public init(
+    name: String, log: ActionLog, rule: PositiveRule, topics: PinTopics?, embeddings: VectorMatrix?,
+    skippedLines: Int = 0
+  ) {
+    self.name = name
+    self.log = log
+    self.rule = rule
+    self.topics = topics
+    self.embeddings = embeddings
+    self.skippedLines = skippedLines
+  }
+
+  /// Loads `config.dataset`: `synthetic` (generated from `config.synthetic`), `ml-100k` (fetched
+  /// by Datasets/fetch-ml-100k.sh; a missing file names that command), or a CSV/TSV path.
+  public static func load(_ config: ExperimentConfig, packageRoot: String) throws -> EvaluationDataset {
+    switch config.dataset {
+    case "synthetic":
+      let s = config.synthetic
+      let corpus = try SyntheticCorpus.generate(s, threads: config.threads)
+      return EvaluationDataset(
+        name:
+          "synthetic corpus (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.days) days, seed \(s.seed))",
+        log: corpus.log, rule: .pinnerFormer, topics: corpus.topics, embeddings: corpus.embeddings)
+    case "ml-100k":
+      let (loaded, topics) = try KnownDatasets.movieLens100K(packageRoot: packageRoot)
+      return EvaluationDataset(
+        name: "MovieLens 100K (RecBole 1.2.1 atomic files)", log: loaded.log, rule: .movieLens,
+        topics: topics,
+        embeddings: nil, skippedLines: loaded.skippedUnknownActionTypes)
+    default:
+      var format = DelimitedLogFormat()
+      if !config.format.isEmpty {
+        guard let data = FileManager.default.contents(atPath: config.format) else {
+          throw ConfigError(file: config.format, message: "cannot read the format file")
+        }
+        do {
+          format = try JSONDecoder().decode(DelimitedLogFormat.self, from: data)
+        } catch {
+          throw ConfigError(file: config.format, message: "not a DelimitedLogFormat: \(error)")
+        }
+      }
+      let loaded = try DelimitedLogLoader.load(config.dataset, format: format)
+      let embeddings =
+        config.embeddings.isEmpty ? nil : try PinEmbeddings.load(config.embeddings, pinIDs: loaded.log.pinIDs)
+      return EvaluationDataset(
+        name: config.dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: embeddings,
+        skippedLines: loaded.skippedUnknownActionTypes)
+    }
+  }
+
+  /// Interest topics when a data set has none: FAISS spherical k-means (seeded) over the content
+  /// embeddings, about 20 pins per topic and at most 350 topics (PAPERS.md: Pinterest has about 350).
+  public static func kMeansTopics(_ embeddings: VectorMatrix, clusters: Int = 350, seed: Int32 = 1234) throws
+    -> PinTopics
+  {
+    var kmeans = KMeans(clusters: min(clusters, max(1, embeddings.count / 20)))
+    kmeans.spherical = true
+    kmeans.seed = seed
+    let result = try kmeans.fit(embeddings)
+    return PinTopics(
+      topicOfPin: result.assignments.map { Int32($0) },
+      topicNames: (0..<kmeans.clusters).map { "kmeans\($0)" })
+  }
+}
