@@ -7,6 +7,8 @@ let package = Package(
     .library(name: "VectorIndex", targets: ["VectorIndex"]),
     .library(name: "Vectors", targets: ["Vectors"]),
     .library(name: "PinData", targets: ["PinData"]),
+    .library(name: "RetrievalStage", targets: ["RetrievalStage"]),
+    .library(name: "RetrievalEval", targets: ["RetrievalEval"]),
     .executable(name: "eval-retrieval", targets: ["eval-retrieval"]),
     .executable(name: "ann-benchmark", targets: ["ann-benchmark"]),
   ],
@@ -48,6 +50,9 @@ let package = Package(
         "ANNEvaluation", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics", "VectorIndex", "Vectors",
         "Randomness", .product(name: "Yams", package: "Yams"),
       ]),
+    // The retrieval stage: bundles (model, index, pin ids, checksummed manifest) and retrievers.
+    .target(
+      name: "RetrievalStage", dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -55,7 +60,7 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "PinData", "RetrievalEval", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "PinData", "RetrievalEval", "RetrievalStage", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Eval/eval-retrieval"
@@ -106,6 +111,12 @@ let package = Package(
       name: "RetrievalEvalTests",
       dependencies: [
         "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "TestSupport",
+      ]),
+    .testTarget(
+      name: "RetrievalStageTests",
+      dependencies: [
+        "RetrievalStage", "RetrievalEval", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors",
+        "TestSupport",
       ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(

@@ -103,6 +103,10 @@ struct Run: ParsableCommand {
     abstract: "Train PinnerFormer, build PinnerSage and baselines, evaluate, write Reports/retrieval.md.")
 
   @OptionGroup var options: ExperimentOptions
+  @Option(help: "Write the trained PinnerFormer with its pin index as a retrieval bundle to this directory.")
+  var exportBundle: String?
+  @Option(help: "Write PinnerSage (chosen α, content index) as a retrieval bundle to this directory.")
+  var exportPinnersageBundle: String?
 
   struct JSONOutput: Encodable {
     let config: ExperimentConfig
@@ -114,7 +118,11 @@ struct Run: ParsableCommand {
     let config = try options.experimentConfig()
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
-    let outcome = try experiment.run()
+    let (outcome, artifacts) = try experiment.runDetailed()
+    if let exportBundle { try BundleExport.pinnerFormer(artifacts, to: exportBundle) }
+    if let exportPinnersageBundle {
+      try BundleExport.pinnerSage(artifacts, medoids: config.roundRobinMedoids, to: exportPinnersageBundle)
+    }
     let loo = config.leaveOneOut ? try experiment.leaveOneOut() : nil
     let report = ComparisonReport.markdown(
       outcome, config: config, context: try options.context(), leaveOneOut: loo)

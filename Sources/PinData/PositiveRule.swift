@@ -17,6 +17,12 @@ public struct PositiveRule: Sendable, Codable, Equatable {
   /// The paper's rule: repin, close-up > 10 s, click > 10 s (home feed filter left to the config).
   public static let pinnerFormer = PositiveRule(minimumDuration: ["repin": 0, "closeup": 10, "click": 10])
 
+  /// Whether one action, given by names rather than a log's codes, is a positive engagement.
+  public func isPositive(type: String, surface: String, duration: Float) -> Bool {
+    guard let minimum = minimumDuration[type], surfaces?.contains(surface) ?? true else { return false }
+    return minimum <= 0 ? true : duration > minimum
+  }
+
   /// A predicate over one log's dense codes (compiled once, cheap per action).
   public func compiled(for log: ActionLog) -> CompiledPositiveRule {
     let thresholds: [Float?] = log.actionTypes.map { minimumDuration[$0] }

@@ -20,6 +20,9 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   public var topicSkew = 0.7
   /// Zipf exponent of pin popularity within a topic.
   public var pinSkew = 1.0
+  /// How much closer to its topic's centre the most popular pin of a topic lies (0: popularity
+  /// is invisible in the content embedding; 0.7: its noise is 30% of the least popular pin's).
+  public var popularCentrality: Float = 0
   /// Mean number of interests per user (at least 1).
   public var meanInterests = 3.0
   /// Mean sessions per active day of an average user (users' rates vary log-normally).
@@ -93,19 +96,29 @@ public struct SyntheticCorpus: Sendable {
       $0 < config.topics ? Int32($0) : Int32(topicSampler.sample(&world))
     }
     world.shuffle(&topicOfPin)
+    // Within a topic, pin popularity is Zipf over a random order of its pins (rank 0 most popular).
+    var pinsOfTopic = [[Int32]](repeating: [], count: config.topics)
+    for pin in 0..<config.pins { pinsOfTopic[Int(topicOfPin[pin])].append(Int32(pin)) }
+    // Engagement-trained content embeddings (PinSage) place popular pins near their topic's
+    // core: the noise shrinks by `popularCentrality` for the most popular pin, linearly in rank.
+    var noiseScale = [Float](repeating: 1, count: config.pins)
+    for pins in pinsOfTopic where pins.count > 1 {
+      for (rank, pin) in pins.enumerated() {
+        noiseScale[Int(pin)] =
+          1 - config.popularCentrality * Float(pins.count - 1 - rank) / Float(pins.count - 1)
+      }
+    }
     let noise = config.topicSpread / Float(d).squareRoot()
     var embeddings = VectorMatrix(dimension: d, count: config.pins) { out in
       centres.withUnsafeBufferPointer { c in
         for pin in 0..<config.pins {
           let t = Int(topicOfPin[pin]) * d
-          for j in 0..<d { out[pin * d + j] = c[t + j] + noise * world.nextGaussian() }
+          let scale = noise * noiseScale[pin]
+          for j in 0..<d { out[pin * d + j] = c[t + j] + scale * world.nextGaussian() }
         }
       }
     }
     embeddings.normalizeRows()
-    // Within a topic, pin popularity is Zipf over a random order of its pins.
-    var pinsOfTopic = [[Int32]](repeating: [], count: config.topics)
-    for pin in 0..<config.pins { pinsOfTopic[Int(topicOfPin[pin])].append(Int32(pin)) }
     let pinSamplers = pinsOfTopic.map { Categorical(zipf($0.count, exponent: config.pinSkew)) }
 
     // Users, simulated in parallel chunks; chunks are concatenated in user order.

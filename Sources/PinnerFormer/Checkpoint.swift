@@ -22,15 +22,22 @@ public enum Checkpoint {
   }
 
   /// Writes `model` (and optionally the training config and optimizer state) atomically.
+  /// Sorted keys: the same model gives the same bytes (bundle checksums are reproducible).
+  static var sortedEncoder: JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+  }
+
   public static func write(_ model: PinnerFormerModel, extras: Extras = Extras(), to path: String)
     throws(ModelError)
   {
     var header = [String: Any]()
     var metadata = ["format": format, "version": String(version)]
     do {
-      metadata["config"] = String(decoding: try JSONEncoder().encode(model.config), as: UTF8.self)
+      metadata["config"] = String(decoding: try sortedEncoder.encode(model.config), as: UTF8.self)
       if let training = extras.training {
-        metadata["training"] = String(decoding: try JSONEncoder().encode(training), as: UTF8.self)
+        metadata["training"] = String(decoding: try sortedEncoder.encode(training), as: UTF8.self)
       }
     } catch {
       throw .checkpoint(path: path, reason: "cannot encode the config: \(error)")

@@ -168,6 +168,12 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   // MARK: Inference
 
+  /// An independent model with the same configuration and parameters (for concurrent inference:
+  /// one instance per worker, since an instance reuses its activation buffers).
+  public func copy() -> PinnerFormerModel {
+    try! PinnerFormerModel(config: config, parameters: parameters.array)
+  }
+
   /// The user embedding of each sequence (count x D): the output at its newest action.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
     let d = config.outputDimension

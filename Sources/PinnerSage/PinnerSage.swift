@@ -68,25 +68,31 @@ public enum PinnerSage {
     user: Int32, actions: [Int32], log: ActionLog, embeddings: VectorMatrix, now: Int64,
     config: PinnerSageConfig, rule: CompiledPositiveRule? = nil
   ) throws(PinnerSageError) -> UserClusters {
+    let kept = actions.sorted().filter { rule?.isPositive(log, Int($0)) ?? true }
+    return try cluster(
+      user: user, pins: kept.map { log.pins[Int($0)] }, times: kept.map { log.timestamps[Int($0)] },
+      embeddings: embeddings, now: now, config: config)
+  }
+
+  /// Clusters one user's engagements given as parallel arrays of dense pin indices and Unix
+  /// times (already filtered to positives; ties in time keep the given order) as of `now`.
+  public static func cluster(
+    user: Int32, pins engaged: [Int32], times: [Int64], embeddings: VectorMatrix, now: Int64,
+    config: PinnerSageConfig
+  ) throws(PinnerSageError) -> UserClusters {
     try config.validate()
+    precondition(engaged.count == times.count, "one time per pin")
     let earliest = now - Int64(config.lookbackDays * 86_400)
-    var recent = actions.filter { action in
-      let t = log.timestamps[Int(action)]
-      guard t <= now && t >= earliest else { return false }
-      return rule?.isPositive(log, Int(action)) ?? true
-    }
-    recent.sort { a, b in
-      let (ta, tb) = (log.timestamps[Int(a)], log.timestamps[Int(b)])
-      return ta != tb ? ta < tb : a < b
-    }
+    var recent = engaged.indices.filter { times[$0] <= now && times[$0] >= earliest }
+    recent.sort { a, b in times[a] != times[b] ? times[a] < times[b] : a < b }
     recent = Array(recent.suffix(config.maxActions))
     guard !recent.isEmpty else { throw .emptyHistory(user: user) }
     // Distinct pins (in order of first engagement), each with its summed time-decayed weight.
     var pins = [Int32]()
     var weight = [Int32: Double]()
     for a in recent {
-      let pin = log.pins[Int(a)]
-      let age = Double(now - log.timestamps[Int(a)]) / 86_400
+      let pin = engaged[a]
+      let age = Double(now - times[a]) / 86_400
       if weight[pin] == nil { pins.append(pin) }
       weight[pin, default: 0] += Foundation.exp(-config.lambda * age)
     }

@@ -61,13 +61,17 @@ public struct PreparedData: Sendable {
 }
 
 /// A trained PinnerFormer with its evaluation.
-public struct PinnerFormerRun {
+public struct PinnerFormerRun: Sendable {
   public let model: PinnerFormerModel
   public let result: ModelResult
   public let losses: [Double]
   public let trainingSeconds: Double
   /// Pin vectors (one row per pin) the index searches.
   public let pinVectors: VectorMatrix
+  /// The index a retrieval bundle ships: IVF-PQ when `config.ann.enabled`, else exact.
+  public let servingIndex: FaissIndex
+  /// Each evaluation user's top 100 pins (dense ids) through `servingIndex`, embedded at the cut.
+  public let servingLists: [[Int64]]
 }
 
 /// The comparison of PinnerFormer, PinnerSage (oracle c = 5 and 20, round-robin) and cheap
@@ -205,7 +209,7 @@ public struct Experiment {
   func searchBoth(
     _ name: String, queries: VectorMatrix, exact: FaissIndex, ann: FaissIndex?, data: PreparedData,
     merge: ((FaissIndex) throws -> [[Int64]])? = nil
-  ) throws -> ModelResult {
+  ) throws -> (result: ModelResult, exact: [[Int64]], ann: [[Int64]]?) {
     func lists(_ index: FaissIndex) throws -> [[Int64]] {
       if let merge { return try merge(index) }
       let r = try index.search(queries, k: 100)
@@ -213,7 +217,7 @@ public struct Experiment {
     }
     let exactLists = try lists(exact)
     guard let ann, config.ann.enabled else {
-      return ModelResult(name: name, exact: metrics(exactLists, data), ann: nil)
+      return (ModelResult(name: name, exact: metrics(exactLists, data), ann: nil), exactLists, nil)
     }
     let annLists = try lists(ann)
     let versus = zip(annLists, exactLists).reduce(0.0) { sum, pair in
@@ -222,12 +226,13 @@ public struct Experiment {
     }
     let sample = queries.gathering(rows: 0..<min(config.ann.latencyQueries, queries.count))
     let latency = try ANNMeasurements.latencyMilliseconds(ann, queries: sample, k: 100)
-    return ModelResult(
+    let result = ModelResult(
       name: name, exact: metrics(exactLists, data),
       ann: ANNResult(
         index: ann.factoryString ?? "?", nprobe: try ann.nprobe(), metrics: metrics(annLists, data),
         recallVersusExact: versus / Double(max(1, annLists.count)), latencyP50Milliseconds: latency.p50,
         latencyP99Milliseconds: latency.p99))
+    return (result, exactLists, annLists)
   }
 
   /// Trains PinnerFormer with `model` and `training` and evaluates it (exact and IVF-PQ).
@@ -263,7 +268,8 @@ public struct Experiment {
       ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension))"
     let atCut = ActionSequences.recent(data.users.map { $0.history[...] }, log: log, length: shape.maxLength)
     let userVectors = model.embedUsers(atCut, content: data.content)
-    var result = try searchBoth(label, queries: userVectors, exact: exact, ann: ann, data: data)
+    let searched = try searchBoth(label, queries: userVectors, exact: exact, ann: ann, data: data)
+    var result = searched.result
     if inference != .once {
       result = ModelResult(
         name: label + ", \(inference.rawValue) inference",
@@ -271,7 +277,8 @@ public struct Experiment {
           model: model, data: data, inference: inference, index: exact, atCut: result.exact), ann: result.ann)
     }
     return PinnerFormerRun(
-      model: model, result: result, losses: losses, trainingSeconds: trainingSeconds, pinVectors: pinVectors)
+      model: model, result: result, losses: losses, trainingSeconds: trainingSeconds, pinVectors: pinVectors,
+      servingIndex: ann ?? exact, servingLists: searched.ann ?? searched.exact)
   }
 
   /// Daily and realtime inference (PinnerFormer section 4.4): every target is scored with the
@@ -312,8 +319,23 @@ public struct Experiment {
       p90Coverage10: atCut.p90Coverage10)
   }
 
+  /// What a run trained and built, beyond its figures (for exporting retrieval bundles).
+  public struct Artifacts: Sendable {
+    public let data: PreparedData
+    public let pinnerFormer: PinnerFormerRun
+    /// The content index PinnerSage and the content baselines searched (IVF-PQ if enabled).
+    public let contentIndex: FaissIndex
+    /// PinnerSage's configuration with the chosen α.
+    public let pinnerSage: PinnerSageConfig
+    /// Most engaged pins among training-visible positives (dense ids).
+    public let popular: [Int32]
+  }
+
   /// The full comparison.
-  public func run() throws -> Outcome {
+  public func run() throws -> Outcome { try runDetailed().outcome }
+
+  /// The full comparison, with what it trained and built.
+  public func runDetailed() throws -> (outcome: Outcome, artifacts: Artifacts) {
     var phases = [PhaseTiming]()
     let clock = ContinuousClock()
     var mark = clock.now
@@ -376,12 +398,13 @@ public struct Experiment {
     results.append(
       try searchBoth(
         "PinnerSage round-robin, \(roundRobin) medoids", queries: medoidQueries, exact: contentExact,
-        ann: contentANN, data: data, merge: sage(roundRobin)))
+        ann: contentANN, data: data, merge: sage(roundRobin)
+      ).result)
     phase("PinnerSage")
 
     // Baselines.
     let popular = Baselines.popular(
-      log, visible: data.split.trainingVisible, rule: data.dataset.rule, count: 100)
+      log, visible: data.split.trainingVisible, rule: data.dataset.rule, count: 1000)
     results.append(
       ModelResult(
         name: "Most popular (training-visible positives)",
@@ -396,14 +419,16 @@ public struct Experiment {
     results.append(
       try searchBoth(
         "Last engaged pin's content embedding", queries: last, exact: contentExact, ann: contentANN,
-        data: data))
+        data: data
+      ).result)
     results.append(
       try searchBoth(
         "Time-decayed average of recent content (λ = 0.1/day)", queries: decayed, exact: contentExact,
-        ann: contentANN, data: data))
+        ann: contentANN, data: data
+      ).result)
     phase("baselines")
 
-    return Outcome(
+    let outcome = Outcome(
       dataset: data.dataset.name, results: results, evaluationUsers: data.users.count,
       trainingUsers: data.split.trainingUsers.count, pins: log.pinCount, actions: log.count,
       protocolDescription: data.split.protocolDescription, contentDescription: data.contentDescription,
@@ -411,6 +436,10 @@ public struct Experiment {
       alphaRecalls: alphaRecalls.map { AlphaRecall(alpha: $0.alpha, recall10: $0.recall) },
       clusteredUsers: clusters.compactMap { $0 }.count, phases: phases, model: former.model.config,
       finalLoss: former.losses.suffix(20).reduce(0, +) / Double(max(1, min(20, former.losses.count))))
+    let artifacts = Artifacts(
+      data: data, pinnerFormer: former, contentIndex: contentANN ?? contentExact, pinnerSage: sageConfig,
+      popular: popular.map { Int32($0) })
+    return (outcome, artifacts)
   }
 }
 

@@ -1,0 +1,224 @@
+import Foundation
+import PinData
+import PinnerFormer
+import PinnerSage
+import VectorIndex
+import Vectors
+
+/// What a bundle directory holds, written as `manifest.json` beside the files it checks.
+public struct BundleManifest: Sendable, Codable, Equatable {
+  /// Which user representation the bundle serves.
+  public enum Kind: String, Sendable, Codable {
+    case pinnerFormer
+    case pinnerSage
+  }
+  /// A file of the bundle with its size and SHA-256.
+  public struct FileEntry: Sendable, Codable, Equatable {
+    public let bytes: Int
+    public let sha256: String
+  }
+
+  public let formatVersion: Int
+  public let kind: Kind
+  /// The library that wrote it ("pinretrieval") and the index library it links.
+  public let library: String
+  public let indexLibrary: String
+  public let createdAt: String
+  /// Dimension of the index vectors (PinnerFormer: D; PinnerSage: the content dimension).
+  public let dimension: Int
+  public let contentDimension: Int
+  public let metric: String
+  public let pinCount: Int
+  /// FAISS factory string and nprobe of the index (nprobe 0: not an IVF index).
+  public let index: String
+  public let nprobe: Int
+  /// Vocabularies of history actions (PinnerFormer's type and surface embeddings).
+  public let actionTypes: [String]
+  public let surfaces: [String]
+  /// Which history actions PinnerSage clusters.
+  public let positiveRule: PositiveRule
+  public let pinnerSage: PinnerSageConfig?
+  public let medoidsPerUser: Int?
+  /// The fallback for users without a usable history: most engaged pins first.
+  public let popular: [String]
+  public let files: [String: FileEntry]
+}
+
+/// A bundle that cannot be written or loaded, naming the file and what is wrong.
+public enum BundleError: Error, Equatable, CustomStringConvertible {
+  case missingFile(String)
+  case checksumMismatch(file: String, expected: String, actual: String)
+  case dimensionMismatch(String)
+  case newerFormat(found: Int, supported: Int)
+  case invalidManifest(path: String, reason: String)
+  case invalidArgument(String)
+  case index(file: String, VectorIndexError)
+  case model(ModelError)
+  case io(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .missingFile(let path): "bundle file missing: \(path)"
+    case .checksumMismatch(let file, let expected, let actual):
+      "bundle file \(file) does not match its checksum (manifest sha256 \(expected), file \(actual)): changed or truncated"
+    case .dimensionMismatch(let what): "bundle dimensions disagree: \(what)"
+    case .newerFormat(let found, let supported):
+      "bundle format version \(found) is newer than this library's (\(supported)); upgrade pinretrieval"
+    case .invalidManifest(let path, let reason): "bundle manifest \(path): \(reason)"
+    case .invalidArgument(let reason): "retrieval: \(reason)"
+    case .index(let file, let error): "bundle index \(file): \(error)"
+    case .model(let error): "bundle model: \(error)"
+    case .io(let path, let reason): "bundle \(path): \(reason)"
+    }
+  }
+}
+
+/// The on-disk retrieval bundle: `manifest.json`, `pins.faiss` (the pin index), `content.npy`
+/// (content embeddings the encoder or PinnerSage reads), `pin-ids.txt` (one pin id per index
+/// row) and, for PinnerFormer, `model.safetensors`.
+public enum RetrievalBundle {
+  /// The format this library writes and the newest it reads.
+  public static let formatVersion = 1
+  static let manifestName = "manifest.json"
+  static let indexName = "pins.faiss"
+  static let contentName = "content.npy"
+  static let pinIDsName = "pin-ids.txt"
+  static let modelName = "model.safetensors"
+
+  /// What both kinds of bundle share.
+  public struct Corpus: Sendable {
+    public let pinIDs: [String]
+    public let content: VectorMatrix
+    public let actionTypes: [String]
+    public let surfaces: [String]
+    public let positiveRule: PositiveRule
+    /// Dense pin indices, most engaged first (the empty-history fallback).
+    public let popular: [Int32]
+
+    public init(
+      pinIDs: [String], content: VectorMatrix, actionTypes: [String], surfaces: [String],
+      positiveRule: PositiveRule, popular: [Int32]
+    ) {
+      self.pinIDs = pinIDs
+      self.content = content
+      self.actionTypes = actionTypes
+      self.surfaces = surfaces
+      self.positiveRule = positiveRule
+      self.popular = popular
+    }
+  }
+
+  /// Writes a PinnerFormer bundle: the model, its pin index (vectors from `model.embedPins`).
+  public static func exportPinnerFormer(
+    model: PinnerFormerModel, index: FaissIndex, corpus: Corpus, to directory: String
+  ) throws {
+    guard index.dimension == model.config.outputDimension else {
+      throw BundleError.dimensionMismatch(
+        "index dimension \(index.dimension), model output dimension \(model.config.outputDimension)")
+    }
+    try write(kind: .pinnerFormer, index: index, corpus: corpus, sage: nil, to: directory) { dir in
+      try Checkpoint.write(model, to: dir + "/" + modelName)
+    }
+  }
+
+  /// Writes a PinnerSage bundle: the content index, the clustering configuration (α, λ, window).
+  public static func exportPinnerSage(
+    config: PinnerSageConfig, medoidsPerUser: Int, index: FaissIndex, corpus: Corpus, to directory: String
+  ) throws {
+    try config.validate()
+    guard medoidsPerUser >= 1 else { throw BundleError.invalidArgument("medoidsPerUser must be at least 1") }
+    try write(
+      kind: .pinnerSage, index: index, corpus: corpus, sage: (config, medoidsPerUser), to: directory
+    ) { _ in }
+  }
+
+  /// Writes every file into a fresh sibling directory, then renames it into place: a reader sees
+  /// the old bundle or the new one, never a half-written one.
+  static func write(
+    kind: BundleManifest.Kind, index: FaissIndex, corpus: Corpus, sage: (PinnerSageConfig, Int)?,
+    to directory: String, extra: (String) throws -> Void
+  ) throws {
+    guard corpus.pinIDs.count == corpus.content.count, index.count == corpus.pinIDs.count else {
+      throw BundleError.dimensionMismatch(
+        "\(corpus.pinIDs.count) pin ids, \(corpus.content.count) content rows, \(index.count) index vectors")
+    }
+    let fm = FileManager.default
+    let target = URL(fileURLWithPath: directory).standardizedFileURL.path
+    let staging =
+      target + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+    try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+    do {
+      try index.write(to: staging + "/" + indexName)
+      try NPY.write(corpus.content, to: staging + "/" + contentName)
+      try Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8).write(
+        to: URL(fileURLWithPath: staging + "/" + pinIDsName))
+      try extra(staging)
+      var files = [String: BundleManifest.FileEntry]()
+      for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
+        let data = try Data(contentsOf: URL(fileURLWithPath: staging + "/" + name))
+        files[name] = BundleManifest.FileEntry(bytes: data.count, sha256: SHA256.hex(data))
+      }
+      let nprobe = (try? index.nprobe()) ?? 0
+      let manifest = BundleManifest(
+        formatVersion: formatVersion, kind: kind, library: "pinretrieval",
+        indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
+        dimension: index.dimension, contentDimension: corpus.content.dimension, metric: "innerProduct",
+        pinCount: corpus.pinIDs.count, index: index.factoryString ?? "unknown", nprobe: nprobe,
+        actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
+        pinnerSage: sage?.0, medoidsPerUser: sage?.1,
+        popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
+        files: files)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+      try encoder.encode(manifest).write(to: URL(fileURLWithPath: staging + "/" + manifestName))
+      // Swap in: move an existing bundle aside, rename the staging directory, remove the old one.
+      let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+      let existed = fm.fileExists(atPath: target)
+      if existed { try fm.moveItem(atPath: target, toPath: old) }
+      do {
+        try fm.moveItem(atPath: staging, toPath: target)
+      } catch {
+        if existed { try? fm.moveItem(atPath: old, toPath: target) }
+        throw error
+      }
+      if existed { try? fm.removeItem(atPath: old) }
+    } catch {
+      try? fm.removeItem(atPath: staging)
+      throw error
+    }
+  }
+
+  /// Reads and checks a bundle's manifest and files (presence, size and SHA-256, format version).
+  static func verifiedManifest(_ directory: String) throws(BundleError) -> BundleManifest {
+    let path = directory + "/" + manifestName
+    guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+    // The version first, so a newer format is reported as such, not as a decoding error.
+    struct Version: Decodable { let formatVersion: Int }
+    guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+      throw .invalidManifest(path: path, reason: "no integer formatVersion")
+    }
+    guard version.formatVersion <= formatVersion else {
+      throw .newerFormat(found: version.formatVersion, supported: formatVersion)
+    }
+    let manifest: BundleManifest
+    do {
+      manifest = try JSONDecoder().decode(BundleManifest.self, from: data)
+    } catch {
+      throw .invalidManifest(path: path, reason: "\(error)")
+    }
+    var required = [indexName, contentName, pinIDsName]
+    if manifest.kind == .pinnerFormer { required.append(modelName) }
+    for name in required where manifest.files[name] == nil {
+      throw .invalidManifest(path: path, reason: "no checksum for \(name)")
+    }
+    for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) {
+      let file = directory + "/" + name
+      guard let contents = FileManager.default.contents(atPath: file) else { throw .missingFile(file) }
+      let digest = SHA256.hex(contents)
+      guard contents.count == entry.bytes, digest == entry.sha256 else {
+        throw .checksumMismatch(file: file, expected: entry.sha256, actual: digest)
+      }
+    }
+    return manifest
+  }
+}

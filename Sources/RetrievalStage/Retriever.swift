@@ -1,0 +1,346 @@
+import Foundation
+import PinData
+import PinnerFormer
+import PinnerSage
+import Synchronization
+import VectorIndex
+import Vectors
+
+/// One action of a user's history, as a caller knows it (ids and names, not dense codes).
+public struct HistoryAction: Sendable, Codable, Equatable {
+  public var pin: String
+  /// An action type of the bundle's vocabulary (`manifest.actionTypes`).
+  public var action: String
+  /// Unix seconds.
+  public var timestamp: Int64
+  /// A surface of `manifest.surfaces`; empty (or absent in JSON) for the first surface.
+  public var surface: String
+  /// Seconds.
+  public var duration: Float
+
+  public init(pin: String, action: String, timestamp: Int64, surface: String = "", duration: Float = 0) {
+    self.pin = pin
+    self.action = action
+    self.timestamp = timestamp
+    self.surface = surface
+    self.duration = duration
+  }
+
+  enum CodingKeys: String, CodingKey { case pin, action, timestamp, surface, duration }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    pin = try c.decode(String.self, forKey: .pin)
+    action = try c.decode(String.self, forKey: .action)
+    timestamp = try c.decode(Int64.self, forKey: .timestamp)
+    surface = try c.decodeIfPresent(String.self, forKey: .surface) ?? ""
+    duration = try c.decodeIfPresent(Float.self, forKey: .duration) ?? 0
+  }
+}
+
+/// The top-k pins for one user, best first, with what was left out of the history.
+public struct RetrievedPins: Sendable, Codable, Equatable {
+  public let pins: [String]
+  /// Inner products with the user's query vector (fallback rows: 0).
+  public let scores: [Float]
+  /// History actions whose pin the bundle does not know (skipped).
+  public let skippedUnknownPins: Int
+  /// History actions with an action type or surface outside the bundle's vocabulary (skipped).
+  public let skippedUnknownActions: Int
+  /// True when nothing usable was left in the history and the popular pins were returned.
+  public let fallback: Bool
+}
+
+/// A retrieval stage: user history in, top-k pins out. Implementations are safe to call from
+/// many tasks at once.
+public protocol CandidateRetriever: Sendable {
+  var manifest: BundleManifest { get }
+  /// Top `k` pins for each history (one batched search), none of `excluding[i]` in result i.
+  func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
+    -> [RetrievedPins]
+}
+
+extension CandidateRetriever {
+  /// Top `k` pins for one user's history, none of `excluding`.
+  ///
+  /// An empty history, or one whose pins are all unknown, gets the bundle's most popular pins
+  /// (`fallback` set), not an error. `k` must be positive.
+  public func retrieve(history: [HistoryAction], k: Int, excluding: Set<String> = []) throws(BundleError)
+    -> RetrievedPins
+  {
+    try retrieve(histories: [history], k: k, excluding: [excluding])[0]
+  }
+}
+
+/// Loads a bundle (verifying checksums, version and dimensions) as the retriever of its kind.
+public func loadRetriever(bundle directory: String) throws(BundleError) -> any CandidateRetriever {
+  let manifest = try RetrievalBundle.verifiedManifest(directory)
+  let shared = try BundleCorpus(directory, manifest: manifest)
+  switch manifest.kind {
+  case .pinnerFormer: return try PinnerFormerRetriever(directory, corpus: shared)
+  case .pinnerSage: return try PinnerSageRetriever(corpus: shared)
+  }
+}
+
+/// The index, content embeddings and vocabularies of a verified bundle.
+struct BundleCorpus: Sendable {
+  let manifest: BundleManifest
+  let index: FaissIndex
+  let content: VectorMatrix
+  let pinIDs: [String]
+  let pinOfID: [String: Int32]
+  let typeOfName: [String: Int32]
+  let surfaceOfName: [String: Int32]
+
+  init(_ directory: String, manifest: BundleManifest) throws(BundleError) {
+    self.manifest = manifest
+    let indexPath = directory + "/" + RetrievalBundle.indexName
+    do {
+      index = try FaissIndex.read(from: indexPath)
+    } catch {
+      throw .index(file: indexPath, error)
+    }
+    let contentPath = directory + "/" + RetrievalBundle.contentName
+    do {
+      content = try NPY.read(contentPath)
+    } catch {
+      throw .io(path: contentPath, reason: "\(error)")
+    }
+    let idsPath = directory + "/" + RetrievalBundle.pinIDsName
+    guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
+    pinIDs = String(decoding: text, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+      .dropLast().map(String.init)
+    guard pinIDs.count == manifest.pinCount, content.count == manifest.pinCount,
+      index.count == manifest.pinCount
+    else {
+      throw .dimensionMismatch(
+        "manifest pinCount \(manifest.pinCount), \(pinIDs.count) pin ids, \(content.count) content rows, \(index.count) index vectors"
+      )
+    }
+    guard index.dimension == manifest.dimension, content.dimension == manifest.contentDimension else {
+      throw .dimensionMismatch(
+        "index \(index.dimension)-d (manifest \(manifest.dimension)), content \(content.dimension)-d (manifest \(manifest.contentDimension))"
+      )
+    }
+    var pinOfID = [String: Int32](minimumCapacity: pinIDs.count)
+    for (i, id) in pinIDs.enumerated() { pinOfID[id] = Int32(i) }
+    self.pinOfID = pinOfID
+    typeOfName = Dictionary(uniqueKeysWithValues: manifest.actionTypes.enumerated().map { ($1, Int32($0)) })
+    surfaceOfName = Dictionary(uniqueKeysWithValues: manifest.surfaces.enumerated().map { ($1, Int32($0)) })
+  }
+
+  /// A history resolved to dense codes, oldest first (stable by time), with what was skipped.
+  struct Resolved {
+    var pins: [Int32] = []
+    var types: [Int32] = []
+    var surfaces: [Int32] = []
+    var durations: [Float] = []
+    var timestamps: [Int64] = []
+    var names: [(type: String, surface: String)] = []
+    var unknownPins = 0
+    var unknownActions = 0
+  }
+
+  func resolve(_ history: [HistoryAction]) -> Resolved {
+    var r = Resolved()
+    let order = history.indices.sorted { a, b in
+      history[a].timestamp != history[b].timestamp ? history[a].timestamp < history[b].timestamp : a < b
+    }
+    for i in order {
+      let action = history[i]
+      guard let pin = pinOfID[action.pin] else {
+        r.unknownPins += 1
+        continue
+      }
+      guard let type = typeOfName[action.action],
+        let surface = action.surface.isEmpty ? 0 : surfaceOfName[action.surface]
+      else {
+        r.unknownActions += 1
+        continue
+      }
+      r.pins.append(pin)
+      r.types.append(type)
+      r.surfaces.append(surface)
+      r.durations.append(action.duration)
+      r.timestamps.append(action.timestamp)
+      r.names.append((action.action, action.surface.isEmpty ? manifest.surfaces.first ?? "" : action.surface))
+    }
+    return r
+  }
+
+  func checkArguments(_ count: Int, k: Int, excluding: [Set<String>]) throws(BundleError) {
+    guard k > 0 else { throw .invalidArgument("k must be positive (got \(k))") }
+    guard excluding.isEmpty || excluding.count == count else {
+      throw .invalidArgument("\(excluding.count) exclusion sets for \(count) histories")
+    }
+  }
+
+  /// The popular fallback without excluded pins.
+  func fallback(k: Int, excluding: Set<String>, _ r: Resolved) -> RetrievedPins {
+    let pins = Array(manifest.popular.lazy.filter { !excluding.contains($0) }.prefix(k))
+    return RetrievedPins(
+      pins: pins, scores: [Float](repeating: 0, count: pins.count), skippedUnknownPins: r.unknownPins,
+      skippedUnknownActions: r.unknownActions, fallback: true)
+  }
+
+  /// Searches `queries` for the top k + |excluded| and drops excluded pins.
+  func search(_ queries: VectorMatrix, k: Int, excluding: [Set<String>]) throws(BundleError) -> [(
+    [String], [Float]
+  )] {
+    let extra = excluding.map(\.count).max() ?? 0
+    let results: SearchResults
+    do {
+      results = try index.search(queries, k: min(index.count, k + extra))
+    } catch {
+      throw .index(file: RetrievalBundle.indexName, error)
+    }
+    return (0..<queries.count).map { q in
+      var pins = [String]()
+      var scores = [Float]()
+      for (id, score) in zip(results.ids(forQuery: q), results.scores(forQuery: q)) where pins.count < k {
+        let pin = pinIDs[Int(id)]
+        if excluding.isEmpty || !excluding[q].contains(pin) {
+          pins.append(pin)
+          scores.append(score)
+        }
+      }
+      return (pins, scores)
+    }
+  }
+}
+
+/// PinnerFormer behind the retrieval protocol: the encoder embeds the newest M actions, the pin
+/// index returns the nearest pins.
+public final class PinnerFormerRetriever: CandidateRetriever {
+  let corpus: BundleCorpus
+  let prototype: PinnerFormerModel
+  /// Idle model instances (an instance reuses its buffers, so each call borrows one).
+  let idle = Mutex<[PinnerFormerModel]>([])
+  public var manifest: BundleManifest { corpus.manifest }
+
+  init(_ directory: String, corpus: BundleCorpus) throws(BundleError) {
+    self.corpus = corpus
+    do {
+      (prototype, _) = try Checkpoint.read(directory + "/" + RetrievalBundle.modelName)
+    } catch {
+      throw .model(error)
+    }
+    let c = prototype.config
+    guard c.outputDimension == corpus.manifest.dimension, c.contentDimension == corpus.content.dimension
+    else {
+      throw .dimensionMismatch(
+        "model D = \(c.outputDimension), content \(c.contentDimension)-d; index \(corpus.manifest.dimension)-d, content \(corpus.content.dimension)-d"
+      )
+    }
+    guard c.actionTypes == corpus.manifest.actionTypes.count,
+      c.surfaces >= max(1, corpus.manifest.surfaces.count)
+    else {
+      throw .dimensionMismatch(
+        "model has \(c.actionTypes) action types and \(c.surfaces) surfaces; manifest \(corpus.manifest.actionTypes.count) and \(corpus.manifest.surfaces.count)"
+      )
+    }
+  }
+
+  public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
+    -> [RetrievedPins]
+  {
+    try corpus.checkArguments(histories.count, k: k, excluding: excluding)
+    let resolved = histories.map(corpus.resolve)
+    let usable = resolved.indices.filter { !resolved[$0].pins.isEmpty }
+    var out = resolved.indices.map { i in
+      corpus.fallback(k: k, excluding: excluding.isEmpty ? [] : excluding[i], resolved[i])
+    }
+    guard !usable.isEmpty else { return out }
+    let length = prototype.config.maxLength
+    var sequences = ActionSequences(count: usable.count, length: length)
+    for (b, i) in usable.enumerated() {
+      let r = resolved[i]
+      let start = max(0, r.pins.count - length)
+      sequences.lengths[b] = r.pins.count - start
+      sequences.endTimes[b] = Double(r.timestamps.last!)
+      for (t, a) in (start..<r.pins.count).enumerated() {
+        let token = b * length + t
+        sequences.pins[token] = r.pins[a]
+        sequences.types[token] = r.types[a]
+        sequences.surfaces[token] = r.surfaces[a]
+        sequences.durations[token] = r.durations[a]
+        sequences.timestamps[token] = Double(r.timestamps[a])
+      }
+    }
+    let model = idle.withLock { $0.popLast() } ?? prototype.copy()
+    let users = model.embedUsers(sequences, content: corpus.content)
+    idle.withLock { $0.append(model) }
+    let found = try corpus.search(
+      users, k: k, excluding: excluding.isEmpty ? [] : usable.map { excluding[$0] })
+    for (b, i) in usable.enumerated() {
+      out[i] = RetrievedPins(
+        pins: found[b].0, scores: found[b].1, skippedUnknownPins: resolved[i].unknownPins,
+        skippedUnknownActions: resolved[i].unknownActions, fallback: false)
+    }
+    return out
+  }
+}
+
+/// PinnerSage behind the same protocol: Ward clusters of the history's positives, the most
+/// important medoids searched, results merged round-robin.
+public final class PinnerSageRetriever: CandidateRetriever {
+  let corpus: BundleCorpus
+  let config: PinnerSageConfig
+  let medoids: Int
+  public var manifest: BundleManifest { corpus.manifest }
+
+  init(corpus: BundleCorpus) throws(BundleError) {
+    guard let config = corpus.manifest.pinnerSage, let medoids = corpus.manifest.medoidsPerUser else {
+      throw .invalidManifest(
+        path: RetrievalBundle.manifestName, reason: "pinnerSage bundle without its config")
+    }
+    self.corpus = corpus
+    self.config = config
+    self.medoids = medoids
+  }
+
+  public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
+    -> [RetrievedPins]
+  {
+    try corpus.checkArguments(histories.count, k: k, excluding: excluding)
+    let rule = corpus.manifest.positiveRule
+    var out = [RetrievedPins]()
+    for (i, history) in histories.enumerated() {
+      let r = corpus.resolve(history)
+      let positive = r.pins.indices.filter {
+        rule.isPositive(type: r.names[$0].type, surface: r.names[$0].surface, duration: r.durations[$0])
+      }
+      let skip = excluding.isEmpty ? Set<String>() : excluding[i]
+      guard let now = positive.map({ r.timestamps[$0] }).max(),
+        let clusters = try? PinnerSage.cluster(
+          user: Int32(i), pins: positive.map { r.pins[$0] }, times: positive.map { r.timestamps[$0] },
+          embeddings: corpus.content, now: now, config: config)
+      else {
+        out.append(corpus.fallback(k: k, excluding: skip, r))
+        continue
+      }
+      var queries = VectorMatrix(dimension: corpus.content.dimension)
+      for m in clusters.medoids.prefix(medoids) { queries.append(corpus.content[Int(m)]) }
+      let results: SearchResults
+      do {
+        results = try corpus.index.search(queries, k: min(corpus.index.count, k + skip.count))
+      } catch {
+        throw .index(file: RetrievalBundle.indexName, error)
+      }
+      var score = [Int64: Float]()
+      for q in 0..<queries.count {
+        for (id, s) in zip(results.ids(forQuery: q), results.scores(forQuery: q)) where score[id] == nil {
+          score[id] = s
+        }
+      }
+      let ids = PinnerSage.roundRobin(
+        (0..<queries.count).map { results.ids(forQuery: $0) }, k: k,
+        excluding: Set(skip.compactMap { corpus.pinOfID[$0].map(Int64.init) }))
+      let merged = ids.map { corpus.pinIDs[Int($0)] }
+      out.append(
+        RetrievedPins(
+          pins: merged, scores: ids.map { score[$0]! }, skippedUnknownPins: r.unknownPins,
+          skippedUnknownActions: r.unknownActions, fallback: false))
+    }
+    return out
+  }
+}
