@@ -98,6 +98,14 @@ let package = Package(
       ],
       path: "Benchmarks/model-benchmark"
     ),
+    .executableTarget(
+      name: "retrieval-benchmark",
+      dependencies: [
+        "ANNEvaluation", "Linalg", "PinData", "PinnerFormer", "Randomness", "RetrievalStage", "VectorIndex", "Vectors",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/retrieval-benchmark"
+    ),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(

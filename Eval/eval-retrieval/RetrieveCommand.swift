@@ -30,7 +30,9 @@ struct Retrieve: ParsableCommand {
     }
     let output: Data
     do {
-      if let one = try? JSONDecoder().decode([HistoryAction].self, from: data) {
+      let isArray = data.first { !Set(" \t\r\n".utf8).contains($0) } == UInt8(ascii: "[")
+      if isArray {
+        let one = try JSONDecoder().decode([HistoryAction].self, from: data)
         output = try encoder.encode(retriever.retrieve(history: one, k: k, excluding: exclusions(one)))
       } else {
         let many = try JSONDecoder().decode([String: [HistoryAction]].self, from: data)
