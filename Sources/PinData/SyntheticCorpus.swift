@@ -23,6 +23,9 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   /// How much closer to its topic's centre the most popular pin of a topic lies (0: popularity
   /// is invisible in the content embedding; 0.7: its noise is 30% of the least popular pin's).
   public var popularCentrality: Float = 0
+  /// Chance that a pin the user already engaged with is engaged again when drawn; otherwise
+  /// another pin is drawn (up to 8 times). 1: no feed filtering; real feeds rarely re-show pins.
+  public var revisitProbability = 1.0
   /// Mean number of interests per user (at least 1).
   public var meanInterests = 3.0
   /// Mean sessions per active day of an average user (users' rates vary log-normally).
@@ -186,6 +189,7 @@ private struct WorldTables: Sendable {
     }
     var weights = interests.map { _ in -Foundation.log(max(rng.nextUnitDouble(), 1e-12)) }
     let rate = c.meanSessionsPerDay * exp(0.8 * Double(rng.nextGaussian()) - 0.32)
+    var engaged = Set<Int32>()
     for day in 0..<c.days {
       // Drift, and now and then a new interest replacing the weakest one.
       for i in weights.indices { weights[i] *= exp(c.interestDrift * Double(rng.nextGaussian())) }
@@ -214,7 +218,15 @@ private struct WorldTables: Sendable {
             topic = rng.nextInt(below: c.topics)
             if !interests.contains(topic) && rng.nextUnitDouble() < 0.5 { type = 3 }
           }
-          let pin = pinsOfTopic[topic][pinSamplers[topic].sample(&rng)]
+          var pin = pinsOfTopic[topic][pinSamplers[topic].sample(&rng)]
+          if c.revisitProbability < 1 {
+            var tries = 0
+            while tries < 8 && engaged.contains(pin) && rng.nextUnitDouble() >= c.revisitProbability {
+              pin = pinsOfTopic[topic][pinSamplers[topic].sample(&rng)]
+              tries += 1
+            }
+            engaged.insert(pin)
+          }
           let (median, sigma) = Self.durations[type]
           let duration = median * exp(sigma * Double(rng.nextGaussian()))
           log.append(
