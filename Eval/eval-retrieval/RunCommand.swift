@@ -19,6 +19,7 @@ struct ExperimentOptions: ParsableArguments {
 
   /// The effective configuration: defaults, then the file, then the flags.
   func experimentConfig() throws -> ExperimentConfig {
+    _ = started  // the progress clock starts with the command, not with its first message
     var config = try config.map { try ExperimentConfig.load(from: $0) } ?? ExperimentConfig()
     if let dataset {
       config.dataset = dataset
@@ -108,7 +109,9 @@ struct Run: ParsableCommand {
   @Option(help: "Write PinnerSage (chosen α, content index) as a retrieval bundle to this directory.")
   var exportPinnersageBundle: String?
 
-  struct JSONOutput: Encodable {
+  struct JSONOutput: Codable {
+    let command: String
+    let commit: String
     let config: ExperimentConfig
     let outcome: Experiment.Outcome
     let leaveOneOut: LeaveOneOutOutcome?
@@ -124,11 +127,12 @@ struct Run: ParsableCommand {
       try BundleExport.pinnerSage(artifacts, medoids: config.roundRobinMedoids, to: exportPinnersageBundle)
     }
     let loo = config.leaveOneOut ? try experiment.leaveOneOut() : nil
-    let report = ComparisonReport.markdown(
-      outcome, config: config, context: try options.context(), leaveOneOut: loo)
+    let context = try options.context()
+    let report = ComparisonReport.markdown(outcome, config: config, context: context, leaveOneOut: loo)
     try options.write(
       report, name: reportName(config.dataset, prefix: "retrieval"),
-      json: JSONOutput(config: config, outcome: outcome, leaveOneOut: loo))
+      json: JSONOutput(
+        command: context.command, commit: context.commit, config: config, outcome: outcome, leaveOneOut: loo))
     progress("total \((ContinuousClock.now - started).components.seconds) s")
   }
 }
@@ -170,7 +174,9 @@ struct Ablate: ParsableCommand {
 
   func validate() throws { _ = try axis() }
 
-  struct JSONOutput: Encodable {
+  struct JSONOutput: Codable {
+    let command: String
+    let commit: String
     let config: ExperimentConfig
     let outcome: AblationOutcome
   }
@@ -181,10 +187,52 @@ struct Ablate: ParsableCommand {
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
     let outcome = try experiment.ablate(axis, values: values)
-    let report = ComparisonReport.ablation(outcome, config: config, context: try options.context())
+    let context = try options.context()
+    let report = ComparisonReport.ablation(outcome, config: config, context: context)
     try options.write(
       report, name: reportName(config.dataset, prefix: "ablation-\(axis.rawValue)"),
-      json: JSONOutput(config: config, outcome: outcome))
+      json: JSONOutput(command: context.command, commit: context.commit, config: config, outcome: outcome))
     progress("total \((ContinuousClock.now - started).components.seconds) s")
+  }
+}
+
+/// `eval-retrieval render --json FILE`: the report of an earlier run from its `--json` output,
+/// without recomputing (e.g. to add a Discussion with `--notes`).
+struct Render: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Re-render a report from the JSON a run or ablation wrote with --json (add --notes).")
+
+  @Option(help: "JSON written by `run --json` or `ablate --json`.") var json: String
+  @Option(help: "Markdown file appended as the Discussion section.") var notes: String?
+  @Option(help: "Directory for the report.") var out = "Reports"
+
+  func run() throws {
+    guard let data = FileManager.default.contents(atPath: json) else {
+      throw ValidationError("cannot read \(json)")
+    }
+    let discussion = try notes.map { path -> String in
+      guard let text = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read the notes file \(path)")
+      }
+      return String(decoding: text, as: UTF8.self)
+    }
+    let report: String
+    let name: String
+    if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
+      report = ComparisonReport.markdown(
+        run.outcome, config: run.config,
+        context: ReportContext(command: run.command, commit: run.commit, discussion: discussion),
+        leaveOneOut: run.leaveOneOut)
+      name = reportName(run.config.dataset, prefix: "retrieval")
+    } else {
+      let ablation = try JSONDecoder().decode(Ablate.JSONOutput.self, from: data)
+      report = ComparisonReport.ablation(
+        ablation.outcome, config: ablation.config,
+        context: ReportContext(command: ablation.command, commit: ablation.commit, discussion: discussion))
+      name = reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)")
+    }
+    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    try AtomicFile.write(Data(report.utf8), to: out + "/" + name)
+    progress("wrote \(out)/\(name)")
   }
 }
