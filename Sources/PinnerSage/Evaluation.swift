@@ -11,17 +11,41 @@ extension PinnerSage {
     _ users: [UserClusters?], medoidsPerUser: Int, k: Int, targets: [[Int32]], index: FaissIndex,
     embeddings: VectorMatrix
   ) throws(VectorIndexError) -> Double {
+    let searched = try searchMedoids(
+      users, medoidsPerUser: medoidsPerUser, depth: k, index: index, embeddings: embeddings)
+    return oracleRecall(
+      users, medoidsPerUser: medoidsPerUser, k: k, targets: targets, searched: searched,
+      embeddings: embeddings)
+  }
+
+  /// Each user's first `medoidsPerUser` medoids searched in one batch: per user, per medoid,
+  /// the top `depth` pin ids. Serves `oracleRecall` and `roundRobin` for any smaller count.
+  public static func searchMedoids(
+    _ users: [UserClusters?], medoidsPerUser: Int, depth: Int, index: FaissIndex, embeddings: VectorMatrix
+  ) throws(VectorIndexError) -> [[ArraySlice<Int64>]] {
     var queries = VectorMatrix(dimension: embeddings.dimension)
-    var firstQuery = [Int](repeating: 0, count: users.count)
-    for (u, user) in users.enumerated() {
-      firstQuery[u] = queries.count
+    for user in users {
       for medoid in user?.medoids.prefix(medoidsPerUser) ?? [] { queries.append(embeddings[Int(medoid)]) }
     }
-    guard !queries.isEmpty else { return 0 }
-    let results = try index.search(queries, k: min(k, index.count))
+    guard !queries.isEmpty else { return users.map { _ in [] } }
+    let results = try index.search(queries, k: min(depth, index.count))
+    var next = 0
+    return users.map { user in
+      let count = min(medoidsPerUser, user?.medoids.count ?? 0)
+      defer { next += count }
+      return (next..<(next + count)).map { results.ids(forQuery: $0) }
+    }
+  }
+
+  /// `oracleRecall` from `searchMedoids` results (at least `medoidsPerUser` medoids, depth >= k).
+  public static func oracleRecall(
+    _ users: [UserClusters?], medoidsPerUser: Int, k: Int, targets: [[Int32]],
+    searched: [[ArraySlice<Int64>]],
+    embeddings: VectorMatrix
+  ) -> Double {
     var total = 0.0
     for (u, user) in users.enumerated() where !targets[u].isEmpty {
-      guard let user else { continue }
+      guard let user, !user.medoids.isEmpty else { continue }
       let medoids = Array(user.medoids.prefix(medoidsPerUser))
       var hits = 0
       for target in targets[u] {
@@ -29,7 +53,7 @@ extension PinnerSage {
         let closest = medoids.indices.max { a, b in
           dot(embeddings[Int(medoids[a])], t) < dot(embeddings[Int(medoids[b])], t)
         }!
-        if results.ids(forQuery: firstQuery[u] + closest).contains(Int64(target)) { hits += 1 }
+        if searched[u][closest].prefix(k).contains(Int64(target)) { hits += 1 }
       }
       total += Double(hits) / Double(targets[u].count)
     }

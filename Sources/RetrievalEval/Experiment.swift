@@ -4,6 +4,7 @@ import Linalg
 import PinData
 import PinnerFormer
 import PinnerSage
+import Randomness
 import RetrievalMetrics
 import VectorIndex
 import Vectors
@@ -363,8 +364,15 @@ public struct Experiment {
     // PinnerSage: α chosen on validation users (training users with their own later targets).
     let positive = data.dataset.rule.compiled(for: log)
     let roundRobin = config.roundRobinMedoids
+    // α is a hyper-parameter: a seeded subsample of validation users is enough to choose it.
+    var validationUsers = data.validationUsers
+    if validationUsers.count > config.alphaUsers {
+      var rng = SeededGenerator(seed: config.seed + 2)
+      rng.shuffle(&validationUsers)
+      validationUsers = Array(validationUsers.prefix(config.alphaUsers))
+    }
     let (alpha, alphaRecalls) = try PinnerSage.chooseAlpha(
-      grid: config.alphaGrid, users: data.validationUsers, log: log, embeddings: data.content,
+      grid: config.alphaGrid, users: validationUsers, log: log, embeddings: data.content,
       config: config.pinnerSage, rule: positive, index: contentExact, medoidsPerUser: roundRobin, k: 10)
     var sageConfig = config.pinnerSage
     sageConfig.alpha = alpha
@@ -381,10 +389,14 @@ public struct Experiment {
     for user in present {
       for m in user.medoids.prefix(roundRobin) { medoidQueries.append(data.content[Int(m)]) }
     }
+    // One exact search of each user's 20 most important medoids serves both oracle rows and
+    // their round-robin columns.
+    let searched = try PinnerSage.searchMedoids(
+      clusters, medoidsPerUser: 20, depth: 100, index: contentExact, embeddings: data.content)
     for c in [5, 20] {
-      let merged = try sage(c)(contentExact)
-      let oracle = try PinnerSage.oracleRecall(
-        clusters, medoidsPerUser: c, k: 10, targets: data.targets, index: contentExact,
+      let merged = searched.map { PinnerSage.roundRobin(Array($0.prefix(c)), k: 100) }
+      let oracle = PinnerSage.oracleRecall(
+        clusters, medoidsPerUser: c, k: 10, targets: data.targets, searched: searched,
         embeddings: data.content)
       let m = metrics(merged, data)
       results.append(

@@ -62,6 +62,8 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var pinnerSage = PinnerSageConfig()
   /// Cut heights α tried on validation users (the best is used).
   public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4]
+  /// At most this many validation users (a seeded sample) score each α.
+  public var alphaUsers = 2000
   /// Medoids merged round-robin in the fair PinnerSage row.
   public var roundRobinMedoids = 3
   public var ann = ANNConfig()

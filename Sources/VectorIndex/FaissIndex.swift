@@ -1,4 +1,5 @@
 import CFaiss
+import Dispatch
 import Vectors
 
 /// How vectors are compared.
@@ -29,6 +30,9 @@ public class FaissIndex: @unchecked Sendable {
   public let metric: Metric
   /// The factory string this index was created with (nil for an index read from a file).
   public let factoryString: String?
+  /// Whether large query batches are split over concurrent searches (exhaustive indices, whose
+  /// FAISS search does not parallelize over queries by itself).
+  var splitsLargeBatches: Bool { false }
 
   /// Creates an index from a FAISS factory string.
   /// - Throws: `VectorIndexError.invalidFactoryString` if FAISS rejects `factory`.
@@ -137,9 +141,28 @@ public class FaissIndex: @unchecked Sendable {
       let ids = [Int64](unsafeUninitializedCapacity: n * k) { idBuffer, idCount in
         scores = [Float](unsafeUninitializedCapacity: n * k) { scoreBuffer, scoreCount in
           status = queries.withUnsafeBufferPointer { query in
-            cfaiss_index_search(
-              handle, Int64(n), query.baseAddress, Int64(k), scoreBuffer.baseAddress,
-              idBuffer.baseAddress)
+            // Exhaustive search runs on one core (FAISS's BLAS path, OpenBLAS single-threaded):
+            // large batches are split by rows over FaissThreads.count concurrent searches.
+            let workers = splitsLargeBatches ? min(FaissThreads.count, n / 256) : 1
+            guard workers > 1 else {
+              return cfaiss_index_search(
+                handle, Int64(n), query.baseAddress, Int64(k), scoreBuffer.baseAddress,
+                idBuffer.baseAddress)
+            }
+            let d = dimension
+            let parts = SendablePointers(
+              handle: handle, query: query.baseAddress!, scores: scoreBuffer.baseAddress!,
+              ids: idBuffer.baseAddress!)
+            let statuses = StatusSlots(count: workers)
+            defer { statuses.buffer.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+              let start = n * w / workers
+              let rows = n * (w + 1) / workers - start
+              statuses.buffer[w] = cfaiss_index_search(
+                parts.handle, Int64(rows), parts.query + start * d, Int64(k), parts.scores + start * k,
+                parts.ids + start * k)
+            }
+            return statuses.buffer.first { $0 != CFAISS_OK } ?? CFAISS_OK
           }
           scoreCount = n * k
         }
@@ -264,3 +287,20 @@ public class FaissIndex: @unchecked Sendable {
 #elseif canImport(Darwin)
   import Darwin
 #endif
+
+/// Raw pointers shared by the row blocks of one split search (each block writes its own rows).
+private struct SendablePointers: @unchecked Sendable {
+  let handle: OpaquePointer
+  let query: UnsafePointer<Float>
+  let scores: UnsafeMutablePointer<Float>
+  let ids: UnsafeMutablePointer<Int64>
+}
+
+/// One status per worker of a split search.
+private struct StatusSlots: @unchecked Sendable {
+  let buffer: UnsafeMutableBufferPointer<cfaiss_status>
+  init(count: Int) {
+    buffer = .allocate(capacity: count)
+    buffer.initialize(repeating: CFAISS_OK)
+  }
+}

@@ -3,6 +3,8 @@ public final class FlatIndex: FaissIndex, @unchecked Sendable {
   public init(dimension: Int, metric: Metric = .innerProduct) throws(VectorIndexError) {
     try super.init(dimension: dimension, factory: "Flat", metric: metric)
   }
+
+  override var splitsLargeBatches: Bool { true }
 }
 
 /// Inverted-file index with product-quantized residuals (Jégou et al., TPAMI 2011).

@@ -20,6 +20,24 @@ import Vectors
     }
   }
 
+  @Test func largeBatchesSplitOverThreadsGiveTheSameResults() throws {
+    let corpus = Fixtures.clustered(count: 2000)
+    let queries = Fixtures.clustered(count: 1100, seed: 3)
+    let index = try FlatIndex(dimension: 16)
+    try index.add(corpus)
+    let saved = FaissThreads.count
+    defer { FaissThreads.count = saved }
+    FaissThreads.count = 2
+    let split = try index.search(queries, k: 7)  // 1,100 rows: two concurrent blocks
+    FaissThreads.count = 1
+    let whole = try index.search(queries, k: 7)  // one FAISS call
+    for q in 0..<queries.count {
+      #expect(split.ids(forQuery: q) == whole.ids(forQuery: q))
+      // BLAS blocks the two row ranges differently: equal up to float rounding.
+      #expect(zip(split.scores(forQuery: q), whole.scores(forQuery: q)).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+  }
+
   @Test func bareFlatRejectsIdsButIDMapAcceptsThem() throws {
     let corpus = Fixtures.clustered(count: 10)
     let flat = try FlatIndex(dimension: 16)
