@@ -176,6 +176,18 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   /// The user embedding of each sequence (count x D): the output at its newest action.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
+    // Activations grow with the batch (about 1 MB per sequence at H = 64, M = 64): embed large
+    // batches in chunks so memory stays flat whatever the number of users.
+    let chunk = 256
+    guard sequences.count <= chunk else {
+      var result = VectorMatrix(dimension: config.outputDimension)
+      result.reserveCapacity(rows: sequences.count)
+      for start in stride(from: 0, to: sequences.count, by: chunk) {
+        let part = embedUsers(sequences.slice(start..<min(start + chunk, sequences.count)), content: content)
+        result.append(contentsOf: part)
+      }
+      return result
+    }
     let d = config.outputDimension
     let out = encoderForward(sequences, content: content, newestOnly: true)
     return VectorMatrix(dimension: d, count: sequences.count) { result in

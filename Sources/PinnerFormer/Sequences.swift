@@ -28,6 +28,20 @@ public struct ActionSequences: Sendable {
     endTimes = [Double](repeating: 0, count: count)
   }
 
+  /// Sequences `range` as a batch of their own.
+  public func slice(_ range: Range<Int>) -> ActionSequences {
+    var s = ActionSequences(count: range.count, length: length)
+    let tokens = (range.lowerBound * length)..<(range.upperBound * length)
+    s.lengths = Array(lengths[range])
+    s.endTimes = Array(endTimes[range])
+    s.pins = Array(pins[tokens])
+    s.types = Array(types[tokens])
+    s.surfaces = Array(surfaces[tokens])
+    s.durations = Array(durations[tokens])
+    s.timestamps = Array(timestamps[tokens])
+    return s
+  }
+
   /// Token index of the newest action of sequence b (where its user embedding is read).
   public func lastToken(_ b: Int) -> Int { b * length + lengths[b] - 1 }
 }

@@ -39,10 +39,27 @@ public struct ModelResult: Sendable, Codable, Equatable {
   public let ann: ANNResult?
 }
 
-/// A wall-clock phase of a run.
+/// A wall-clock phase of a run, with the process's peak memory at its end.
 public struct PhaseTiming: Sendable, Codable, Equatable {
   public let phase: String
   public let seconds: Double
+  /// Peak resident set size of the process so far (Linux `VmHWM`), in MiB; 0 where unknown.
+  public let peakResidentMiB: Double
+
+  public init(phase: String, seconds: Double) {
+    self.phase = phase
+    self.seconds = seconds
+    peakResidentMiB = Self.peakResidentMiB()
+  }
+
+  /// `VmHWM` of /proc/self/status in MiB (0 if unavailable).
+  public static func peakResidentMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kB = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kB / 1024
+  }
 }
 
 /// The data of a run after the split: what every model is trained on and evaluated against.
@@ -198,7 +215,17 @@ public struct Experiment {
     let m = config.ann.subQuantizers == 0 ? max(1, vectors.dimension / 4) : config.ann.subQuantizers
     let index = try IVFPQIndex(
       dimension: vectors.dimension, lists: lists, subQuantizers: m, reranking: config.ann.reranking)
-    try index.train(vectors)
+    // Train on a seeded sample: 100,000 vectors (or 40 per list) are plenty for the coarse
+    // quantizer and the PQ codebooks, and training on all of 1M vectors costs minutes.
+    let trainingCount = min(n, max(100_000, 40 * lists))
+    if trainingCount < n {
+      var rng = SeededGenerator(seed: config.seed + 3)
+      var rows = Array(0..<n)
+      rng.shuffle(&rows)
+      try index.train(vectors.gathering(rows: rows.prefix(trainingCount).sorted()))
+    } else {
+      try index.train(vectors)
+    }
     try index.add(vectors)
     try index.setNProbe(min(config.ann.nprobe, lists))
     if config.ann.reranking { try index.setRerankFactor(config.ann.kFactor) }
@@ -342,7 +369,9 @@ public struct Experiment {
     var mark = clock.now
     func phase(_ name: String) {
       phases.append(PhaseTiming(phase: name, seconds: (clock.now - mark).seconds))
-      progress("\(name) done in \(String(format: "%.1f", (clock.now - mark).seconds)) s")
+      progress(
+        "\(name) done in \(String(format: "%.1f", (clock.now - mark).seconds)) s, peak memory \(Int(phases.last!.peakResidentMiB)) MiB"
+      )
       mark = clock.now
     }
     let data = try prepare()

@@ -90,7 +90,10 @@ public enum ComparisonReport {
 
   static func timings(_ phases: [PhaseTiming]) -> String {
     "\n## Timings (wall clock)\n\n"
-      + phases.map { "- \($0.phase): \(f($0.seconds, 1)) s" }.joined(separator: "\n") + "\n"
+      + phases.map {
+        "- \($0.phase): \(f($0.seconds, 1)) s (peak memory so far \(Int($0.peakResidentMiB)) MiB)"
+      }
+      .joined(separator: "\n") + "\n"
   }
 
   /// The comparison report; with `leaveOneOut`, its section follows the window protocol's.
