@@ -52,6 +52,15 @@ public struct PhaseTiming: Sendable, Codable, Equatable {
     peakResidentMiB = Self.peakResidentMiB()
   }
 
+  enum CodingKeys: String, CodingKey { case phase, seconds, peakResidentMiB }
+  /// Reads JSON written before the memory field existed (0: unknown).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    phase = try c.decode(String.self, forKey: .phase)
+    seconds = try c.decode(Double.self, forKey: .seconds)
+    peakResidentMiB = try c.decodeIfPresent(Double.self, forKey: .peakResidentMiB) ?? 0
+  }
+
   /// `VmHWM` of /proc/self/status in MiB (0 if unavailable).
   public static func peakResidentMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

@@ -91,7 +91,8 @@ public enum ComparisonReport {
   static func timings(_ phases: [PhaseTiming]) -> String {
     "\n## Timings (wall clock)\n\n"
       + phases.map {
-        "- \($0.phase): \(f($0.seconds, 1)) s (peak memory so far \(Int($0.peakResidentMiB)) MiB)"
+        "- \($0.phase): \(f($0.seconds, 1)) s"
+          + ($0.peakResidentMiB > 0 ? " (peak memory so far \(Int($0.peakResidentMiB)) MiB)" : "")
       }
       .joined(separator: "\n") + "\n"
   }
