@@ -34,7 +34,8 @@ struct RetrievalBenchmark: ParsableCommand {
     var generator = SeededGenerator(seed: 7)
     let mixture = ClusteredVectors(dimension: 64, clusterCount: 350, spread: 0.12, generator: &generator)
     let content = mixture.sample(count: pins, generator: &generator)
-    let config = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)  // H = 64, M = 64, D = 64
+    // The default shape: H = 64, M = 64, D = 64.
+    let config = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)
     let model = try PinnerFormerModel(config: config, seed: 1)
     let pinVectors = model.embedPins(content: content)
     log("embedded \(pins) pins")
