@@ -50,51 +50,15 @@ struct DatasetOptions: ParsableArguments {
   @Option(help: "Synthetic corpus: users.") var users: Int?
   @Option(help: "Synthetic corpus: seed.") var seed: UInt64?
 
-  struct Loaded {
-    let name: String
-    let log: ActionLog
-    let rule: PositiveRule
-    let topics: PinTopics?
-    let embeddings: VectorMatrix?
-    let skippedLines: Int
-  }
-
-  func load() throws -> Loaded {
-    switch dataset {
-    case "synthetic":
-      var config = SyntheticConfig()
-      if let pins { config.pins = pins }
-      if let users { config.users = users }
-      if let seed { config.seed = seed }
-      let corpus = try SyntheticCorpus.generate(config)
-      return Loaded(
-        name: "synthetic (\(config.pins) pins, \(config.users) users, seed \(config.seed))", log: corpus.log,
-        rule: .pinnerFormer, topics: corpus.topics, embeddings: corpus.embeddings, skippedLines: 0)
-    case "ml-100k":
-      let (loaded, topics) = try KnownDatasets.movieLens100K(
-        packageRoot: FileManager.default.currentDirectoryPath)
-      return Loaded(
-        name: "ml-100k (RecBole 1.2.1 atomic files)", log: loaded.log, rule: .movieLens, topics: topics,
-        embeddings: nil, skippedLines: loaded.skippedUnknownActionTypes)
-    default:
-      var logFormat = DelimitedLogFormat()
-      if let format {
-        guard let data = FileManager.default.contents(atPath: format) else {
-          throw ValidationError("cannot read the format file \(format)")
-        }
-        do {
-          logFormat = try JSONDecoder().decode(DelimitedLogFormat.self, from: data)
-        } catch {
-          throw ValidationError("format file \(format): \(error)")
-        }
-      }
-      let loaded = try DelimitedLogLoader.load(dataset, format: logFormat)
-      let vectors = try embeddings.map { (path) throws(DataError) in
-        try PinEmbeddings.load(path, pinIDs: loaded.log.pinIDs)
-      }
-      return Loaded(
-        name: dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: vectors,
-        skippedLines: loaded.skippedUnknownActionTypes)
-    }
+  /// The data set, loaded as the harness loads it (`EvaluationDataset.load`).
+  func load() throws -> EvaluationDataset {
+    var config = ExperimentConfig()
+    config.dataset = dataset
+    config.format = format ?? ""
+    config.embeddings = embeddings ?? ""
+    if let pins { config.synthetic.pins = pins }
+    if let users { config.synthetic.users = users }
+    if let seed { config.synthetic.seed = seed }
+    return try EvaluationDataset.load(config, packageRoot: FileManager.default.currentDirectoryPath)
   }
 }
