@@ -241,18 +241,18 @@ public struct Experiment {
     return index
   }
 
-  /// Exact and approximate retrieval of `queries` (one per evaluation user unless `owners`
-  /// maps several queries to a user and `merge` combines them).
+  /// Exact and approximate retrieval of `queries` (one per evaluation user unless `merge`
+  /// turns an index into per-user lists). `exactLists`: the exact lists, when already computed.
   func searchBoth(
     _ name: String, queries: VectorMatrix, exact: FaissIndex, ann: FaissIndex?, data: PreparedData,
-    merge: ((FaissIndex) throws -> [[Int64]])? = nil
+    merge: ((FaissIndex) throws -> [[Int64]])? = nil, exactLists known: [[Int64]]? = nil
   ) throws -> (result: ModelResult, exact: [[Int64]], ann: [[Int64]]?) {
     func lists(_ index: FaissIndex) throws -> [[Int64]] {
       if let merge { return try merge(index) }
       let r = try index.search(queries, k: 100)
       return (0..<r.queryCount).map { Array(r.ids(forQuery: $0)) }
     }
-    let exactLists = try lists(exact)
+    let exactLists = try known ?? lists(exact)
     guard let ann, config.ann.enabled else {
       return (ModelResult(name: name, exact: metrics(exactLists, data), ann: nil), exactLists, nil)
     }
@@ -418,19 +418,15 @@ public struct Experiment {
       users: data.users.map(\.user), histories: data.users.map(\.history), now: data.users.map(\.cutTime),
       log: log, embeddings: data.content, config: sageConfig, rule: positive, threads: config.threads)
     let present = clusters.map { $0 ?? UserClusters(user: -1, medoids: [], importance: [], sizes: []) }
-    func sage(_ c: Int) -> (FaissIndex) throws -> [[Int64]] {
-      { index in
-        try PinnerSage.retrieve(present, medoidsPerUser: c, k: 100, index: index, embeddings: data.content)
-      }
-    }
     var medoidQueries = VectorMatrix(dimension: data.content.dimension)
     for user in present {
       for m in user.medoids.prefix(roundRobin) { medoidQueries.append(data.content[Int(m)]) }
     }
-    // One exact search of each user's 20 most important medoids serves both oracle rows and
-    // their round-robin columns.
+    // One exact search of each user's most important medoids (20, or more for a larger
+    // round-robin) serves the oracle rows, their round-robin columns and the round-robin row.
     let searched = try PinnerSage.searchMedoids(
-      clusters, medoidsPerUser: 20, depth: 100, index: contentExact, embeddings: data.content)
+      clusters, medoidsPerUser: max(20, roundRobin), depth: 100, index: contentExact, embeddings: data.content
+    )
     for c in [5, 20] {
       let merged = searched.map { PinnerSage.roundRobin(Array($0.prefix(c)), k: 100) }
       let oracle = PinnerSage.oracleRecall(
@@ -448,7 +444,12 @@ public struct Experiment {
     results.append(
       try searchBoth(
         "PinnerSage round-robin, \(roundRobin) medoids", queries: medoidQueries, exact: contentExact,
-        ann: contentANN, data: data, merge: sage(roundRobin)
+        ann: contentANN, data: data,
+        merge: { index in
+          try PinnerSage.retrieve(
+            present, medoidsPerUser: roundRobin, k: 100, index: index, embeddings: data.content)
+        },
+        exactLists: searched.map { PinnerSage.roundRobin(Array($0.prefix(roundRobin)), k: 100) }
       ).result)
     phase("PinnerSage")
 
