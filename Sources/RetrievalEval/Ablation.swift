@@ -36,12 +36,14 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     switch self {
     case .dims:
       "diminishing returns beyond 128; very small dimensions drift to popular pins (lower recall and lower coverage)"
-    case .objectives: "dense all-action best; next-action / SASRec weaker on a 14-day window"
-    case .negatives: "mixed negatives with log-Q best; in-batch alone favours popular pins"
+    case .objectives:
+      "Recall@10 Next Action 0.186, SASRec 0.198, All Action 0.224, Dense All Action 0.229; coverage 0.050, 0.048, 0.028, 0.042"
+    case .negatives:
+      "Recall@10 without / with log-Q: random 0.136 / 0.139, in-batch 0.071 / 0.167, mixed 0.138 / 0.229"
     case .seqLens: "recall and coverage grow, diminishing returns beyond about 32 actions"
     case .features:
       "without content embedding 0.142 and coverage collapses; without time 0.210; others about 0.225"
-    case .inference: "realtime > daily > once"
+    case .inference: "Dense All Action once 0.229 < daily 0.243 < realtime 0.264"
     }
   }
 }
