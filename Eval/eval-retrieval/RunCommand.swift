@@ -42,12 +42,7 @@ struct ExperimentOptions: ParsableArguments {
   }
 
   func context() throws -> ReportContext {
-    let discussion = try notes.map { path -> String in
-      guard let data = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read the notes file \(path)")
-      }
-      return String(decoding: data, as: UTF8.self)
-    }
+    let discussion = try readNotes(notes)
     let command =
       "swift run -c release eval-retrieval" + CommandLine.arguments.dropFirst().map { " \($0)" }.joined()
     return ReportContext(command: command, commit: gitCommit(), discussion: discussion)
@@ -73,6 +68,15 @@ let started = ContinuousClock.now
 func progress(_ message: String) {
   let elapsed = ContinuousClock.now - started
   FileHandle.standardError.write(Data("[eval-retrieval \(elapsed.components.seconds) s] \(message)\n".utf8))
+}
+
+/// The Markdown of a `--notes` file (nil without one).
+func readNotes(_ path: String?) throws -> String? {
+  guard let path else { return nil }
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw ValidationError("cannot read the notes file \(path)")
+  }
+  return String(decoding: data, as: UTF8.self)
 }
 
 /// The checked-out commit (for report headers), or "unknown".
@@ -210,12 +214,7 @@ struct Render: ParsableCommand {
     guard let data = FileManager.default.contents(atPath: json) else {
       throw ValidationError("cannot read \(json)")
     }
-    let discussion = try notes.map { path -> String in
-      guard let text = FileManager.default.contents(atPath: path) else {
-        throw ValidationError("cannot read the notes file \(path)")
-      }
-      return String(decoding: text, as: UTF8.self)
-    }
+    let discussion = try readNotes(notes)
     let report: String
     let name: String
     if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {

@@ -72,24 +72,22 @@ public struct AblationOutcome: Sendable, Codable {
 extension Experiment {
   /// Trains and evaluates PinnerFormer once per value of `axis`, everything else as `config`.
   public func ablate(_ axis: AblationAxis, values: [String]) throws -> AblationOutcome {
-    let clock = ContinuousClock()
-    var mark = clock.now
-    var phases = [PhaseTiming]()
+    var phases = PhaseClock()
     let data = try prepare()
-    phases.append(PhaseTiming(phase: "data and split", seconds: (clock.now - mark).seconds))
+    endPhase("data and split", &phases)
     var rows = [AblationRow]()
     func record(_ value: String, _ run: PinnerFormerRun, result: ModelResult? = nil) {
       rows.append(
         AblationRow(
           value: value, result: result ?? run.result, trainingSeconds: run.trainingSeconds,
-          finalLoss: run.losses.suffix(20).reduce(0, +) / Double(max(1, min(20, run.losses.count)))))
+          finalLoss: run.finalLoss))
     }
     func train(_ model: PinnerFormerConfig, _ training: TrainingConfig, _ value: String) throws {
-      mark = clock.now
+      phases.restart()
       progress("\(axis.rawValue) = \(value)")
       let run = try runPinnerFormer(data, model: model, training: training, inference: config.inference)
       record(value, run)
-      phases.append(PhaseTiming(phase: "\(axis.rawValue) = \(value)", seconds: (clock.now - mark).seconds))
+      endPhase("\(axis.rawValue) = \(value)", &phases)
     }
     func invalid(_ value: String) -> ConfigError {
       ConfigError(
@@ -143,9 +141,9 @@ extension Experiment {
         guard let mode = InferenceMode(rawValue: v) else { throw invalid(v) }
         return mode
       }
-      mark = clock.now
+      phases.restart()
       let run = try runPinnerFormer(data, model: config.model, training: config.training, inference: .once)
-      phases.append(PhaseTiming(phase: "training once", seconds: (clock.now - mark).seconds))
+      endPhase("training once", &phases)
       let exact = try FlatIndex(dimension: run.pinVectors.dimension)
       try exact.add(run.pinVectors)
       for mode in modes {
@@ -165,6 +163,6 @@ extension Experiment {
     return AblationOutcome(
       axis: axis, dataset: data.dataset.name, protocolDescription: data.split.protocolDescription,
       evaluationUsers: data.users.count, pins: data.dataset.log.pinCount, rows: rows,
-      popular: metrics(Array(repeating: popular, count: data.users.count), data), phases: phases)
+      popular: metrics(Array(repeating: popular, count: data.users.count), data), phases: phases.phases)
   }
 }

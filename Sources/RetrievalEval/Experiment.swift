@@ -71,6 +71,26 @@ public struct PhaseTiming: Sendable, Codable, Equatable {
   }
 }
 
+/// Consecutive wall-clock phases of a run: each phase ends where the next begins.
+struct PhaseClock {
+  private let clock = ContinuousClock()
+  private var mark: ContinuousClock.Instant
+  private(set) var phases: [PhaseTiming] = []
+
+  init() { mark = clock.now }
+
+  /// Starts timing from now (time since the last phase is not counted).
+  mutating func restart() { mark = clock.now }
+
+  /// Ends the current phase as `name` and starts the next.
+  mutating func end(_ name: String) -> PhaseTiming {
+    let timing = PhaseTiming(phase: name, seconds: (clock.now - mark).seconds)
+    phases.append(timing)
+    mark = clock.now
+    return timing
+  }
+}
+
 /// The data of a run after the split: what every model is trained on and evaluated against.
 public struct PreparedData: Sendable {
   public let dataset: EvaluationDataset
@@ -99,6 +119,9 @@ public struct PinnerFormerRun: Sendable {
   public let servingIndex: FaissIndex
   /// Each evaluation user's top 100 pins (dense ids) through `servingIndex`, embedded at the cut.
   public let servingLists: [[Int64]]
+
+  /// Mean loss of the last 20 training steps.
+  public var finalLoss: Double { losses.suffix(20).reduce(0, +) / Double(max(1, min(20, losses.count))) }
 }
 
 /// The comparison of PinnerFormer, PinnerSage (oracle c = 5 and 20, round-robin) and cheap
@@ -272,29 +295,46 @@ public struct Experiment {
     return (result, exactLists, annLists)
   }
 
+  /// Ends a phase and reports it on `progress` with its time and the peak memory so far.
+  func endPhase(_ name: String, _ clock: inout PhaseClock) {
+    let t = clock.end(name)
+    progress(
+      "\(name) done in \(String(format: "%.1f", t.seconds)) s, peak memory \(Int(t.peakResidentMiB)) MiB")
+  }
+
+  /// A model of `modelConfig`'s shape fitted to the data (content dimension, action types,
+  /// surfaces), trained on `data` with progress messages; returns it with its step losses.
+  func train(model modelConfig: PinnerFormerConfig, training: TrainingConfig, data: TrainingData) throws
+    -> (PinnerFormerModel, [Double])
+  {
+    var shape = modelConfig
+    shape.contentDimension = data.content.dimension
+    shape.actionTypes = data.log.actionTypes.count
+    shape.surfaces = max(1, data.log.surfaces.count)
+    let model = try PinnerFormerModel(config: shape, seed: training.seed)
+    let trainer = try Trainer(model: model, config: training, data: data)
+    let losses = trainer.train(every: 100) { [progress] p in
+      progress(
+        "\(training.objective.rawValue) step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss)) \(Int(p.pairsPerSecond)) pairs/s ETA \(Int(p.etaSeconds)) s"
+      )
+    }
+    return (model, losses)
+  }
+
   /// Trains PinnerFormer with `model` and `training` and evaluates it (exact and IVF-PQ).
   public func runPinnerFormer(
     _ data: PreparedData, model modelConfig: PinnerFormerConfig, training: TrainingConfig,
     inference: InferenceMode, name: String? = nil
   ) throws -> PinnerFormerRun {
     let log = data.dataset.log
-    var shape = modelConfig
-    shape.contentDimension = data.content.dimension
-    shape.actionTypes = log.actionTypes.count
-    shape.surfaces = max(1, log.surfaces.count)
-    let model = try PinnerFormerModel(config: shape, seed: training.seed)
-    let trainer = try Trainer(
-      model: model, config: training,
+    let clock = ContinuousClock()
+    let start = clock.now
+    let (model, losses) = try train(
+      model: modelConfig, training: training,
       data: TrainingData(
         log: log, timelines: data.timelines, rule: data.dataset.rule, visible: data.split.trainingVisible,
         users: data.split.trainingUsers, content: data.content))
-    let clock = ContinuousClock()
-    let start = clock.now
-    let losses = trainer.train(every: 100) { [progress] p in
-      progress(
-        "step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss)) \(Int(p.pairsPerSecond)) pairs/s ETA \(Int(p.etaSeconds)) s"
-      )
-    }
+    let shape = model.config
     let trainingSeconds = (clock.now - start).seconds
     let pinVectors = model.embedPins(content: data.content)
     let exact = try FlatIndex(dimension: pinVectors.dimension)
@@ -373,16 +413,8 @@ public struct Experiment {
 
   /// The full comparison, with what it trained and built.
   public func runDetailed() throws -> (outcome: Outcome, artifacts: Artifacts) {
-    var phases = [PhaseTiming]()
-    let clock = ContinuousClock()
-    var mark = clock.now
-    func phase(_ name: String) {
-      phases.append(PhaseTiming(phase: name, seconds: (clock.now - mark).seconds))
-      progress(
-        "\(name) done in \(String(format: "%.1f", (clock.now - mark).seconds)) s, peak memory \(Int(phases.last!.peakResidentMiB)) MiB"
-      )
-      mark = clock.now
-    }
+    var phases = PhaseClock()
+    func phase(_ name: String) { endPhase(name, &phases) }
     let data = try prepare()
     let log = data.dataset.log
     phase("data and split")
@@ -485,8 +517,8 @@ public struct Experiment {
       protocolDescription: data.split.protocolDescription, contentDescription: data.contentDescription,
       topicDescription: data.topicDescription, chosenAlpha: alpha,
       alphaRecalls: alphaRecalls.map { AlphaRecall(alpha: $0.alpha, recall10: $0.recall) },
-      clusteredUsers: clusters.compactMap { $0 }.count, phases: phases, model: former.model.config,
-      finalLoss: former.losses.suffix(20).reduce(0, +) / Double(max(1, min(20, former.losses.count))))
+      clusteredUsers: clusters.compactMap { $0 }.count, phases: phases.phases, model: former.model.config,
+      finalLoss: former.finalLoss)
     let artifacts = Artifacts(
       data: data, pinnerFormer: former, contentIndex: contentANN ?? contentExact, pinnerSage: sageConfig,
       popular: popular.map { Int32($0) })

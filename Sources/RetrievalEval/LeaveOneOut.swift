@@ -32,14 +32,8 @@ extension Experiment {
   /// (= HR@10 with one target), NDCG@10, MRR@10 and Recall@50, the metrics RecBole prints.
   public func leaveOneOut() throws -> LeaveOneOutOutcome {
     applyThreads()
-    let clock = ContinuousClock()
-    var mark = clock.now
-    var phases = [PhaseTiming]()
-    func phase(_ name: String) {
-      phases.append(PhaseTiming(phase: name, seconds: (clock.now - mark).seconds))
-      progress("leave-one-out: \(name) done")
-      mark = clock.now
-    }
+    var phases = PhaseClock()
+    func phase(_ name: String) { endPhase("leave-one-out: " + name, &phases) }
     let dataset = try EvaluationDataset.load(config, packageRoot: packageRoot)
     let log = dataset.log
     let timelines = Timelines(log)
@@ -81,22 +75,13 @@ extension Experiment {
     let trainingUsers = (split.users.map(\.user) + split.trainingOnlyUsers).sorted()
     // The configured objective and SASRec's next-item objective (what RecBole's SASRec trains).
     let objectives = config.training.objective == .sasRec ? [.sasRec] : [config.training.objective, .sasRec]
+    let trainingData = TrainingData(
+      log: log, timelines: timelines, rule: every, visible: visible, users: trainingUsers, content: content)
     for objective in objectives {
       var training = config.training
       training.objective = objective
-      var shape = config.model
-      shape.contentDimension = content.dimension
-      shape.actionTypes = log.actionTypes.count
-      shape.surfaces = max(1, log.surfaces.count)
-      let model = try PinnerFormerModel(config: shape, seed: training.seed)
-      let trainer = try Trainer(
-        model: model, config: training,
-        data: TrainingData(
-          log: log, timelines: timelines, rule: every, visible: visible, users: trainingUsers,
-          content: content))
-      _ = trainer.train(every: 100) { [progress] p in
-        progress("\(objective.rawValue) step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss))")
-      }
+      let (model, _) = try train(model: config.model, training: training, data: trainingData)
+      let shape = model.config
       let pins = try FlatIndex(dimension: shape.outputDimension)
       try pins.add(model.embedPins(content: content))
       let users = model.embedUsers(
@@ -137,6 +122,7 @@ extension Experiment {
     evaluate("Time-decayed average of recent items (λ = 0.1/day)", try ranked(contentIndex, decayed))
     phase("baselines")
     return LeaveOneOutOutcome(
-      dataset: dataset.name, users: split.users.count, pins: log.pinCount, results: results, phases: phases)
+      dataset: dataset.name, users: split.users.count, pins: log.pinCount, results: results,
+      phases: phases.phases)
   }
 }
