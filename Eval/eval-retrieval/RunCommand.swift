@@ -9,6 +9,9 @@ struct ExperimentOptions: ParsableArguments {
   var config: String?
   @Option(help: "synthetic (default), ml-100k (fetch: Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
   var dataset: String?
+  @Option(help: "For a CSV/TSV dataset: the DelimitedLogFormat JSON file.") var format: String?
+  @Option(help: "For a CSV/TSV dataset: pin content embeddings (.npy); default: co-engagement embeddings.")
+  var embeddings: String?
   @Option(help: "Seed of the data, split, model and sampling.") var seed: UInt64?
   @Option(help: "Worker threads (model kernels, clustering, FAISS).") var threads: Int?
   @Option(help: "Training steps.") var steps: Int?
@@ -31,6 +34,8 @@ struct ExperimentOptions: ParsableArguments {
         progress("ml-100k: per-user last-10-positives split and leave-one-out (Eval/configs/ml-100k.yaml)")
       }
     }
+    if let format { config.format = format }
+    if let embeddings { config.embeddings = embeddings }
     if let seed { config.setSeed(seed) }
     if let threads {
       guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
