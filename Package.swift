@@ -118,7 +118,8 @@ let package = Package(
     .testTarget(
       name: "RetrievalEvalTests",
       dependencies: [
-        "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "TestSupport",
+        "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
+        "TestSupport",
       ]),
     .testTarget(
       name: "RetrievalStageTests",

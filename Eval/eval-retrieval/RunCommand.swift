@@ -12,7 +12,10 @@ struct ExperimentOptions: ParsableArguments {
   @Option(help: "For a CSV/TSV dataset: the DelimitedLogFormat JSON file.") var format: String?
   @Option(help: "For a CSV/TSV dataset: pin content embeddings (.npy); default: co-engagement embeddings.")
   var embeddings: String?
-  @Option(help: "Seed of the data, split, model and sampling.") var seed: UInt64?
+  @Option(help: "Seed of the data, split, model and sampling (one run).") var seed: UInt64?
+  @Option(
+    help: "Comma-separated seeds: the whole comparison runs once per seed; figures get intervals over all.")
+  var seeds: String?
   @Option(help: "Worker threads (model kernels, clustering, FAISS).") var threads: Int?
   @Option(help: "Training steps.") var steps: Int?
   @Option(help: "Training batch size (sequences).") var batchSize: Int?
@@ -36,7 +39,18 @@ struct ExperimentOptions: ParsableArguments {
     }
     if let format { config.format = format }
     if let embeddings { config.embeddings = embeddings }
-    if let seed { config.setSeed(seed) }
+    if let seed { try config.setSeeds([seed]) }
+    if let seeds {
+      let parts = seeds.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
+      let parsed = parts.compactMap { UInt64($0) }
+      guard parsed.count == parts.count else {
+        throw ValidationError(
+          "--seeds must be a comma-separated list of non-negative integers, got '\(seeds)'")
+      }
+      try config.setSeeds(parsed)
+    }
     if let threads {
       guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
       config.threads = threads
@@ -122,7 +136,7 @@ struct Run: ParsableCommand {
     let command: String
     let commit: String
     let config: ExperimentConfig
-    let outcome: Experiment.Outcome
+    let outcome: Comparison
     let leaveOneOut: LeaveOneOutOutcome?
   }
 

@@ -65,7 +65,6 @@ public enum Splitter {
     guard fraction > 0 && fraction < 1 else {
       throw .invalidConfig(field: "evaluationFraction", reason: "must be in (0, 1), got \(fraction)")
     }
-    let positive = rule.compiled(for: log)
     // Seeded choice of evaluation users.
     var rng = SeededGenerator(seed: seed)
     var users = (0..<Int32(log.userCount)).filter { !timelines.actions(of: Int($0)).isEmpty }
@@ -75,10 +74,45 @@ public enum Splitter {
     let trainingUsers = users.dropFirst(evaluationCount).sorted()
 
     var visible = [Bool](repeating: false, count: log.count)
+    switch split {
+    case .globalTimeCut(let cut, _, _):
+      for user in trainingUsers {
+        for a in timelines.actions(of: Int(user)) where log.timestamps[Int(a)] <= cut {
+          visible[Int(a)] = true
+        }
+      }
+    case .perUserTimeFraction, .perUserLastPositives:
+      markAllVisible(trainingUsers, timelines, &visible)
+    }
+    let built = try evaluationUsers(
+      Array(candidates), log: log, timelines: timelines, rule: rule, protocol: split)
+    guard !built.users.isEmpty else { throw .empty("no evaluation user has both history and targets") }
+    // Evaluation users' histories are visible to training of content embeddings (they precede the cut).
+    for user in built.users { for a in user.history { visible[Int(a)] = true } }
+    return Split(
+      protocolDescription: built.description, trainingUsers: Array(trainingUsers), trainingVisible: visible,
+      evaluationUsers: built.users, droppedWithoutHistory: built.droppedWithoutHistory,
+      droppedWithoutTargets: built.droppedWithoutTargets)
+  }
+
+  /// The evaluation users that `users` make under `split` (its evaluation fraction is ignored):
+  /// history before each user's cut, distinct positive targets after it. Users without history
+  /// or without targets are counted, not returned.
+  public static func evaluationUsers(
+    _ users: [Int32], log: ActionLog, timelines: Timelines, rule: PositiveRule, protocol split: SplitProtocol
+  ) throws(DataError) -> (
+    users: [EvaluationUser], droppedWithoutHistory: Int, droppedWithoutTargets: Int, description: String
+  ) {
+    let positive = rule.compiled(for: log)
     var evaluation = [EvaluationUser]()
     var noHistory = 0
     var noTargets = 0
     let description: String
+    let fraction: Double
+    switch split {
+    case .globalTimeCut(_, _, let f), .perUserTimeFraction(_, _, let f), .perUserLastPositives(_, let f):
+      fraction = f
+    }
 
     func targets(_ actions: ArraySlice<Int32>, after cut: Int64, until end: Int64) -> ([Int32], [Int64]) {
       var seen = Set<Int32>()
@@ -108,12 +142,7 @@ public enum Splitter {
     switch split {
     case .globalTimeCut(let cut, let window, _):
       guard window > 0 else { throw .invalidConfig(field: "windowSeconds", reason: "must be positive") }
-      for user in trainingUsers {
-        for a in timelines.actions(of: Int(user)) where log.timestamps[Int(a)] <= cut {
-          visible[Int(a)] = true
-        }
-      }
-      for user in candidates {
+      for user in users {
         let actions = timelines.actions(of: Int(user))
         let history = actions.filter { log.timestamps[Int($0)] <= cut }
         add(
@@ -126,11 +155,14 @@ public enum Splitter {
       guard (0..<1).contains(f), window > 0 else {
         throw .invalidConfig(field: "fraction", reason: "must be in [0, 1) with a positive window")
       }
-      markAllVisible(trainingUsers, timelines, &visible)
-      for user in candidates {
+      for user in users {
         let actions = timelines.actions(of: Int(user))
-        let first = log.timestamps[Int(actions.first!)]
-        let last = log.timestamps[Int(actions.last!)]
+        guard let firstAction = actions.first, let lastAction = actions.last else {
+          noHistory += 1
+          continue
+        }
+        let first = log.timestamps[Int(firstAction)]
+        let last = log.timestamps[Int(lastAction)]
         let cut = first + Int64(Double(last - first) * f)
         let history = actions.filter { log.timestamps[Int($0)] <= cut }
         add(
@@ -141,8 +173,7 @@ public enum Splitter {
         + "(cut, cut + \(window / day) days]; evaluation users disjoint from training users (\(Int(fraction * 100))%)"
     case .perUserLastPositives(let count, _):
       guard count >= 1 else { throw .invalidConfig(field: "count", reason: "must be at least 1") }
-      markAllVisible(trainingUsers, timelines, &visible)
-      for user in candidates {
+      for user in users {
         let actions = timelines.actions(of: Int(user))
         let positives = actions.indices.filter { positive.isPositive(log, Int(actions[$0])) }
         guard positives.count >= count else {
@@ -165,12 +196,7 @@ public enum Splitter {
         "per-user holdout of each evaluation user's last \(count) positives (history: every action "
         + "before the first of them); evaluation users disjoint from training users (\(Int(fraction * 100))%)"
     }
-    guard !evaluation.isEmpty else { throw .empty("no evaluation user has both history and targets") }
-    // Evaluation users' histories are visible to training of content embeddings (they precede the cut).
-    for user in evaluation { for a in user.history { visible[Int(a)] = true } }
-    return Split(
-      protocolDescription: description, trainingUsers: Array(trainingUsers), trainingVisible: visible,
-      evaluationUsers: evaluation, droppedWithoutHistory: noHistory, droppedWithoutTargets: noTargets)
+    return (evaluation, noHistory, noTargets, description)
   }
 
   private static func markAllVisible(_ users: [Int32], _ timelines: Timelines, _ visible: inout [Bool]) {
@@ -234,5 +260,19 @@ public enum CandidateSet {
     rng.shuffle(&others)
     for pin in others.prefix(max(0, size - count)) { chosen[Int(pin)] = true }
     return (0..<Int32(pinCount)).filter { chosen[Int($0)] }
+  }
+}
+
+extension Split {
+  /// This split with `users` removed from training (held out, e.g. for validation): they leave
+  /// `trainingUsers` and none of their actions stays training-visible.
+  public func holdingOut(_ users: Set<Int32>, timelines: Timelines) -> Split {
+    var visible = trainingVisible
+    for user in users { for a in timelines.actions(of: Int(user)) { visible[Int(a)] = false } }
+    return Split(
+      protocolDescription: protocolDescription, trainingUsers: trainingUsers.filter { !users.contains($0) },
+      trainingVisible: visible, evaluationUsers: evaluationUsers,
+      droppedWithoutHistory: droppedWithoutHistory,
+      droppedWithoutTargets: droppedWithoutTargets)
   }
 }

@@ -57,23 +57,27 @@ public final class Trainer {
     return (loss, batch.pairTokens.count, batch.sequences.count)
   }
 
-  /// Runs the remaining steps up to `config.steps`. `progress` is called every `every` steps.
-  /// With `validate` (higher is better, e.g. validation Recall@10) evaluated every
-  /// `validateEvery` steps, training stops after `patience` evaluations without improvement
-  /// and the best parameters are restored.
+  /// Runs the remaining steps up to `config.steps` (or up to step `until`, to resume later).
+  /// `progress` is called every `every` steps. With `validate` (higher is better, e.g.
+  /// validation Recall@10) evaluated every `validateEvery` steps, training stops after
+  /// `patience` evaluations without improvement and the best parameters are restored;
+  /// `initialScore` is the current parameters' score, when already measured (they are then the
+  /// best so far).
   public func train(
     every: Int = 50, progress: ((TrainingProgress) -> Void)? = nil,
-    validateEvery: Int = 0, patience: Int = 3, validate: ((PinnerFormerModel) -> Double)? = nil
+    validateEvery: Int = 0, patience: Int = 3, until: Int? = nil, initialScore: Double? = nil,
+    validate: ((PinnerFormerModel) -> Double)? = nil
   ) -> [Double] {
     let clock = ContinuousClock()
     let start = clock.now
     var losses = [Double]()
     var pairs = 0
     var sequences = 0
-    var best = -Double.infinity
-    var bestParameters: [Float]? = nil
+    var best = initialScore ?? -Double.infinity
+    var bestParameters: [Float]? = initialScore == nil ? nil : model.parameters.array
     var stale = 0
-    while optimizer.step < config.steps {
+    let last = min(config.steps, until ?? config.steps)
+    while optimizer.step < last {
       let result = step()
       losses.append(result.loss)
       pairs += result.pairs

@@ -48,47 +48,62 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
   }
 }
 
-/// One value of an ablation axis and its result.
-public struct AblationRow: Sendable, Codable, Equatable {
-  public let value: String
-  public let result: ModelResult
-  public let trainingSeconds: Double
-  public let finalLoss: Double
-}
-
 /// The outcome of an ablation run; `Codable` for `--json`.
 public struct AblationOutcome: Sendable, Codable {
   public let axis: AblationAxis
-  public let dataset: String
-  public let protocolDescription: String
-  public let evaluationUsers: Int
-  public let pins: Int
-  public let rows: [AblationRow]
-  /// The most-popular baseline on the same users (what small models drift to).
-  public let popular: MetricSet
-  public let phases: [PhaseTiming]
+  /// One row per value (kind `ablationVariant`), with the most-popular baseline as reference.
+  public let comparison: Comparison
+}
+
+extension AblationAxis {
+  /// The paper's shapes this axis can check, as claims between value labels (larger, smaller, metric kind, paper).
+  func claims(labels: [String: String], metrics: [MetricSpec]) -> [Comparison.ClaimSpec] {
+    let byLabel = Dictionary(labels.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
+    let recall = metrics.first { $0.kind == .recall && $0.k == 10 } ?? metrics.first { $0.kind == .recall }
+    let coverage = metrics.first { $0.kind == .coverage }
+    var specs = [Comparison.ClaimSpec]()
+    func add(_ claim: String, _ paper: String, _ larger: String, _ smaller: String, _ metric: MetricSpec?) {
+      guard let metric, let a = byLabel[larger], let b = byLabel[smaller] else { return }
+      specs.append(Comparison.ClaimSpec(claim: claim, paper: paper, larger: a, smaller: b, metric: metric))
+    }
+    switch self {
+    case .dims:
+      add("very small dimensions lose recall (D = 8 below D = 64)", "lower recall", "64", "8", recall)
+      add("very small dimensions lose coverage (D = 8 below D = 64)", "lower coverage", "64", "8", coverage)
+      add("recall still grows from D = 32 to 128", "diminishing returns beyond 128", "128", "32", recall)
+    case .objectives:
+      add("dense all-action beats next-action", "0.229 vs 0.186", "denseAllAction", "nextAction", recall)
+      add("dense all-action beats SASRec", "0.229 vs 0.198", "denseAllAction", "sasRec", recall)
+      add("all-action beats next-action", "0.224 vs 0.186", "allAction", "nextAction", recall)
+      add(
+        "next-action covers more than all-action", "coverage 0.050 vs 0.028", "nextAction", "allAction",
+        coverage)
+    case .negatives:
+      add("log-Q helps mixed negatives", "0.229 vs 0.138", "mixed, log-Q on", "mixed, log-Q off", recall)
+      add(
+        "log-Q helps in-batch negatives", "0.167 vs 0.071", "inBatch, log-Q on", "inBatch, log-Q off", recall)
+      add(
+        "mixed beats random negatives (both with log-Q)", "0.229 vs 0.139", "mixed, log-Q on",
+        "random, log-Q on", recall)
+    case .seqLens:
+      add("longer sequences retrieve better (M = 64 above M = 8)", "recall grows with M", "64", "8", recall)
+      add("longer sequences cover more (M = 64 above M = 8)", "coverage grows with M", "64", "8", coverage)
+    case .features:
+      add("the content embedding matters", "0.229 vs 0.142", "all features", "without content", recall)
+      add("without content, coverage collapses", "collapses", "all features", "without content", coverage)
+      add("time features matter", "0.229 vs 0.210", "all features", "without time", recall)
+    case .inference:
+      add("daily inference beats once", "0.243 vs 0.229", "daily", "once", recall)
+      add("realtime inference beats daily", "0.264 vs 0.243", "realtime", "daily", recall)
+    }
+    return specs
+  }
 }
 
 extension Experiment {
-  /// Trains and evaluates PinnerFormer once per value of `axis`, everything else as `config`.
+  /// Trains and evaluates PinnerFormer once per value of `axis` and seed, everything else as
+  /// `config`, with the most-popular baseline as reference.
   public func ablate(_ axis: AblationAxis, values: [String]) throws -> AblationOutcome {
-    var phases = PhaseClock()
-    let data = try prepare()
-    endPhase("data and split", &phases)
-    var rows = [AblationRow]()
-    func record(_ value: String, _ run: PinnerFormerRun, result: ModelResult? = nil) {
-      rows.append(
-        AblationRow(
-          value: value, result: result ?? run.result, trainingSeconds: run.trainingSeconds,
-          finalLoss: run.finalLoss))
-    }
-    func train(_ model: PinnerFormerConfig, _ training: TrainingConfig, _ value: String) throws {
-      phases.restart()
-      progress("\(axis.rawValue) = \(value)")
-      let run = try runPinnerFormer(data, model: model, training: training, inference: config.inference)
-      record(value, run)
-      endPhase("\(axis.rawValue) = \(value)", &phases)
-    }
     func invalid(_ value: String) -> ConfigError {
       ConfigError(
         file: "--\(axis.rawValue)",
@@ -96,20 +111,25 @@ extension Experiment {
           "invalid value '\(value)'; valid: \(axis.defaultValues.joined(separator: ", "))\(axis == .dims || axis == .seqLens ? " (any positive integer)" : "")"
       )
     }
+    var methods: [any EvaluatedMethod] = [PopularMethod()]
+    func variant(_ model: PinnerFormerConfig, _ training: TrainingConfig, _ label: String) {
+      methods.append(
+        PinnerFormerMethod(model: model, training: training, inference: [config.inference], variant: label))
+    }
     switch axis {
     case .dims, .seqLens:
       for value in values {
-        guard let n = Int(value), n > 0 else { throw invalid(value) }
+        guard let n = Int(value), n > 0, n <= 4096 else { throw invalid(value) }
         var model = config.model
         if axis == .dims { model.outputDimension = n } else { model.maxLength = n }
-        try train(model, config.training, value)
+        variant(model, config.training, value)
       }
     case .objectives:
       for value in values {
         guard let objective = Objective(rawValue: value) else { throw invalid(value) }
         var training = config.training
         training.objective = objective
-        try train(config.model, training, value)
+        variant(config.model, training, value)
       }
     case .negatives:
       for value in values {
@@ -118,7 +138,7 @@ extension Experiment {
           var training = config.training
           training.negatives = source
           training.logQCorrection = logQ
-          try train(config.model, training, "\(value), log-Q \(logQ ? "on" : "off")")
+          variant(config.model, training, "\(value), log-Q \(logQ ? "on" : "off")")
         }
       }
     case .features:
@@ -134,35 +154,31 @@ extension Experiment {
         case "position": model.features.position = false
         default: throw invalid(value)
         }
-        try train(model, config.training, value == "none" ? "all features" : "without \(value)")
+        variant(model, config.training, value == "none" ? "all features" : "without \(value)")
       }
     case .inference:
       let modes = try values.map { v in
         guard let mode = InferenceMode(rawValue: v) else { throw invalid(v) }
         return mode
       }
-      phases.restart()
-      let run = try runPinnerFormer(data, model: config.model, training: config.training, inference: .once)
-      endPhase("training once", &phases)
-      let exact = try FlatIndex(dimension: run.pinVectors.dimension)
-      try exact.add(run.pinVectors)
-      for mode in modes {
-        let metrics =
-          mode == .once
-          ? run.result.exact
-          : try perTargetMetrics(
-            model: run.model, data: data, inference: mode, index: exact, atCut: run.result.exact)
-        record(
-          mode.rawValue, run,
-          result: ModelResult(
-            name: run.result.name, exact: metrics, ann: mode == .once ? run.result.ann : nil))
-      }
+      methods.append(
+        PinnerFormerMethod(
+          model: config.model, training: config.training, inference: modes, variant: "PinnerFormer"))
     }
-    let popular = Baselines.popular(
-      data.dataset.log, visible: data.split.trainingVisible, rule: data.dataset.rule, count: 100)
-    return AblationOutcome(
-      axis: axis, dataset: data.dataset.name, protocolDescription: data.split.protocolDescription,
-      evaluationUsers: data.users.count, pins: data.dataset.log.pinCount, rows: rows,
-      popular: metrics(Array(repeating: popular, count: data.users.count), data), phases: phases.phases)
+    let metrics = try config.evaluation.metricSpecs()
+    var runs = [SeedRun]()
+    var phases = PhaseClock()
+    for seed in config.seeds {
+      var seeded = config
+      seeded.setSeed(seed)
+      var experiment = Experiment(config: seeded)
+      experiment.packageRoot = packageRoot
+      experiment.progress = { [progress] in progress($0.hasPrefix("seed ") ? $0 : "seed \(seed): " + $0) }
+      runs.append(try experiment.runSeed(methods, metrics: metrics, phases: &phases, keepArtifacts: false))
+    }
+    let comparison = try Comparison(
+      runs: runs, config: config, metrics: metrics, phases: phases.phases,
+      claims: { labels in axis.claims(labels: labels, metrics: metrics) })
+    return AblationOutcome(axis: axis, comparison: comparison)
   }
 }

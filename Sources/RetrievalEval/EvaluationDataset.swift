@@ -3,6 +3,10 @@ import PinData
 import VectorIndex
 import Vectors
 
+/// Ranks pins for users by their true engagement probability in a time window:
+/// `(users, from, to, k, excluding) -> top-k dense pin ids per user`.
+public typealias CeilingRanker = @Sendable ([Int32], Int64, Int64, Int, [Set<Int32>]) -> [[Int64]]
+
 /// A log with what the harness needs beside it: the positive rule, topics for Interest Entropy,
 /// and content embeddings (nil: computed from training-visible actions after the split).
 public struct EvaluationDataset: Sendable {
@@ -13,11 +17,19 @@ public struct EvaluationDataset: Sendable {
   public let topics: PinTopics?
   public let embeddings: VectorMatrix?
   public let skippedLines: Int
+  /// How the content embeddings were made (reports), when the data set says.
+  public let embeddingsDescription: String?
+  /// The world's Bayes-optimal lists (synthetic worlds that know their users' engagement
+  /// probabilities): for dense users, the top-k pins by true probability of a positive in
+  /// (from, to], without the excluded pins.
+  public let ceiling: CeilingRanker?
 
   public init(
     name: String, log: ActionLog, rule: PositiveRule, topics: PinTopics?, embeddings: VectorMatrix?,
-    skippedLines: Int = 0
+    skippedLines: Int = 0, embeddingsDescription: String? = nil, ceiling: CeilingRanker? = nil
   ) {
+    self.embeddingsDescription = embeddingsDescription
+    self.ceiling = ceiling
     self.name = name
     self.log = log
     self.rule = rule

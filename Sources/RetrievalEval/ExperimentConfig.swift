@@ -39,6 +39,68 @@ public struct ANNConfig: Sendable, Codable, Equatable {
   public init() {}
 }
 
+/// How methods are scored and how figures get their intervals.
+public struct EvaluationConfig: Sendable, Codable, Equatable {
+  /// Target sets of the window protocol, the first is the headline (see `TargetSet`).
+  public var targetSets: [TargetSet] = [.newPins, .allPositives]
+  /// Metrics as `name@k` (recall, ndcg, mrr, entropy, coverage); the first is the headline.
+  public var metrics = [
+    "recall@10", "recall@50", "recall@100", "ndcg@10", "mrr@10", "entropy@50", "coverage@10",
+  ]
+  /// Bootstrap replicates behind every interval (`Bootstrap`).
+  public var bootstrapResamples = 1000
+  /// Fraction of all users held out from training as validation users (tuning of every method).
+  public var validationFraction = 0.1
+  /// At most this many of them are used (the first in user order), to bound tuning time.
+  public var validationUsers = 1000
+  /// Leave-one-out: remove each user's earlier items from the ranking. RecBole 1.2.1 does not
+  /// for sequential models (`FullSortEvalDataLoader` passes no history index), so false is its protocol.
+  public var maskHistoryInLeaveOneOut = false
+  public init() {}
+
+  /// The parsed metric list.
+  public func metricSpecs() throws -> [MetricSpec] {
+    try metrics.map { text in
+      guard let spec = MetricSpec(parsing: text) else {
+        throw ConfigError(
+          file: "evaluation.metrics",
+          message:
+            "'\(text)' is not a metric; use name@k with name in \(MetricSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")) and k in 1...10000"
+        )
+      }
+      return spec
+    }
+  }
+}
+
+/// PinnerFormer's tuning budget on validation users (`PinnerFormerMethod`).
+public struct TuningConfig: Sendable, Codable, Equatable {
+  /// Learning rates tried (empty: `training.learningRate` alone). 1e-3 is the common Adam
+  /// default (SASRec, RecBole); 3e-3 was this harness's fixed rate before tuning existed.
+  public var learningRates: [Float] = [1e-3, 3e-3]
+  /// Steps each learning rate trains before the best is chosen (with more than one rate).
+  public var pilotSteps = 400
+  /// Validation every this many steps (0: no early stopping; `training.steps` steps are run).
+  public var validateEvery = 200
+  /// Stop after this many validations without improvement; the best step is kept.
+  public var patience = 3
+  public init() {}
+}
+
+/// Which cut heights α form interest-level PinnerSage clusters (`PinnerSageMethod`).
+public struct AlphaRule: Sendable, Codable, Equatable {
+  /// At most this share of all clusters may hold a single pin.
+  public var maxSingletonShare = 0.5
+  /// The 90th-percentile user may have at most this many clusters (PinnerSage: up to ~100 for heavy users).
+  public var maxClustersP90 = 100.0
+  public init() {}
+
+  /// Whether clusters with these statistics are interest-level.
+  public func isInterestLevel(singletonShare: Double, p90Clusters: Double) -> Bool {
+    singletonShare <= maxSingletonShare && p90Clusters <= maxClustersP90
+  }
+}
+
 /// Everything a comparison or ablation run is configured by (every value is in the report).
 ///
 /// Load a partial JSON or YAML file with `ExperimentConfig.load(from:)`: keys that are present
@@ -60,24 +122,41 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   /// When user embeddings are computed for a target (PinnerFormer section 4.4).
   public var inference = InferenceMode.once
   public var pinnerSage = PinnerSageConfig()
-  /// Cut heights α tried on validation users (the best is used).
-  public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4]
+  /// Cut heights α tried on validation users (the best interest-level one is used).
+  public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4, 8, 16]
+  /// Which α values count as interest-level clusters.
+  public var alphaRule = AlphaRule()
   /// At most this many validation users (a seeded sample) score each α.
   public var alphaUsers = 2000
-  /// Medoids merged round-robin in the fair PinnerSage row.
+  /// Medoids served per user (PinnerSage serves 3), merged round-robin.
   public var roundRobinMedoids = 3
+  public var evaluation = EvaluationConfig()
+  public var tuning = TuningConfig()
   public var ann = ANNConfig()
   /// Also run RecBole's next-item leave-one-out protocol (its own section in the report).
   public var leaveOneOut = false
+  /// The seed of the current run (data, split, model, sampling); set from `seeds` per run.
   public var seed: UInt64 = 1
+  /// The whole comparison runs once per seed; figures are means with intervals over all of them.
+  public var seeds: [UInt64] = [1]
   /// Worker threads (model kernels, clustering, FAISS).
   public var threads = 2
 
   public init() {
-    training.steps = 600
+    training.steps = 4000
     training.warmupSteps = 60
     training.learningRate = 3e-3
     training.positionsPerSequence = 16
+  }
+
+  /// Runs with these seeds (`--seeds`); each run's data, split and model seeds derive from its own.
+  public mutating func setSeeds(_ seeds: [UInt64]) throws {
+    guard !seeds.isEmpty else { throw ConfigError(file: "seeds", message: "the seed list is empty") }
+    guard Set(seeds).count == seeds.count else {
+      throw ConfigError(file: "seeds", message: "the seed list \(seeds) has duplicates")
+    }
+    self.seeds = seeds
+    setSeed(seeds[0])
   }
 
   /// The same seed for data, split, model and sampling.
@@ -111,8 +190,18 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
     let template = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self))
     let merged = try Self.merge(overrides, into: template, path: "", file: file)
     do {
-      return try JSONDecoder().decode(
+      var config = try JSONDecoder().decode(
         ExperimentConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+      // `seed:` alone means that one seed for everything, as `--seed` does.
+      let given = overrides as? [String: Any]
+      if given?["seeds"] != nil {
+        do { try config.setSeeds(config.seeds) } catch let error as ConfigError {
+          throw ConfigError(file: file, message: error.file + ": " + error.message)
+        }
+      } else if given?["seed"] != nil {
+        try config.setSeeds([config.seed])
+      }
+      return config
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
       let key = context.codingPath.map(\.stringValue).joined(separator: ".")
       throw ConfigError(file: file, message: "key '\(key)': \(context.debugDescription)")

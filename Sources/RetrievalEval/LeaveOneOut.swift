@@ -9,10 +9,8 @@ import Vectors
 /// One model under RecBole's next-item leave-one-out protocol.
 public struct LeaveOneOutResult: Sendable, Codable, Equatable {
   public let name: String
-  public let recall10: Double
-  public let ndcg10: Double
-  public let mrr10: Double
-  public let recall50: Double
+  /// Per metric (`recall@10`, ...): mean with its per-user bootstrap interval.
+  public let estimates: [String: Estimate]
 }
 
 /// The outcome of `Experiment.leaveOneOut()`; `Codable` for `--json`.
@@ -20,20 +18,27 @@ public struct LeaveOneOutOutcome: Sendable, Codable {
   public let dataset: String
   public let users: Int
   public let pins: Int
+  /// Whether each user's earlier items were removed from the ranking (RecBole: no, for sequential models).
+  public let maskHistory: Bool
+  public let metrics: [String]
   public let results: [LeaveOneOutResult]
+  public let tunings: [TuningRecord]
   public let phases: [PhaseTiming]
 }
 
 extension Experiment {
   /// RecBole's sequential protocol (`LS: valid_and_test`, `order: TO`, full ranking): every
-  /// interaction is an item; each user's last interaction is the test target, ranked against all
-  /// items with the user's earlier items masked (RecBole masks history in full-sort evaluation);
-  /// training reads everything but each user's last two interactions. Reported as Recall@10
-  /// (= HR@10 with one target), NDCG@10, MRR@10 and Recall@50, the metrics RecBole prints.
+  /// interaction is an item; each user's last interaction is the test target, the one before it
+  /// the validation target (PinnerFormer's early stopping reads it), training reads everything
+  /// before. Items are ranked over the whole catalogue; the user's earlier items are removed
+  /// only with `evaluation.maskHistoryInLeaveOneOut` (RecBole 1.2.1 does not mask for sequential
+  /// models: `FullSortEvalDataLoader` passes no history index when the model type is sequential).
   public func leaveOneOut() throws -> LeaveOneOutOutcome {
     applyThreads()
     var phases = PhaseClock()
     func phase(_ name: String) { endPhase("leave-one-out: " + name, &phases) }
+    let metrics = try config.evaluation.metricSpecs().filter(\.isPerUser)
+    let mask = config.evaluation.maskHistoryInLeaveOneOut
     let dataset = try EvaluationDataset.load(config, packageRoot: packageRoot)
     let log = dataset.log
     let timelines = Timelines(log)
@@ -45,31 +50,44 @@ extension Experiment {
     }
     // Every interaction is an item engagement here (RecBole's SASRec has no positive rule).
     let every = PositiveRule(
-      minimumDuration: Dictionary(uniqueKeysWithValues: log.actionTypes.map { ($0, 0) }))
+      minimumDuration: Dictionary(log.actionTypes.map { ($0, Float(0)) }, uniquingKeysWith: { a, _ in a }))
     let content =
       try dataset.embeddings
       ?? PinEmbeddings.coEngagement(
         log, visible: visible, dimension: config.coEngagementDimension, seed: config.seed)
     let histories = split.users.map { $0.training + [$0.validation] }
     let targets = split.users.map { [log.pins[Int($0.test)]] }
-    let excluded = histories.map { Set($0.map { Int64(log.pins[Int($0)]) }) }
-    let depth = min(log.pinCount, 100 + (excluded.map(\.count).max() ?? 0))
+    let excluded = Self.leaveOneOutExclusions(histories, log: log, mask: mask)
+    // Validation: the second-to-last item from the training items (RecBole's valid split).
+    let validationHistories = split.users.prefix(config.evaluation.validationUsers).map(\.training)
+    let validationTargets = split.users.prefix(config.evaluation.validationUsers).map {
+      [log.pins[Int($0.validation)]]
+    }
+    let validationExcluded = Self.leaveOneOutExclusions(validationHistories, log: log, mask: mask)
     phase("data and split")
 
     var results = [LeaveOneOutResult]()
+    var tunings = [TuningRecord]()
+    let bootstrap = Bootstrap(
+      usersPerSeed: [split.users.count], resamples: config.evaluation.bootstrapResamples, seed: config.seed)
     func evaluate(_ name: String, _ lists: [[Int64]]) {
-      results.append(
-        LeaveOneOutResult(
-          name: name, recall10: Metrics.recallPerUser(lists, targets: targets, k: 10),
-          ndcg10: Metrics.ndcg(lists, targets: targets, k: 10),
-          mrr10: Metrics.meanReciprocalRank(lists, targets: targets, k: 10),
-          recall50: Metrics.recallPerUser(lists, targets: targets, k: 50)))
-    }
-    func ranked(_ index: FaissIndex, _ queries: VectorMatrix) throws -> [[Int64]] {
-      let r = try index.search(queries, k: depth)
-      return (0..<r.queryCount).map { q in
-        Array(r.ids(forQuery: q).lazy.filter { !excluded[q].contains($0) }.prefix(100))
+      let values = metrics.map { m in
+        zip(lists, targets).map {
+          m.value(list: $0[...], targets: $1, topicOfPin: dataset.topics?.topicOfPin ?? [])
+        }
       }
+      let replicates = bootstrap.replicates(count: metrics.count) { _, counts in
+        values.map { Bootstrap.weightedMean($0, counts) }
+      }
+      var estimates = [String: Estimate]()
+      for (i, m) in metrics.enumerated() {
+        estimates[m.description] = Bootstrap.estimate(
+          perSeed: [values[i].reduce(0, +) / Double(max(1, values[i].count))], replicates: replicates[i])
+      }
+      results.append(LeaveOneOutResult(name: name, estimates: estimates))
+    }
+    func ranked(_ index: FaissIndex, _ queries: VectorMatrix, _ excluded: [Set<Int64>]) throws -> [[Int64]] {
+      try Self.leaveOneOutLists(index, queries: queries, excluded: excluded, depth: 100)
     }
 
     let trainingUsers = (split.users.map(\.user) + split.trainingOnlyUsers).sorted()
@@ -80,21 +98,23 @@ extension Experiment {
     for objective in objectives {
       var training = config.training
       training.objective = objective
-      let (model, _) = try train(model: config.model, training: training, data: trainingData)
-      let shape = model.config
-      let pins = try FlatIndex(dimension: shape.outputDimension)
+      let name = "PinnerFormer (\(objective.rawValue), \(training.negatives.rawValue))"
+      let (model, record) = try trainOnItems(
+        name: name, training: training, data: trainingData, content: content,
+        validation: (validationHistories, validationTargets, validationExcluded))
+      tunings.append(record)
+      let pins = try FlatIndex(dimension: model.config.outputDimension)
       try pins.add(model.embedPins(content: content))
       let users = model.embedUsers(
-        ActionSequences.recent(histories.map { $0[...] }, log: log, length: shape.maxLength), content: content
-      )
-      evaluate(
-        "PinnerFormer (\(objective.rawValue), \(training.negatives.rawValue))", try ranked(pins, users))
+        ActionSequences.recent(histories.map { $0[...] }, log: log, length: model.config.maxLength),
+        content: content)
+      evaluate(name, try ranked(pins, users, excluded))
       phase("PinnerFormer \(objective.rawValue)")
     }
 
     let contentIndex = try FlatIndex(dimension: content.dimension)
     try contentIndex.add(content)
-    let now = histories.map { log.timestamps[Int($0.last!)] + 1 }
+    let now = histories.map { log.timestamps[Int($0.last ?? 0)] + 1 }
     var sageConfig = config.pinnerSage
     sageConfig.positivesOnly = false
     let clusters = try PinnerSage.clusterAll(
@@ -102,12 +122,13 @@ extension Experiment {
       config: sageConfig, rule: every.compiled(for: log), threads: config.threads)
     let present = clusters.map { $0 ?? UserClusters(user: -1, medoids: [], importance: [], sizes: []) }
     evaluate(
-      "PinnerSage round-robin, \(config.roundRobinMedoids) medoids (α = \(sageConfig.alpha))",
+      "PinnerSage, \(config.roundRobinMedoids) most important medoids (α = \(sageConfig.alpha))",
       try PinnerSage.retrieve(
         present, medoidsPerUser: config.roundRobinMedoids, k: 100, index: contentIndex, embeddings: content,
-        excluding: excluded, searchDepth: depth))
+        excluding: excluded, searchDepth: min(log.pinCount, 100 + (excluded.map(\.count).max() ?? 0))))
     phase("PinnerSage")
 
+    let depth = min(log.pinCount, 100 + (excluded.map(\.count).max() ?? 0))
     let popular = Baselines.popular(log, visible: visible, rule: every, count: depth)
     evaluate(
       "Most popular (training interactions)",
@@ -118,11 +139,88 @@ extension Experiment {
       last.append(Baselines.lastPin(history, log: log, embeddings: content))
       decayed.append(Baselines.decayedAverage(history, log: log, embeddings: content, now: now[u]))
     }
-    evaluate("Last item's embedding", try ranked(contentIndex, last))
-    evaluate("Time-decayed average of recent items (λ = 0.1/day)", try ranked(contentIndex, decayed))
+    evaluate("Last item's embedding", try ranked(contentIndex, last, excluded))
+    evaluate(
+      "Time-decayed average of recent items (λ = 0.1/day)", try ranked(contentIndex, decayed, excluded))
     phase("baselines")
     return LeaveOneOutOutcome(
-      dataset: dataset.name, users: split.users.count, pins: log.pinCount, results: results,
-      phases: phases.phases)
+      dataset: dataset.name, users: split.users.count, pins: log.pinCount, maskHistory: mask,
+      metrics: metrics.map(\.description), results: results, tunings: tunings, phases: phases.phases)
+  }
+
+  /// The items removed from each user's ranking: its history's items when `mask`, none otherwise
+  /// (RecBole 1.2.1's full-sort rule for sequential models).
+  public static func leaveOneOutExclusions(_ histories: [[Int32]], log: ActionLog, mask: Bool) -> [Set<Int64>]
+  {
+    histories.map { h in mask ? Set(h.map { Int64(log.pins[Int($0)]) }) : [] }
+  }
+
+  /// Each query's top `depth` items over the whole index, without its excluded items.
+  public static func leaveOneOutLists(
+    _ index: FaissIndex, queries: VectorMatrix, excluded: [Set<Int64>], depth: Int
+  )
+    throws -> [[Int64]]
+  {
+    let perQuery = try WindowScorer.deepSearch(
+      index, queries: queries, owner: Array(0..<queries.count), excludedCounts: excluded.map(\.count),
+      depth: depth)
+    return perQuery.indices.map { WindowScorer.filtered(perQuery[$0], excluded[$0], depth: depth) }
+  }
+
+  /// Trains on item sequences with early stopping on the validation item (Recall@10), as
+  /// `tuning` says; returns the model at its best validation step.
+  func trainOnItems(
+    name: String, training: TrainingConfig, data: TrainingData, content: VectorMatrix,
+    validation: (histories: [[Int32]], targets: [[Int32]], excluded: [Set<Int64>])
+  ) throws -> (PinnerFormerModel, TuningRecord) {
+    var shape = config.model
+    shape.contentDimension = content.dimension
+    shape.actionTypes = data.log.actionTypes.count
+    shape.surfaces = max(1, data.log.surfaces.count)
+    let model = try PinnerFormerModel(config: shape, seed: training.seed)
+    let trainer = try Trainer(model: model, config: training, data: data)
+    let sequences = ActionSequences.recent(
+      validation.histories.map { $0[...] }, log: data.log, length: shape.maxLength)
+    var steps = [Double]()
+    var recalls = [Double]()
+    let validateEvery = config.tuning.validateEvery
+    _ = trainer.train(
+      every: 100,
+      progress: { [progress] p in
+        progress("\(name) step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss))")
+      },
+      validateEvery: validateEvery, patience: config.tuning.patience,
+      validate: validateEvery > 0
+        ? { (model: PinnerFormerModel) -> Double in
+          let pins = model.embedPins(content: content)
+          let users = model.embedUsers(sequences, content: content)
+          guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil,
+            let lists = try? WindowScorer.deepSearch(
+              index, queries: users, owner: Array(0..<users.count),
+              excludedCounts: validation.excluded.map(\.count), depth: 10)
+          else { return 0 }
+          let filtered = lists.indices.map {
+            WindowScorer.filtered(lists[$0], validation.excluded[$0], depth: 10)
+          }
+          let score = Metrics.recallPerUser(filtered, targets: validation.targets, k: 10)
+          steps.append(Double(trainer.optimizer.step))
+          recalls.append(score)
+          return score
+        } : nil)
+    let best = recalls.indices.max { recalls[$0] < recalls[$1] || (recalls[$0] == recalls[$1] && $0 > $1) }
+    let summary =
+      validateEvery > 0
+      ? "\(name): early stopping on the validation item's Recall@10 (\(validation.histories.count) users) every \(validateEvery) steps, patience \(config.tuning.patience), at most \(training.steps) steps; stopped at \(trainer.optimizer.step), kept step \(best.map { Int(steps[$0]) } ?? 0); learning rate \(training.learningRate)."
+      : "\(name): \(training.steps) steps, learning rate \(training.learningRate)."
+    return (
+      model,
+      TuningRecord(
+        method: name, summary: summary,
+        curve: steps.isEmpty
+          ? nil
+          : TuningRecord.Curve(
+            title: "\(name): validation Recall@10", xName: "training step", x: steps,
+            series: ["validation Recall@10": recalls]))
+    )
   }
 }

@@ -17,33 +17,10 @@ public struct ReportContext: Sendable {
 public enum ComparisonReport {
   static func f(_ x: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", x) }
 
-  /// Whether the paper's shapes (PAPERS.md, "Results to reproduce in shape") held in this run.
-  static func shapeCheck(_ results: [ModelResult]) -> String {
-    guard let former = results.first(where: { $0.name.hasPrefix("PinnerFormer") })?.exact,
-      let fair = results.first(where: { $0.name.hasPrefix("PinnerSage round-robin") })?.exact,
-      let oracle5 = results.first(where: { $0.name == "PinnerSage oracle, 5 clusters" })?.exact,
-      let oracle20 = results.first(where: { $0.name == "PinnerSage oracle, 20 clusters" })?.exact,
-      let best = results.filter({ !$0.name.hasPrefix("Pinner") }).max(by: {
-        $0.exact.recall10 < $1.exact.recall10
-      })
-    else { return "" }
-    func held(_ ok: Bool) -> String { ok ? "**held**" : "**did not hold**" }
-    var t = "\n## Paper shapes (PAPERS.md)\n\n"
-    t += "- PinnerFormer's Recall@10 above PinnerSage's (paper: 0.229 vs 0.026 / 0.046 oracle): "
-    t += "\(held(former.recall10 > fair.recall10 && former.recall10 > oracle20.recall10)) "
-    t += "(\(f(former.recall10)) vs round-robin \(f(fair.recall10)), oracle-5 \(f(oracle5.recall10)), "
-    t += "oracle-20 \(f(oracle20.recall10))).\n"
-    t += "- PinnerSage's oracle recall grows with clusters (paper: 0.026 → 0.046): "
-    t += "\(held(oracle20.recall10 > oracle5.recall10)).\n"
-    t += "- PinnerFormer above the best cheap baseline (\(best.name), \(f(best.exact.recall10))): "
-    t += "\(held(former.recall10 > best.exact.recall10)).\n"
-    t += "- PinnerSage more diverse per user and with higher P90 coverage than PinnerFormer "
-    t += "(paper: Interest Entropy@50 2.10 vs 1.97, P90 Coverage@10 0.133 vs 0.042): entropy "
-    t += "\(held(oracle20.interestEntropy50 > former.interestEntropy50)) "
-    t += "(\(f(oracle20.interestEntropy50, 2)) vs \(f(former.interestEntropy50, 2))), coverage "
-    t += "\(held(oracle20.p90Coverage10 > former.p90Coverage10)) "
-    t += "(\(f(oracle20.p90Coverage10)) vs \(f(former.p90Coverage10))).\n"
-    return t
+  /// `0.123 [0.110, 0.136]`.
+  static func interval(_ e: Estimate?, _ d: Int = 3) -> String {
+    guard let e else { return "—" }
+    return "\(f(e.mean, d)) [\(f(e.low, d)), \(f(e.high, d))]"
   }
 
   static func header(_ title: String, _ context: ReportContext) -> String {
@@ -77,15 +54,19 @@ public enum ComparisonReport {
     return t
   }
 
-  static func shortName(_ name: String) -> String {
-    if name.hasPrefix("PinnerFormer") { return "PinnerFormer" }
-    if name.hasPrefix("PinnerSage oracle, 5") { return "PS oracle-5" }
-    if name.hasPrefix("PinnerSage oracle, 20") { return "PS oracle-20" }
-    if name.hasPrefix("PinnerSage round-robin") { return "PS round-robin" }
-    if name.hasPrefix("Most popular") { return "popular" }
-    if name.hasPrefix("Last") { return "last item" }
-    if name.hasPrefix("Time-decayed") { return "decayed avg" }
-    return name
+  static func shortName(_ row: Comparison.RowSummary) -> String {
+    switch row.kind {
+    case .ceiling: "ceiling"
+    case .pinnerFormer: "PinnerFormer"
+    case .pinnerSageSampled: "PS sampled"
+    case .pinnerSageTop: "PS top-3"
+    case .pinnerSageOracle: row.label.contains(" 5 ") ? "PS oracle-5" : "PS oracle-20"
+    case .popular: "popular"
+    case .lastPin: "last pin"
+    case .decayedAverage: "decayed avg"
+    case .ownTopPins: "own top pins"
+    case .ablationVariant: row.label
+    }
   }
 
   static func timings(_ phases: [PhaseTiming]) -> String {
@@ -97,88 +78,203 @@ public enum ComparisonReport {
       .joined(separator: "\n") + "\n"
   }
 
-  /// The comparison report; with `leaveOneOut`, its section follows the window protocol's.
-  public static func markdown(
-    _ o: Experiment.Outcome, config: ExperimentConfig, context: ReportContext,
-    leaveOneOut: LeaveOneOutOutcome? = nil
-  ) -> String {
-    var t = header("PinnerFormer vs PinnerSage: retrieval on \(o.dataset)", context)
-    t += "## Set-up\n\n"
-    t += "- Data: \(o.dataset); \(o.pins) pins, \(o.actions) actions.\n"
-    t += "- Protocol: \(o.protocolDescription). \(o.evaluationUsers) evaluation users, \(o.trainingUsers) "
-    t += "training users (disjoint).\n"
+  /// How intervals and verdicts are computed (every report says it).
+  static func statisticsNote(_ c: Comparison) -> String {
+    let seeds = c.seeds.count
+    var t =
+      "Every figure is the mean over \(seeds) seed\(seeds == 1 ? "" : "s") (\(c.seeds.map(String.init).joined(separator: ", "))) "
     t +=
-      "- Content embeddings: \(o.contentDescription). Topics for Interest Entropy: \(o.topicDescription).\n"
-    t += "- Candidate index: all \(o.pins) pins; exact inner-product search, and IVF-PQ (second table).\n"
-    t += "- Metrics (PAPERS.md): Recall@k averaged per user (per pair in its own column); Interest "
-    t += "Entropy@50 in nats; P90 Coverage@10 over the \(o.evaluationUsers) evaluation users' top 10 "
-    t += "against \(o.pins) pins.\n"
-    let m = o.model
-    let tr = config.training
-    t += "- PinnerFormer: H = \(m.hidden), \(m.layers) layers, \(m.heads) heads, M = \(m.maxLength), "
-    t += "D = \(m.outputDimension); objective \(tr.objective.rawValue) (K = \(Int(tr.windowDays)) days, "
-    t += "\(tr.positionsPerSequence) positions per sequence), negatives \(tr.negatives.rawValue) "
-    t += "(\(tr.randomNegatives) random, in-batch cap \(tr.inBatchCap)), log-Q \(tr.logQCorrection), "
-    t += "\(tr.steps) steps of \(tr.batchSize) sequences, lr \(tr.learningRate); mean loss of the last "
-    t += "20 steps \(f(o.finalLoss)); inference \(config.inference.rawValue).\n"
+      "with a 95% interval from a \(seeds == 1 ? "per-user" : "two-level") percentile bootstrap (\(c.bootstrapResamples) replicates"
     t +=
-      "- PinnerSage: look-back \(Int(config.pinnerSage.lookbackDays)) days, λ = \(config.pinnerSage.lambda)/day, "
-    t += "α = \(o.chosenAlpha) chosen on validation users (training users, own later targets) from "
-    t += o.alphaRecalls.map { "α \($0.alpha): \(f($0.recall10))" }.joined(separator: ", ")
-    t += " (round-robin Recall@10); \(o.clusteredUsers) of \(o.evaluationUsers) users clustered. Oracle rows "
-    t += "score each target with the user's closest medoid (Recall@10 column); their other columns use "
-    t += "the round-robin merge of that many medoids.\n"
-    t += "- Seed \(config.seed), \(config.threads) threads.\n\n"
-    t += configBlock(config)
-    t += "## Results (exact search)\n\n"
+      seeds == 1 ? ": users resampled with replacement)" : ": seeds resampled, then users within each seed)"
     t +=
-      "| model | Recall@10 | Recall@10 (per pair) | Recall@50 | Recall@100 | Interest Entropy@50 | P90 Coverage@10 |\n"
-    t += "| --- | --- | --- | --- | --- | --- | --- |\n"
-    for r in o.results {
-      let e = r.exact
+      ". A paper claim \"held\" only when the interval of the paired difference (same replicates for both rows) "
+    t += "lies above 0, \"did not hold\" when it lies below, \"inconclusive\" otherwise.\n\n"
+    return t
+  }
+
+  /// One target set's table, with the coverage cap and the fraction of the ceiling.
+  static func table(_ table: Comparison.Table, metrics: [String], users: [Int]) -> String {
+    let headline = metrics.first ?? "recall@10"
+    let ceiling = table.rows.first { $0.kind == .ceiling }?.estimates[headline]?.mean
+    var t = "## Results: \(table.targetSet.title)\n\n"
+    t += "\(users.map(String.init).joined(separator: " / ")) evaluation users with at least one target "
+    t += "(per seed); users without one are left out of this table.\n\n"
+    let titles = metrics.compactMap(MetricSpec.init(parsing:)).map(\.title)
+    t +=
+      "| method | \(titles.joined(separator: " | "))\(ceiling != nil ? " | share of ceiling \(titles.first ?? "")" : "") |\n"
+    t += "| --- |\(String(repeating: " --- |", count: titles.count + (ceiling != nil ? 1 : 0)))\n"
+    for row in table.rows {
       t +=
-        "| \(r.name) | \(f(e.recall10)) | \(f(e.recall10PerPair)) | \(f(e.recall50)) | \(f(e.recall100)) | "
-      t += "\(f(e.interestEntropy50, 2)) | \(f(e.p90Coverage10)) |\n"
+        "| \(row.label) | \(metrics.map { interval(row.estimates[$0], $0.hasPrefix("entropy") ? 2 : 3) }.joined(separator: " | "))"
+      if let ceiling, ceiling > 0 {
+        t += " | \(row.estimates[headline].map { "\(Int(($0.mean / ceiling * 100).rounded()))%" } ?? "—")"
+      }
+      t += " |\n"
     }
     t += "\n"
-    t += barChart(
-      "Recall@10 (exact search)", labels: o.results.map { shortName($0.name) },
-      values: o.results.map(\.exact.recall10), axis: "Recall@10")
-    let approximate = o.results.filter { $0.ann != nil }
-    if let first = approximate.first?.ann {
-      t += "## Through IVF-PQ (`\(first.index)`, nprobe \(first.nprobe))\n\n"
-      t += "ANN recall = overlap of the IVF-PQ top 10 with the exact top 10 of the same queries. Latency: "
-      t += "one query at a time, k = 100, \(config.ann.latencyQueries) queries, \(config.threads) threads "
-      t += "(PinnerSage: per medoid query).\n\n"
+    if let coverage = metrics.first(where: { $0.hasPrefix("coverage") }) {
+      let largest = table.rows.compactMap { $0.estimates[coverage]?.mean }.max() ?? 0
+      let readable = table.coverageCap >= 5 * largest
       t +=
-        "| model | Recall@10 | Recall@10 exact | Recall@100 | P90 Coverage@10 | ANN recall@10 vs exact | p50 ms | p99 ms |\n"
-      t += "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
-      for r in approximate {
-        let a = r.ann!
-        t += "| \(r.name) | \(f(a.metrics.recall10)) | \(f(r.exact.recall10)) | \(f(a.metrics.recall100)) | "
-        t += "\(f(a.metrics.p90Coverage10)) | \(f(a.recallVersusExact)) | \(f(a.latencyP50Milliseconds)) | "
-        t += "\(f(a.latencyP99Milliseconds)) |\n"
+        "P90 coverage cap (users × k / pins): \(f(table.coverageCap)); the largest measured value is \(f(largest)): "
+      t +=
+        readable
+        ? "the cap is at least 5× larger, so coverage differences can be read.\n\n"
+        : "**the cap is less than 5× the largest value, so the coverage shape cannot be judged here.**\n\n"
+    }
+    t += barChart(
+      "\(MetricSpec(parsing: headline)?.title ?? headline), \(table.targetSet.rawValue)",
+      labels: table.rows.map(shortName),
+      values: table.rows.map { $0.estimates[headline]?.mean ?? 0 },
+      axis: MetricSpec(parsing: headline)?.title ?? headline)
+    return t
+  }
+
+  static func annTable(_ table: Comparison.Table, metric: String, threads: Int, latencyQueries: Int) -> String
+  {
+    let rows = table.rows.filter { $0.ann != nil }
+    guard let first = rows.first?.ann else { return "" }
+    var t = "## Through IVF-PQ (`\(first.index)`, nprobe \(first.nprobe)), \(table.targetSet.rawValue)\n\n"
+    t +=
+      "ANN recall = overlap of the IVF-PQ top 10 with the exact top 10 of the same queries. Latency: one query "
+    t +=
+      "at a time, k = 100, \(latencyQueries) queries, \(threads) threads (PinnerSage: per medoid query); means over seeds.\n\n"
+    t += "| method | \(metric) via IVF-PQ | \(metric) exact | ANN recall@10 vs exact | p50 ms | p99 ms |\n"
+    t += "| --- | --- | --- | --- | --- | --- |\n"
+    for row in rows {
+      let a = row.ann!
+      t += "| \(row.label) | \(interval(a.estimates[metric])) | \(interval(row.estimates[metric])) | "
+      t += "\(f(a.recallVersusExact)) | \(f(a.latencyP50Milliseconds)) | \(f(a.latencyP99Milliseconds)) |\n"
+    }
+    return t + "\n"
+  }
+
+  static func claimsTable(_ claims: [Comparison.Claim], title: String = "Paper claims") -> String {
+    guard !claims.isEmpty else { return "" }
+    var t =
+      "## \(title)\n\n| claim | paper | target set | metric | ours: larger vs smaller | difference [95%] | verdict |\n"
+    t += "| --- | --- | --- | --- | --- | --- | --- |\n"
+    for c in claims {
+      t += "| \(c.claim) | \(c.paper) | \(c.targetSet.rawValue) | \(c.metric) | "
+      t +=
+        "\(f(c.largerEstimate.mean)) vs \(f(c.smallerEstimate.mean)) | \(interval(c.difference)) | **\(c.verdict.rawValue)** |\n"
+    }
+    return t + "\n"
+  }
+
+  static func tuningSection(_ c: Comparison) -> String {
+    guard let first = c.tunings.first, !first.isEmpty else { return "" }
+    var t = "## Tuning on validation users\n\n"
+    for (i, record) in first.enumerated() {
+      t += "### \(record.method)\n\n"
+      for (s, seedRecords) in c.tunings.enumerated() where i < seedRecords.count {
+        t += "- Seed \(c.seeds[s]): \(seedRecords[i].summary)\n"
+      }
+      t += "\n"
+      if record.table.count > 1 {
+        t += "Seed \(c.seeds[0]):\n\n| \(record.table[0].joined(separator: " | ")) |\n"
+        t += "|\(String(repeating: " --- |", count: record.table[0].count))\n"
+        for row in record.table.dropFirst() { t += "| \(row.joined(separator: " | ")) |\n" }
+        t += "\n"
+      }
+      if let curve = record.curve {
+        let x = curve.x.map { String(Int($0)) }
+        for (name, values) in curve.series.sorted(by: { $0.key > $1.key }) {
+          t += lineChart(
+            "\(curve.title): \(name) (seed \(c.seeds[0]))", x: x, xName: curve.xName, values: values,
+            axis: name)
+        }
       }
     }
-    t += shapeCheck(o.results)
+    return t
+  }
+
+  /// The comparison report; with `leaveOneOut`, its section follows the window protocol's.
+  public static func markdown(
+    _ c: Comparison, config: ExperimentConfig, context: ReportContext, leaveOneOut: LeaveOneOutOutcome? = nil
+  ) -> String {
+    guard let facts = c.facts.first else { return "" }
+    var t = header("PinnerFormer vs PinnerSage: retrieval on \(facts.dataset)", context)
+    t += "## Set-up\n\n"
+    t +=
+      "- Data: \(facts.dataset)\(c.seeds.count > 1 ? " (seed \(facts.seed); each seed generates and splits anew)" : ""); "
+    t += "\(facts.pins) pins, \(facts.actions) actions.\n"
+    t += "- Protocol: \(facts.protocolDescription). Per seed: "
+    t += c.facts.map {
+      "\($0.evaluationUsers) evaluation, \($0.trainingUsers) training, \($0.validationUsers) validation users"
+    }
+    .joined(separator: "; ")
+    t +=
+      " (disjoint; validation users are held out of training and embedded one window before the cut, so no tuning reads the evaluation window). "
+    t +=
+      "Dropped from evaluation: \(facts.droppedWithoutHistory) without history, \(facts.droppedWithoutTargets) without a positive in the window (seed \(facts.seed)).\n"
+    t +=
+      "- Target sets: \(config.evaluation.targetSets.map { "**\($0.rawValue)**: \($0.title)" }.joined(separator: "; ")). "
+    t += "\"Engaged\" means any action on the pin before the cut.\n"
+    t +=
+      "- Content embeddings: \(facts.contentDescription). Topics for Interest Entropy: \(facts.topicDescription).\n"
+    t +=
+      "- Candidate index: all \(facts.pins) pins; exact inner-product search, and IVF-PQ (its own table).\n"
+    t +=
+      "- Metrics: \(c.metrics.joined(separator: ", ")) averaged per user (Interest Entropy in nats; P90 Coverage "
+    t +=
+      "over the evaluation users' top k against all pins). Oracle, daily and realtime rows score each target with "
+    t += "its own query, so only recall is defined for them (other columns \"—\").\n"
+    let m = config.model
+    let tr = config.training
+    t +=
+      "- PinnerFormer: H = \(m.hidden), \(m.layers) layers, \(m.heads) heads, M = \(m.maxLength) (the paper's gains flatten "
+    t +=
+      "beyond about 32 actions; 64 keeps training within the run's budget), D = \(m.outputDimension); objective "
+    t +=
+      "\(tr.objective.rawValue) (K = \(Int(tr.windowDays)) days, \(tr.positionsPerSequence) positions per sequence), "
+    t +=
+      "negatives \(tr.negatives.rawValue) (\(tr.randomNegatives) random, in-batch cap \(tr.inBatchCap)), log-Q "
+    t +=
+      "\(tr.logQCorrection), batch \(tr.batchSize); inference \(config.inference.rawValue). Tuning below.\n"
+    t +=
+      "- PinnerSage: look-back \(Int(config.pinnerSage.lookbackDays)) days, λ = \(config.pinnerSage.lambda)/day, "
+    t += "\(config.roundRobinMedoids) served medoids merged round-robin; α chosen below.\n"
+    t += "- \(config.threads) threads.\n\n"
+    t += statisticsNote(c)
+    t += configBlock(config)
+    for table in c.tables {
+      let users = c.facts.map { $0.usersPerTargetSet[table.targetSet.rawValue] ?? 0 }
+      t += Self.table(table, metrics: c.metrics, users: users)
+    }
+    if let headline = c.tables.first {
+      t += annTable(
+        headline, metric: c.metrics.first ?? "recall@10", threads: config.threads,
+        latencyQueries: config.ann.latencyQueries)
+    }
+    t += claimsTable(c.claims)
+    t += tuningSection(c)
     if let loo = leaveOneOut { t += leaveOneOutSection(loo) }
     if let d = context.discussion {
       t += "\n## Discussion\n\n" + d.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
-    t += timings(o.phases + (leaveOneOut?.phases ?? []))
+    t += timings(c.phases + (leaveOneOut?.phases ?? []))
     return t
   }
 
   static func leaveOneOutSection(_ o: LeaveOneOutOutcome) -> String {
     var t = "\n## Next-item leave-one-out (RecBole's protocol)\n\n"
-    t += "\(o.users) users, \(o.pins) items, full ranking with each user's earlier items masked; the last "
+    t += "\(o.users) users, \(o.pins) items, full ranking over every item "
     t +=
-      "interaction is the target, training reads all but each user's last two (RecBole `LS: valid_and_test`, "
-    t += "`order: TO`). Every rating counts as an interaction. Recall@10 equals RecBole's Hit@10 here.\n\n"
-    t += "| model | Recall@10 | NDCG@10 | MRR@10 | Recall@50 |\n| --- | --- | --- | --- | --- |\n"
+      o.maskHistory
+      ? "with each user's earlier items **masked** (not RecBole's rule for sequential models; reported beside it)"
+      : "**without** masking the user's earlier items, as RecBole 1.2.1 ranks for sequential models (its `FullSortEvalDataLoader` passes no history index when the model type is sequential)"
+    t +=
+      "; the last interaction is the target, training reads all but each user's last two (RecBole `LS: valid_and_test`, "
+    t +=
+      "`order: TO`). Every rating counts as an interaction. Recall@10 equals RecBole's Hit@10 here. Intervals: per-user bootstrap.\n\n"
+    let metrics = o.metrics
+    t +=
+      "| model | \(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
+    t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
     for r in o.results {
-      t +=
-        "| \(r.name) | \(f(r.recall10, 4)) | \(f(r.ndcg10, 4)) | \(f(r.mrr10, 4)) | \(f(r.recall50, 4)) |\n"
+      t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
     }
     return t
   }
@@ -187,47 +283,39 @@ public enum ComparisonReport {
   public static func ablation(_ o: AblationOutcome, config: ExperimentConfig, context: ReportContext)
     -> String
   {
-    var t = header("Ablation over \(o.axis.rawValue) on \(o.dataset)", context)
-    t += "PinnerFormer trained once per value, everything else as the configuration below. "
-    t += "Protocol: \(o.protocolDescription); \(o.evaluationUsers) evaluation users, \(o.pins) pins; "
-    t += "exact search (ANN column: IVF-PQ `nprobe` \(config.ann.nprobe)). Seed \(config.seed), "
-    t += "\(config.threads) threads. Paper (PAPERS.md): \(o.axis.paperShape).\n\n"
-    t += configBlock(config)
+    let c = o.comparison
+    guard let facts = c.facts.first else { return "" }
+    var t = header("Ablation over \(o.axis.rawValue) on \(facts.dataset)", context)
     t +=
-      "| \(o.axis.rawValue) | Recall@10 | Recall@10 (per pair) | Recall@50 | Recall@100 | Interest Entropy@50 | P90 Coverage@10 | Recall@10 via IVF-PQ | final loss | training s |\n"
-    t += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
-    for row in o.rows {
-      let e = row.result.exact
-      t +=
-        "| \(row.value) | \(f(e.recall10)) | \(f(e.recall10PerPair)) | \(f(e.recall50)) | \(f(e.recall100)) | "
-      t += "\(f(e.interestEntropy50, 2)) | \(f(e.p90Coverage10)) | "
-      t +=
-        "\(row.result.ann.map { f($0.metrics.recall10) } ?? "-") | \(f(row.finalLoss)) | \(f(row.trainingSeconds, 0)) |\n"
+      "PinnerFormer trained once per value and seed, everything else as the configuration below, each value "
+    t += "tuned by the same rule (validation section). Protocol: \(facts.protocolDescription); "
+    t += "\(facts.pins) pins. \(config.threads) threads. Paper (PAPERS.md): \(o.axis.paperShape).\n\n"
+    t += statisticsNote(c)
+    t += configBlock(config)
+    for table in c.tables {
+      let users = c.facts.map { $0.usersPerTargetSet[table.targetSet.rawValue] ?? 0 }
+      t += Self.table(table, metrics: c.metrics, users: users)
+      let variants = table.rows.filter { $0.kind == .ablationVariant }
+      if o.axis == .dims || o.axis == .seqLens,
+        let coverage = c.metrics.first(where: { $0.hasPrefix("coverage") })
+      {
+        let name = o.axis == .dims ? "embedding dimension D" : "sequence length M"
+        t += lineChart(
+          "\(MetricSpec(parsing: c.metrics[0])?.title ?? "") against \(name), \(table.targetSet.rawValue)",
+          x: variants.map(\.label), xName: name,
+          values: variants.map { $0.estimates[c.metrics[0]]?.mean ?? 0 },
+          axis: MetricSpec(parsing: c.metrics[0])?.title ?? "")
+        t += lineChart(
+          "P90 coverage against \(name), \(table.targetSet.rawValue)", x: variants.map(\.label), xName: name,
+          values: variants.map { $0.estimates[coverage]?.mean ?? 0 }, axis: "P90 coverage")
+      }
     }
-    let p = o.popular
-    t += "| most popular (reference) | \(f(p.recall10)) | \(f(p.recall10PerPair)) | \(f(p.recall50)) | "
-    t += "\(f(p.recall100)) | \(f(p.interestEntropy50, 2)) | \(f(p.p90Coverage10)) | - | - | - |\n\n"
-    let labels = o.rows.map(\.value)
-    let name = o.axis == .dims ? "embedding dimension D" : o.axis.rawValue
-    if o.axis == .dims || o.axis == .seqLens {
-      t += lineChart(
-        "Recall@10 against \(name)", x: labels, xName: name, values: o.rows.map(\.result.exact.recall10),
-        axis: "Recall@10")
-      t += lineChart(
-        "P90 Coverage@10 against \(name)", x: labels, xName: name,
-        values: o.rows.map(\.result.exact.p90Coverage10), axis: "P90 Coverage@10")
-    } else {
-      t += barChart(
-        "Recall@10 by \(name)", labels: labels, values: o.rows.map(\.result.exact.recall10), axis: "Recall@10"
-      )
-      t += barChart(
-        "P90 Coverage@10 by \(name)", labels: labels, values: o.rows.map(\.result.exact.p90Coverage10),
-        axis: "P90 Coverage@10")
-    }
+    t += claimsTable(c.claims, title: "Paper shapes")
+    t += tuningSection(c)
     if let d = context.discussion {
       t += "## Discussion\n\n" + d.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
-    t += timings(o.phases)
+    t += timings(c.phases)
     return t
   }
 }

@@ -1,0 +1,31 @@
+import PinData
+
+/// The Bayes-optimal ranking of a synthetic world: each user's pins by their true probability of
+/// a positive engagement in the evaluation window (engaged pins left out for "new pins"). No
+/// method can expect to beat it; every other row reads as a fraction of it.
+public struct CeilingMethod: EvaluatedMethod {
+  public var kind: MethodKind { .ceiling }
+  public init() {}
+
+  public func run(_ context: MethodContext) throws -> MethodRun {
+    let d = context.data
+    guard let ceiling = d.dataset.ceiling else { return MethodRun(rows: []) }
+    let window = Int64(context.config.split.windowDays * 86_400)
+    var lists = [TargetSet: [[Int64]]]()
+    for set in context.config.evaluation.targetSets {
+      var out = [[Int64]](repeating: [], count: d.users.count)
+      // One call per distinct cut (a global cut: one call).
+      let byCut = Dictionary(grouping: d.users.indices, by: { d.users[$0].cutTime })
+      for (cut, members) in byCut.sorted(by: { $0.key < $1.key }) {
+        let excluded = members.map { u in Set(d.targetSets.excluded(set, user: u).map { Int32($0) }) }
+        let ranked = ceiling(members.map { d.users[$0].user }, cut, cut + window, 100, excluded)
+        for (i, u) in members.enumerated() { out[u] = ranked[i] }
+      }
+      lists[set] = out
+    }
+    return MethodRun(rows: [
+      MethodRow(
+        kind: kind, label: "Ceiling (true engagement probabilities)", output: .rankedPerTargetSet(lists))
+    ])
+  }
+}

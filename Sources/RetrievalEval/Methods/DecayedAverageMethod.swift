@@ -1,0 +1,26 @@
+import PinData
+import Vectors
+
+/// Σ exp(−λ · age) · content over the user's last 64 actions (λ = 0.1/day), searched against the
+/// content index: the cheapest sequence model.
+public struct DecayedAverageMethod: EvaluatedMethod {
+  public var kind: MethodKind { .decayedAverage }
+  public init() {}
+
+  public func run(_ context: MethodContext) throws -> MethodRun {
+    let d = context.data
+    var queries = VectorMatrix(dimension: d.content.dimension)
+    for user in d.users {
+      queries.append(
+        Baselines.decayedAverage(user.history, log: d.dataset.log, embeddings: d.content, now: user.cutTime))
+    }
+    return MethodRun(rows: [
+      MethodRow(
+        kind: kind, label: "Time-decayed average of recent content (λ = 0.1/day)",
+        output: .search(
+          SearchPlan(
+            space: "content", vectors: d.content, queries: queries, owner: Array(d.users.indices),
+            rule: .merged)))
+    ])
+  }
+}

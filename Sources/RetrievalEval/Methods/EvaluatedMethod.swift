@@ -1,0 +1,150 @@
+import Foundation
+import PinData
+import Vectors
+
+/// What a report row is, independent of its display name: reports, verdicts and the paper-claim
+/// table find rows by kind.
+public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
+  /// The world's Bayes-optimal ranking (synthetic worlds only): what is achievable.
+  case ceiling
+  case pinnerFormer
+  /// PinnerSage served as the paper does: medoids sampled in proportion to importance.
+  case pinnerSageSampled
+  /// PinnerSage with the deterministic most important medoids.
+  case pinnerSageTop
+  /// The paper's optimistic oracle: each target scored by the user's closest of c medoids.
+  case pinnerSageOracle
+  case popular
+  case lastPin
+  case decayedAverage
+  /// The user's own most-engaged pre-cut pins: re-engagement made visible.
+  case ownTopPins
+  /// A PinnerFormer variant of an ablation.
+  case ablationVariant
+
+  /// Order of rows in reports.
+  var order: Int { Self.allCases.firstIndex(of: self)! }
+}
+
+/// How a row's targets are scored against the lists a search plan produces.
+public enum ScoringRule: Sendable {
+  /// One list per user: the round-robin merge of the user's queries' lists (PinnerSage's
+  /// serving rule; a single query per user is just its list).
+  case merged
+  /// Each target is scored by the list of the user's query closest to it (largest inner product
+  /// with the target's vector): the PinnerSage oracle (PinnerFormer section 4.1). Only recall is
+  /// defined per target.
+  case closestQuery
+  /// Each target is scored by its own query: `queryOf[user][pin]` (daily and realtime
+  /// inference, PinnerFormer section 4.4). Only recall is defined.
+  case ownQuery(queryOf: [[Int32: Int]])
+}
+
+/// Queries searched against pin vectors; the harness runs the searches (exact and IVF-PQ),
+/// removes excluded pins per target set and applies `rule`.
+public struct SearchPlan: Sendable {
+  /// Names the vector space, so one IVF-PQ index serves every plan over the same vectors.
+  public let space: String
+  /// One row per pin (dense pin id = row).
+  public let vectors: VectorMatrix
+  public let queries: VectorMatrix
+  /// The evaluation user (index) of each query.
+  public let owner: [Int]
+  public let rule: ScoringRule
+
+  public init(space: String, vectors: VectorMatrix, queries: VectorMatrix, owner: [Int], rule: ScoringRule) {
+    self.space = space
+    self.vectors = vectors
+    self.queries = queries
+    self.owner = owner
+    self.rule = rule
+  }
+}
+
+/// What a row hands the harness.
+public enum RowOutput: Sendable {
+  /// Ranked pins per user, unfiltered and deep enough that 100 remain after removing the
+  /// user's engaged pins (the harness filters for "new pins").
+  case ranked([[Int64]])
+  /// Lists already made for each target set (the ceiling ranks differently per set).
+  case rankedPerTargetSet([TargetSet: [[Int64]]])
+  /// Searches the harness runs.
+  case search(SearchPlan)
+}
+
+/// One row of a report.
+public struct MethodRow: Sendable {
+  public let kind: MethodKind
+  /// Display name, with the method's parameters.
+  public let label: String
+  public let output: RowOutput
+
+  public init(kind: MethodKind, label: String, output: RowOutput) {
+    self.kind = kind
+    self.label = label
+    self.output = output
+  }
+}
+
+/// A method's tuning on validation users, rendered generically in reports.
+public struct TuningRecord: Sendable, Codable, Equatable {
+  public let method: String
+  /// The declared budget and the rule that picked the setting.
+  public let summary: String
+  /// A table of the settings tried (first row: the header).
+  public let table: [[String]]
+  /// A curve (e.g. loss and validation recall against training steps).
+  public let curve: Curve?
+
+  public struct Curve: Sendable, Codable, Equatable {
+    public let title: String
+    public let xName: String
+    public let x: [Double]
+    /// Named series over `x` (same length).
+    public let series: [String: [Double]]
+  }
+
+  public init(method: String, summary: String, table: [[String]] = [], curve: Curve? = nil) {
+    self.method = method
+    self.summary = summary
+    self.table = table
+    self.curve = curve
+  }
+}
+
+/// What a method returns: its rows, its tuning, and anything a caller may export.
+public struct MethodRun: Sendable {
+  public let rows: [MethodRow]
+  public let tuning: TuningRecord?
+  /// Method-specific results for callers (e.g. the trained model for a retrieval bundle).
+  public let artifact: (any Sendable)?
+
+  public init(rows: [MethodRow], tuning: TuningRecord? = nil, artifact: (any Sendable)? = nil) {
+    self.rows = rows
+    self.tuning = tuning
+    self.artifact = artifact
+  }
+}
+
+/// An evaluated method: fits on training-visible data, tunes on validation users within the
+/// budget it declares, and returns each evaluation user's ranked list (or the searches that make
+/// it). A new method is one file with a type conforming to this and one line in
+/// `MethodRegistry`.
+public protocol EvaluatedMethod: Sendable {
+  /// The kind of the method's main row.
+  var kind: MethodKind { get }
+  /// Runs the method on one seed's data.
+  func run(_ context: MethodContext) throws -> MethodRun
+}
+
+/// Everything a method may read for one seed.
+public struct MethodContext: Sendable {
+  public let config: ExperimentConfig
+  public let data: PreparedData
+  public let progress: @Sendable (String) -> Void
+
+  /// Headline Recall@10 on the validation users (new pins) of per-user lists.
+  public func validationRecall(_ lists: [[Int64]]) -> Double {
+    data.validation.recall(lists, k: 10)
+  }
+}

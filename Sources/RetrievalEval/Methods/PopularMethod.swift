@@ -1,0 +1,19 @@
+import PinData
+
+/// The most engaged pins among training-visible positives, the same list for every user.
+public struct PopularMethod: EvaluatedMethod {
+  public var kind: MethodKind { .popular }
+  public init() {}
+
+  public func run(_ context: MethodContext) throws -> MethodRun {
+    let d = context.data
+    let depth = 100 + (d.targetSets.engagedBeforeCut.map(\.count).max() ?? 0)
+    let list = Baselines.popular(
+      d.dataset.log, visible: d.split.trainingVisible, rule: d.dataset.rule, count: depth)
+    return MethodRun(rows: [
+      MethodRow(
+        kind: kind, label: "Most popular (training-visible positives)",
+        output: .ranked(Array(repeating: list, count: d.users.count)))
+    ])
+  }
+}
