@@ -80,6 +80,16 @@ public enum PinnerSage {
     user: Int32, pins engaged: [Int32], times: [Int64], embeddings: VectorMatrix, now: Int64,
     config: PinnerSageConfig
   ) throws(PinnerSageError) -> UserClusters {
+    try cluster(
+      user: user, pins: engaged, times: times, embeddings: embeddings, now: now, config: config,
+      alphas: [config.alpha])[0]
+  }
+
+  /// The same clustering cut at each of `alphas` (one Ward linkage serves every cut height).
+  public static func cluster(
+    user: Int32, pins engaged: [Int32], times: [Int64], embeddings: VectorMatrix, now: Int64,
+    config: PinnerSageConfig, alphas: [Double]
+  ) throws(PinnerSageError) -> [UserClusters] {
     try config.validate()
     precondition(engaged.count == times.count, "one time per pin")
     let earliest = now - Int64(config.lookbackDays * 86_400)
@@ -104,19 +114,23 @@ public enum PinnerSage {
       points.append(row)
     }
     let merges = WardClustering.linkage(points)
-    let labels = WardClustering.flatClusters(merges, pointCount: pins.count, threshold: config.alpha)
-    let clusterCount = (labels.max() ?? -1) + 1
-    var members = [[Int]](repeating: [], count: clusterCount)
-    for (i, label) in labels.enumerated() { members[label].append(i) }
-    var result = [(medoid: Int32, importance: Double, size: Int)]()
-    for group in members {
-      result.append(
-        (pins[medoid(of: group, points)], group.reduce(0) { $0 + weight[pins[$1]]! }, group.count))
+    return alphas.map { alpha in
+      let labels = WardClustering.flatClusters(merges, pointCount: pins.count, threshold: alpha)
+      let clusterCount = (labels.max() ?? -1) + 1
+      var members = [[Int]](repeating: [], count: clusterCount)
+      for (i, label) in labels.enumerated() { members[label].append(i) }
+      var result = [(medoid: Int32, importance: Double, size: Int)]()
+      for group in members {
+        result.append(
+          (pins[medoid(of: group, points)], group.reduce(0) { $0 + (weight[pins[$1]] ?? 0) }, group.count))
+      }
+      result.sort {
+        $0.importance > $1.importance || ($0.importance == $1.importance && $0.medoid < $1.medoid)
+      }
+      return UserClusters(
+        user: user, medoids: result.map(\.medoid), importance: result.map(\.importance),
+        sizes: result.map(\.size))
     }
-    result.sort { $0.importance > $1.importance || ($0.importance == $1.importance && $0.medoid < $1.medoid) }
-    return UserClusters(
-      user: user, medoids: result.map(\.medoid), importance: result.map(\.importance),
-      sizes: result.map(\.size))
   }
 
   /// The member minimizing the summed squared distance to the others (not the centroid).
@@ -144,33 +158,46 @@ public enum PinnerSage {
     config: PinnerSageConfig, rule: CompiledPositiveRule? = nil,
     threads: Int = ProcessInfo.processInfo.activeProcessorCount
   ) throws(PinnerSageError) -> [UserClusters?] {
+    try clusterAll(
+      users: users, histories: histories, now: now, log: log, embeddings: embeddings, config: config,
+      alphas: [config.alpha], rule: rule, threads: threads)[0]
+  }
+
+  /// `clusterAll` cut at each of `alphas` (one linkage per user): per α, per user.
+  public static func clusterAll(
+    users: [Int32], histories: [[Int32]], now: [Int64], log: ActionLog, embeddings: VectorMatrix,
+    config: PinnerSageConfig, alphas: [Double], rule: CompiledPositiveRule? = nil,
+    threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  ) throws(PinnerSageError) -> [[UserClusters?]] {
     try config.validate()
-    let results = UnsafeMutableBufferPointer<Result<UserClusters?, PinnerSageError>>.allocate(
+    let results = UnsafeMutableBufferPointer<Result<[UserClusters]?, PinnerSageError>>.allocate(
       capacity: users.count)
     defer { results.deallocate() }
     let slots = Slots(results)
     let workers = max(1, min(threads, users.count))
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for i in stride(from: w, to: users.count, by: workers) {
-        let outcome: Result<UserClusters?, PinnerSageError>
+        let outcome: Result<[UserClusters]?, PinnerSageError>
         do throws(PinnerSageError) {
+          let kept = histories[i].sorted().filter { rule?.isPositive(log, Int($0)) ?? true }
           outcome = .success(
             try cluster(
-              user: users[i], actions: histories[i], log: log, embeddings: embeddings, now: now[i],
-              config: config,
-              rule: rule))
+              user: users[i], pins: kept.map { log.pins[Int($0)] },
+              times: kept.map { log.timestamps[Int($0)] },
+              embeddings: embeddings, now: now[i], config: config, alphas: alphas))
         } catch {
           if case .emptyHistory = error { outcome = .success(nil) } else { outcome = .failure(error) }
         }
         (slots.buffer.baseAddress! + i).initialize(to: outcome)
       }
     }
-    var out = [UserClusters?]()
-    out.reserveCapacity(users.count)
+    var out = [[UserClusters?]](repeating: [], count: alphas.count)
+    for a in alphas.indices { out[a].reserveCapacity(users.count) }
     for i in 0..<users.count {
       let r = (results.baseAddress! + i).move()
       switch r {
-      case .success(let value): out.append(value)
+      case .success(let value):
+        for a in alphas.indices { out[a].append(value?[a]) }
       case .failure(let error):
         for j in (i + 1)..<users.count { (results.baseAddress! + j).deinitialize(count: 1) }
         throw error

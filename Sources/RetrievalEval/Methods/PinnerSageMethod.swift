@@ -85,12 +85,12 @@ public struct PinnerSageMethod: EvaluatedMethod {
     try contentIndex.add(d.content)
 
     var statistics = [AlphaStatistics]()
-    for alpha in config.alphaGrid {
-      var c = config.pinnerSage
-      c.alpha = alpha
-      let clusters = try PinnerSage.clusterAll(
-        users: validation.map(\.user), histories: validation.map(\.history), now: validation.map(\.cutTime),
-        log: log, embeddings: d.content, config: c, rule: positive, threads: config.threads)
+    // One Ward linkage per validation user serves every α of the grid.
+    let perAlpha = try PinnerSage.clusterAll(
+      users: validation.map(\.user), histories: validation.map(\.history), now: validation.map(\.cutTime),
+      log: log, embeddings: d.content, config: config.pinnerSage, alphas: config.alphaGrid, rule: positive,
+      threads: config.threads)
+    for (alpha, clusters) in zip(config.alphaGrid, perAlpha) {
       let shape = Self.clusterStatistics(clusters)
       let plan = Self.servingPlan(clusters, count: served, seed: samplingSeed, content: d.content)
       let perQuery = try WindowScorer.deepSearch(
