@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import RetrievalEval
+import Vectors
+
+/// `eval-retrieval summary`: Reports/README.md, one table of every paper claim checked by the
+/// committed reports (their `--json` files), with the paper's figure, ours with its interval,
+/// the verdict and a link to the report.
+struct Summary: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write Reports/README.md: every paper claim the reports' JSON files check, with verdicts.")
+
+  @Option(help: "Directory holding the reports and their JSON files.") var reports = "Reports"
+
+  func run() throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: reports).filter { $0.hasSuffix(".json") }.sorted()
+    var rows = [String]()
+    var sources = [String]()
+    for file in files {
+      guard let data = FileManager.default.contents(atPath: reports + "/" + file) else { continue }
+      let report = String(file.dropLast(5)) + ".md"
+      let comparison: Comparison
+      let seeds: String
+      if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
+        comparison = run.outcome
+        seeds = run.config.seeds.map(String.init).joined(separator: ",")
+      } else if let ablation = try? JSONDecoder().decode(Ablate.JSONOutput.self, from: data) {
+        comparison = ablation.outcome.comparison
+        seeds = ablation.config.seeds.map(String.init).joined(separator: ",")
+      } else {
+        progress("skipped \(file): not the JSON of a run or an ablation of this version")
+        continue
+      }
+      sources.append("[\(report)](\(report)) (seeds \(seeds))")
+      for c in comparison.claims {
+        rows.append(
+          "| \(c.claim) | \(c.paper) | \(c.targetSet.rawValue), \(c.metric) | \(Self.f(c.largerEstimate)) vs \(Self.f(c.smallerEstimate)) | \(Self.f(c.difference)) | **\(c.verdict.rawValue)** | [\(report)](\(report)) |"
+        )
+      }
+    }
+    var t = "# Reports: what held\n\n"
+    t += "Written by `swift run -c release eval-retrieval summary` from the JSON files beside the reports. "
+    t += "Each claim of PinnerFormer's and PinnerSage's papers (the list in the design notes: "
+    t += "\"Results to reproduce in shape\") that a report can check, as a paired difference "
+    t += "\"larger − smaller\" with its 95% bootstrap interval (users within seeds, seeds resampled). "
+    t += "**held**: the interval lies above 0; **did not hold**: below 0; **inconclusive**: it contains 0. "
+    t += "Figures are means over the report's seeds with 95% intervals.\n\n"
+    t += "Sources: \(sources.joined(separator: ", ")).\n\n"
+    t += "| claim | paper | target set, metric | ours: larger vs smaller | difference [95%] | verdict | report |\n"
+    t += "| --- | --- | --- | --- | --- | --- | --- |\n"
+    t += rows.joined(separator: "\n") + "\n"
+    try AtomicFile.write(Data(t.utf8), to: reports + "/README.md")
+    progress("wrote \(reports)/README.md (\(rows.count) claims from \(sources.count) reports)")
+  }
+
+  static func f(_ e: Estimate) -> String {
+    String(format: "%.3f [%.3f, %.3f]", e.mean, e.low, e.high)
+  }
+}
