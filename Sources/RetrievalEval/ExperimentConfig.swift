@@ -87,17 +87,22 @@ public struct TuningConfig: Sendable, Codable, Equatable {
   public init() {}
 }
 
-/// Which cut heights α form interest-level PinnerSage clusters (`PinnerSageMethod`).
+/// Which cut heights α form interest-level PinnerSage clusters (`PinnerSageMethod`). The paper
+/// reports a handful of clusters for light users and tens, up to about 100, for heavy ones: a cut
+/// where most clusters are single pins makes each "medoid" the pin itself, and a cut where even
+/// heavy users keep one or two clusters makes PinnerSage a single-embedding method.
 public struct AlphaRule: Sendable, Codable, Equatable {
   /// At most this share of all clusters may hold a single pin.
   public var maxSingletonShare = 0.5
-  /// The 90th-percentile user may have at most this many clusters (PinnerSage: up to ~100 for heavy users).
+  /// The 90th-percentile user (a heavy user) needs at least this many clusters ("a handful").
+  public var minClustersP90 = 5.0
+  /// ... and at most this many (PinnerSage: up to about 100 for heavy users).
   public var maxClustersP90 = 100.0
   public init() {}
 
   /// Whether clusters with these statistics are interest-level.
   public func isInterestLevel(singletonShare: Double, p90Clusters: Double) -> Bool {
-    singletonShare <= maxSingletonShare && p90Clusters <= maxClustersP90
+    singletonShare <= maxSingletonShare && (minClustersP90...maxClustersP90).contains(p90Clusters)
   }
 }
 

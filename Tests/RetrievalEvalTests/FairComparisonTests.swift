@@ -68,13 +68,16 @@ func handMadeUsers(_ log: ActionLog) throws -> [EvaluationUser] {
     #expect(s.singletonShare == 0.8 && s.median == 3 && s.p90 == 3)
     #expect(!rule.isInterestLevel(singletonShare: s.singletonShare, p90Clusters: s.p90))
     let interests: [UserClusters?] = [
-      UserClusters(user: 0, medoids: [0, 1], importance: [3, 2], sizes: [5, 4]),
+      UserClusters(
+        user: 0, medoids: [0, 1, 2, 5, 6, 7], importance: [6, 5, 4, 3, 2, 1], sizes: [5, 4, 3, 3, 2, 1]),
       UserClusters(user: 1, medoids: [3], importance: [2], sizes: [1]),
     ]
     let t = PinnerSageMethod.clusterStatistics(interests)
-    #expect(abs(t.singletonShare - 1.0 / 3) < 1e-12)
+    #expect(abs(t.singletonShare - 2.0 / 7) < 1e-12 && t.p90 == 6)
     #expect(rule.isInterestLevel(singletonShare: t.singletonShare, p90Clusters: t.p90))
+    // Tens of clusters for heavy users at most; and more than one or two (else one embedding).
     #expect(!rule.isInterestLevel(singletonShare: 0.1, p90Clusters: 101))
+    #expect(!rule.isInterestLevel(singletonShare: 0.0, p90Clusters: 1))
   }
 
   @Test func servedMedoidsAreSampledInProportionToImportance() {

@@ -10,9 +10,11 @@ import Vectors
 ///
 /// α (the dendrogram cut) is chosen on validation users among the values that form
 /// interest-level clusters: at most `alphaRule.maxSingletonShare` of the clusters hold a single
-/// pin and the 90th-percentile user has at most `alphaRule.maxClustersP90` clusters (the paper:
-/// a handful of clusters for light users, tens — up to about 100 — for heavy ones; a cut at
-/// which every pin is its own cluster makes each "medoid" the pin itself). Among valid values the
+/// pin and the 90th-percentile user has between `alphaRule.minClustersP90` and
+/// `alphaRule.maxClustersP90` clusters (the paper: a handful of clusters for light users, tens —
+/// up to about 100 — for heavy ones; a cut at which every pin is its own cluster makes each
+/// "medoid" the pin itself, one at which heavy users keep a single cluster makes PinnerSage a
+/// single-embedding method; see `AlphaRule`). Among valid values the
 /// best validation Recall@10 (new pins, sampled serving) wins.
 ///
 /// Rows: 3 medoids sampled in proportion to importance (the paper's serving rule, seeded), the
@@ -121,7 +123,7 @@ public struct PinnerSageMethod: EvaluatedMethod {
       throw ConfigError(
         file: "alphaGrid",
         message:
-          "no α in \(config.alphaGrid) forms interest-level clusters on the validation users (needs singleton share <= \(config.alphaRule.maxSingletonShare) and p90 clusters per user <= \(config.alphaRule.maxClustersP90)); "
+          "no α in \(config.alphaGrid) forms interest-level clusters on the validation users (needs singleton share <= \(config.alphaRule.maxSingletonShare) and p90 clusters per user in \(config.alphaRule.minClustersP90)...\(config.alphaRule.maxClustersP90)); "
           + statistics.map {
             "α \($0.alpha): singletons \(String(format: "%.2f", $0.singletonShare)), p90 \($0.p90Clusters)"
           }.joined(separator: "; "))
@@ -147,7 +149,7 @@ public struct PinnerSageMethod: EvaluatedMethod {
       ])
     }
     let summary =
-      "α chosen on \(validation.count) held-out validation users from \(config.alphaGrid) (budget: one clustering and one search per value): the best validation Recall@10 among values with at most \(Int(config.alphaRule.maxSingletonShare * 100))% singleton clusters and p90 clusters per user <= \(Int(config.alphaRule.maxClustersP90)). Chosen α = \(best.alpha); on the evaluation users: median \(shape.median) clusters per user, p90 \(shape.p90), singleton share \(f(shape.singletonShare)), \(clusters.compactMap { $0 }.count) of \(d.users.count) users clustered (λ = \(chosen.lambda)/day, look-back \(Int(chosen.lookbackDays)) days)."
+      "α chosen on \(validation.count) held-out validation users from \(config.alphaGrid) (budget: one clustering and one search per value): the best validation Recall@10 among values with at most \(Int(config.alphaRule.maxSingletonShare * 100))% singleton clusters and p90 clusters per user in \(Int(config.alphaRule.minClustersP90))...\(Int(config.alphaRule.maxClustersP90)). Chosen α = \(best.alpha); on the evaluation users: median \(shape.median) clusters per user, p90 \(shape.p90), singleton share \(f(shape.singletonShare)), \(clusters.compactMap { $0 }.count) of \(d.users.count) users clustered (λ = \(chosen.lambda)/day, look-back \(Int(chosen.lookbackDays)) days)."
     let rows =
       [
         MethodRow(
