@@ -166,19 +166,8 @@ extension Experiment {
           model: config.model, training: config.training, inference: modes, variant: "PinnerFormer"))
     }
     let metrics = try config.evaluation.metricSpecs()
-    var runs = [SeedRun]()
-    var phases = PhaseClock()
-    for seed in config.seeds {
-      var seeded = config
-      seeded.setSeed(seed)
-      var experiment = Experiment(config: seeded)
-      experiment.packageRoot = packageRoot
-      experiment.progress = { [progress] in progress($0.hasPrefix("seed ") ? $0 : "seed \(seed): " + $0) }
-      runs.append(try experiment.runSeed(methods, metrics: metrics, phases: &phases, keepArtifacts: false))
-    }
-    let comparison = try Comparison(
-      runs: runs, config: config, metrics: metrics, phases: phases.phases,
-      claims: { labels in axis.claims(labels: labels, metrics: metrics) })
+    let comparison = try compare(methods, claims: { labels in axis.claims(labels: labels, metrics: metrics) })
+      .comparison
     return AblationOutcome(axis: axis, comparison: comparison)
   }
 }

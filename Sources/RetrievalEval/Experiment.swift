@@ -166,10 +166,12 @@ public struct Experiment {
     return (comparison, artifacts)
   }
 
-  /// Runs `methods` on every seed and combines the seeds.
-  public func compare(_ methods: [any EvaluatedMethod], keepArtifacts: Bool = false) throws -> (
-    comparison: Comparison, artifacts: Artifacts?
-  ) {
+  /// Runs `methods` on every seed and combines the seeds; `claims` picks the claims to check
+  /// from the rows' keys and labels (default: the comparison's paper claims).
+  public func compare(
+    _ methods: [any EvaluatedMethod], keepArtifacts: Bool = false,
+    claims: (([String: String]) -> [Comparison.ClaimSpec])? = nil
+  ) throws -> (comparison: Comparison, artifacts: Artifacts?) {
     let metrics = try config.evaluation.metricSpecs()
     var runs = [SeedRun]()
     var phases = PhaseClock()
@@ -183,7 +185,8 @@ public struct Experiment {
         try experiment.runSeed(
           methods, metrics: metrics, phases: &phases, keepArtifacts: keepArtifacts && runs.isEmpty))
     }
-    let comparison = try Comparison(runs: runs, config: config, metrics: metrics, phases: phases.phases)
+    let comparison = try Comparison(
+      runs: runs, config: config, metrics: metrics, phases: phases.phases, claims: claims)
     return (comparison, runs.first?.artifacts)
   }
 

@@ -17,10 +17,7 @@ public struct DecayedAverageMethod: EvaluatedMethod {
     return MethodRun(rows: [
       MethodRow(
         kind: kind, label: "Time-decayed average of recent content (λ = 0.1/day)",
-        output: .search(
-          SearchPlan(
-            space: "content", vectors: d.content, queries: queries, owner: Array(d.users.indices),
-            rule: .merged)))
+        output: .search(.contentQueries(queries, d)))
     ])
   }
 }

@@ -61,6 +61,15 @@ public struct SearchPlan: Sendable {
   }
 }
 
+extension SearchPlan {
+  /// One query per evaluation user, searched against the content embeddings.
+  public static func contentQueries(_ queries: VectorMatrix, _ data: PreparedData) -> SearchPlan {
+    SearchPlan(
+      space: "content", vectors: data.content, queries: queries, owner: Array(data.users.indices),
+      rule: .merged)
+  }
+}
+
 /// What a row hands the harness.
 public enum RowOutput: Sendable {
   /// Ranked pins per user, unfiltered and deep enough that 100 remain after removing the

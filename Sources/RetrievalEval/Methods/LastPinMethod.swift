@@ -15,10 +15,7 @@ public struct LastPinMethod: EvaluatedMethod {
     return MethodRun(rows: [
       MethodRow(
         kind: kind, label: "Last engaged pin's content embedding",
-        output: .search(
-          SearchPlan(
-            space: "content", vectors: d.content, queries: queries, owner: Array(d.users.indices),
-            rule: .merged)))
+        output: .search(.contentQueries(queries, d)))
     ])
   }
 }
