@@ -189,16 +189,21 @@ public struct BatchSampler {
       for j in inBatchCount..<candidates.count { logQ[j] = uniform }
     }
     // Mask the anchor user's other positives among the negatives (and a random pin that is the
-    // pair's own label).
+    // pair's own label). Looked up per user through a pin -> columns map, not per (pair, column).
+    let columns = inBatchNegatives ? 0..<candidates.count : inBatchCount..<candidates.count
+    var columnsOfPin = [Int32: [Int32]]()
+    for j in columns { columnsOfPin[candidates[j], default: []].append(Int32(j)) }
+    var ownColumns = [[Int32]](repeating: [], count: examples.count)
+    for (b, e) in examples.enumerated() {
+      for pin in e.userPositives { ownColumns[b] += columnsOfPin[pin] ?? [] }
+    }
     var masked = [(Int32, Int32)]()
     for (i, b) in pairUser.enumerated() {
-      let own = examples[b].userPositives
-      let columns = inBatchNegatives ? 0..<candidates.count : inBatchCount..<candidates.count
-      for j in columns where Int32(j) != targets[i] {
-        if own.contains(candidates[j]) || candidates[j] == candidates[Int(targets[i])] {
-          masked.append((Int32(i), Int32(j)))
-        }
-      }
+      let label = candidates[Int(targets[i])]
+      var hit = Set(ownColumns[b])
+      for j in columnsOfPin[label] ?? [] { hit.insert(j) }
+      hit.remove(targets[i])
+      for j in hit.sorted() { masked.append((Int32(i), j)) }
     }
     return TrainingBatch(
       sequences: sequences, pairTokens: pairTokens, targets: targets, weights: weights,
