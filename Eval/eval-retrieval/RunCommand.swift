@@ -141,6 +141,8 @@ struct Run: ParsableCommand {
   }
 
   func run() throws {
+    let bundles = [("--export-bundle", exportBundle), ("--export-pinnersage-bundle", exportPinnersageBundle)]
+    try OutputPaths.check(options, bundles: bundles)
     let config = try options.experimentConfig()
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
@@ -206,6 +208,7 @@ struct Ablate: ParsableCommand {
 
   func run() throws {
     let (axis, values) = try axis()
+    try OutputPaths.check(options)
     let config = try options.experimentConfig()
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }

@@ -55,6 +55,8 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
   case index(file: String, VectorIndexError)
   case model(ModelError)
   case io(path: String, reason: String)
+  /// An export destination that exists and is not a bundle of ours (or cannot be written).
+  case unsafeDestination(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -69,6 +71,7 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
     case .index(let file, let error): "bundle index \(file): \(error)"
     case .model(let error): "bundle model: \(error)"
     case .io(let path, let reason): "bundle \(path): \(reason)"
+    case .unsafeDestination(let path, let reason): "bundle destination \(path): \(reason)"
     }
   }
 }
@@ -132,8 +135,10 @@ public enum RetrievalBundle {
     ) { _ in }
   }
 
-  /// Writes every file into a fresh sibling directory, then renames it into place: a reader sees
-  /// the old bundle or the new one, never a half-written one.
+  /// Writes every file into a fresh hidden sibling directory, then swaps it into place
+  /// atomically (`swapIn`): a reader sees the old bundle or the new one, never a half-written
+  /// one or none. A destination that exists and is not a bundle of ours is refused before
+  /// anything is written (`checkDestination`).
   static func write(
     kind: BundleManifest.Kind, index: FaissIndex, corpus: Corpus, sage: (PinnerSageConfig, Int)?,
     to directory: String, extra: (String) throws -> Void
@@ -142,16 +147,17 @@ public enum RetrievalBundle {
       throw BundleError.dimensionMismatch(
         "\(corpus.pinIDs.count) pin ids, \(corpus.content.count) content rows, \(index.count) index vectors")
     }
+    try checkDestination(directory)
     let fm = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL.path
-    let staging =
-      target + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+    let target = absolutePath(directory)
+    removeLeftovers(of: target)
+    let staging = stagingPath(for: target)
     try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
     do {
       try index.write(to: staging + "/" + indexName)
       try NPY.write(corpus.content, to: staging + "/" + contentName)
-      try Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8).write(
-        to: URL(fileURLWithPath: staging + "/" + pinIDsName))
+      try AtomicFile.write(
+        Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
       try extra(staging)
       var files = [String: BundleManifest.FileEntry]()
       for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
@@ -170,18 +176,8 @@ public enum RetrievalBundle {
         files: files)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      try encoder.encode(manifest).write(to: URL(fileURLWithPath: staging + "/" + manifestName))
-      // Swap in: move an existing bundle aside, rename the staging directory, remove the old one.
-      let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
-      let existed = fm.fileExists(atPath: target)
-      if existed { try fm.moveItem(atPath: target, toPath: old) }
-      do {
-        try fm.moveItem(atPath: staging, toPath: target)
-      } catch {
-        if existed { try? fm.moveItem(atPath: old, toPath: target) }
-        throw error
-      }
-      if existed { try? fm.removeItem(atPath: old) }
+      try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
+      try swapIn(staging: staging, target: target, shownAs: directory)
     } catch {
       try? fm.removeItem(atPath: staging)
       throw error

@@ -72,7 +72,24 @@ extension CandidateRetriever {
 }
 
 /// Loads a bundle (verifying checksums, version and dimensions) as the retriever of its kind.
+///
+/// A bundle swapped in by an export while it is being read (the directory's identity changed)
+/// is read again, so the result is the old bundle or the new one, never a mix.
 public func loadRetriever(bundle directory: String) throws(BundleError) -> any CandidateRetriever {
+  var attempt = 1
+  while true {
+    let before = RetrievalBundle.identity(directory)
+    do {
+      let retriever = try loadRetrieverOnce(directory)
+      if attempt == 3 || RetrievalBundle.identity(directory) == before { return retriever }
+    } catch {
+      if attempt == 3 || RetrievalBundle.identity(directory) == before { throw error }
+    }
+    attempt += 1
+  }
+}
+
+private func loadRetrieverOnce(_ directory: String) throws(BundleError) -> any CandidateRetriever {
   let manifest = try RetrievalBundle.verifiedManifest(directory)
   let shared = try BundleCorpus(directory, manifest: manifest)
   switch manifest.kind {

@@ -38,6 +38,43 @@ public enum AtomicFile {
     }
   }
 
+  /// Checks, before any work, that `path` can later receive a file written by `write(_:to:)`:
+  /// it is not a directory, and its directory exists and is writable.
+  /// - Throws: `VectorsError.cannotWrite` naming the path and the reason.
+  public static func checkWritableFile(_ path: String) throws(VectorsError) {
+    var info = stat()
+    if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+      throw .cannotWrite(path: path, reason: "is a directory, not a file")
+    }
+    let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard stat(parent, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+      throw .cannotWrite(path: path, reason: "its directory \(parent) does not exist")
+    }
+    guard access(parent, W_OK | X_OK) == 0 else {
+      throw .cannotWrite(path: path, reason: "its directory \(parent) is not writable")
+    }
+  }
+
+  /// Checks, before any work, that `path` is a writable directory or can be created as one
+  /// (its nearest existing ancestor is a writable directory).
+  /// - Throws: `VectorsError.cannotWrite` naming the path and the reason.
+  public static func checkWritableDirectory(_ path: String) throws(VectorsError) {
+    var url = URL(fileURLWithPath: path).standardizedFileURL
+    var info = stat()
+    while stat(url.path, &info) != 0 {
+      guard errno == ENOENT, url.path != "/" else {
+        throw .cannotWrite(path: path, reason: "\(url.path): \(String(cString: strerror(errno)))")
+      }
+      url = url.deletingLastPathComponent()
+    }
+    guard info.st_mode & S_IFMT == S_IFDIR else {
+      throw .cannotWrite(path: path, reason: "\(url.path) exists and is not a directory")
+    }
+    guard access(url.path, W_OK | X_OK) == 0 else {
+      throw .cannotWrite(path: path, reason: "\(url.path) is not writable")
+    }
+  }
+
   /// Reads a whole file, memory-mapped when possible.
   public static func read(_ path: String) throws(VectorsError) -> Data {
     guard FileManager.default.fileExists(atPath: path) else {
@@ -50,3 +87,9 @@ public enum AtomicFile {
     }
   }
 }
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
