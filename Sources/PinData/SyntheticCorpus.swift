@@ -5,13 +5,18 @@ import Vectors
 
 /// Parameters of the synthetic Pinterest-like world (see `Datasets/README.md`).
 public struct SyntheticConfig: Sendable, Codable, Equatable {
-  public var pins = 50_000
-  public var users = 4_000
+  /// `v2` (the default: `Datasets/README.md`, "World v2") or `v1` (the earlier world; with
+  /// 50,000 pins, 4,000 users and 60 days it reproduces the earlier reports:
+  /// `Eval/configs/world-v1.yaml`).
+  public var world = "v2"
+  public var pins = 40_000
+  public var users = 10_000
   /// Interest topics (Pinterest has about 350).
   public var topics = 350
   /// Content embedding dimension.
   public var dimension = 64
-  public var days = 60
+  /// Days of the log (v2: after its burn-in days).
+  public var days = 84
   /// Unix time of the first day (2022-01-01 00:00 UTC).
   public var startTimestamp: Int64 = 1_640_995_200
   /// Norm of the noise around a topic centre in a pin's content embedding (centres have norm 1).
@@ -40,10 +45,16 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   /// Probability that an action explores a random topic outside the user's interests.
   public var exploration = 0.03
   public var seed: UInt64 = 1
+  /// World v2's own parameters.
+  public var v2 = WorldV2Parameters()
 
   public init() {}
 
   func validate() throws(DataError) {
+    guard world == "v1" || world == "v2" else {
+      throw .invalidConfig(field: "synthetic.world", reason: "must be v1 or v2, got '\(world)'")
+    }
+    if world == "v2" { try v2.validate() }
     func check(_ ok: Bool, _ field: String, _ reason: String) throws(DataError) {
       if !ok { throw .invalidConfig(field: "synthetic.\(field)", reason: reason) }
     }
@@ -70,6 +81,8 @@ public struct SyntheticCorpus: Sendable {
   public let embeddings: VectorMatrix
   /// Ground-truth topic of each pin.
   public let topics: PinTopics
+  /// The world's engagement probabilities (v2; nil for v1).
+  public let truth: WorldTruth?
 
   /// Action types and surfaces of the synthetic world.
   public static let actionTypes = ["repin", "closeup", "click", "hide"]
@@ -82,6 +95,7 @@ public struct SyntheticCorpus: Sendable {
     -> SyntheticCorpus
   {
     try config.validate()
+    if config.world == "v2" { return try generateV2(config, threads: threads) }
     let root = SeededGenerator(seed: config.seed)
     var world = root.derived(stream: 0)
 
@@ -155,12 +169,12 @@ public struct SyntheticCorpus: Sendable {
     }
     let topics = PinTopics(
       topicOfPin: topicOfPin, topicNames: (0..<config.topics).map { "topic\($0)" })
-    return SyntheticCorpus(config: config, log: log, embeddings: embeddings, topics: topics)
+    return SyntheticCorpus(config: config, log: log, embeddings: embeddings, topics: topics, truth: nil)
   }
 }
 
 /// One slot per parallel chunk; each chunk initializes only its own slot.
-private struct ChunkSlots: @unchecked Sendable {
+struct ChunkSlots: @unchecked Sendable {
   let buffer: UnsafeMutableBufferPointer<ActionLog>
   init(count: Int) { buffer = .allocate(capacity: count) }
 }

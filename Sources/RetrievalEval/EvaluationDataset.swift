@@ -4,8 +4,12 @@ import VectorIndex
 import Vectors
 
 /// Ranks pins for users by their true engagement probability in a time window:
-/// `(users, from, to, k, excluding) -> top-k dense pin ids per user`.
-public typealias CeilingRanker = @Sendable ([Int32], Int64, Int64, Int, [Set<Int32>]) -> [[Int64]]
+/// `(users, from, to, k, engaged pins per user) -> top-k dense pin ids per user, without the
+/// engaged pins (new pins) and with them (all positives)`.
+public typealias CeilingRanker =
+  @Sendable ([Int32], Int64, Int64, Int, [Set<Int32>]) -> (
+    newPins: [[Int64]], allPositives: [[Int64]]
+  )
 
 /// A log with what the harness needs beside it: the positive rule, topics for Interest Entropy,
 /// and content embeddings (nil: computed from training-visible actions after the split).
@@ -45,10 +49,26 @@ public struct EvaluationDataset: Sendable {
     case "synthetic":
       let s = config.synthetic
       let corpus = try SyntheticCorpus.generate(s, threads: config.threads)
+      var ceiling: CeilingRanker? = nil
+      if let truth = corpus.truth {
+        ceiling = { users, from, to, k, engaged in
+          truth.ceilingLists(users: users, from: from, to: to, k: k, engaged: engaged)
+        }
+      }
+      let v1 = s.world == "v1"
+      let name =
+        v1
+        ? "synthetic world v1 (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.days) days, seed \(s.seed))"
+        : "synthetic world v2 (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.v2.burnInDays) burn-in + \(s.days) days, seed \(s.seed))"
+      let geometry = Int((s.v2.geometryWeight * 100).rounded())
+      let content =
+        v1
+        ? "v1 content embeddings (topic centre + noise: no engagement signal)"
+        : "world v2 content embeddings (\(s.dimension)-d: \(geometry)% topic geometry, \(100 - geometry)% co-engagement of the \(s.v2.burnInDays) burn-in days only)"
       return EvaluationDataset(
-        name:
-          "synthetic corpus (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.days) days, seed \(s.seed))",
-        log: corpus.log, rule: .pinnerFormer, topics: corpus.topics, embeddings: corpus.embeddings)
+        name: name, log: corpus.log, rule: .pinnerFormer, topics: corpus.topics,
+        embeddings: corpus.embeddings,
+        embeddingsDescription: content, ceiling: ceiling)
     case "ml-100k":
       let (loaded, topics) = try KnownDatasets.movieLens100K(packageRoot: packageRoot)
       return EvaluationDataset(

@@ -6,6 +6,7 @@ import Vectors
 
 func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
   var c = SyntheticConfig()
+  c.world = "v1"
   c.pins = 3000
   c.users = 300
   c.topics = 30
@@ -41,6 +42,7 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
 
   @Test func popularCentralityPullsPopularPinsToTheirTopicCentre() throws {
     var config = SyntheticConfig()
+    config.world = "v1"
     config.pins = 4000
     config.users = 600
     config.topics = 40
@@ -56,6 +58,7 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
 
   @Test func revisitProbabilityRarelyRepeatsEngagedPins() throws {
     var config = SyntheticConfig()
+    config.world = "v1"
     config.pins = 4000
     config.users = 300
     config.topics = 40

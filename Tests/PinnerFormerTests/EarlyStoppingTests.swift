@@ -6,6 +6,7 @@ import Vectors
 @Suite struct EarlyStoppingTests {
   @Test func earlyStoppingRestoresTheBestStep() throws {
     var world = SyntheticConfig()
+    world.world = "v1"
     world.pins = 400
     world.users = 120
     world.topics = 10

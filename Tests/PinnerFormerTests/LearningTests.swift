@@ -20,6 +20,7 @@ func recallAt10(users: VectorMatrix, pins: VectorMatrix, targets: [[Int32]]) -> 
 @Suite struct LearningTests {
   @Test func trainingBeatsUntrainedAndContentBaseline() throws {
     var world = SyntheticConfig()
+    world.world = "v1"
     world.pins = 2000
     world.users = 800
     world.topics = 40

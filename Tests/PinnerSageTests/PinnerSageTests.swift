@@ -147,6 +147,7 @@ enum World {
 
   @Test func alphaGridSearchOnSyntheticUsers() throws {
     var world = SyntheticConfig()
+    world.world = "v1"
     world.pins = 2000
     world.users = 300
     world.topics = 20

@@ -104,6 +104,7 @@ func smallConfig() -> ExperimentConfig {
 
   @Test func inferenceAblationScoresTargetsFromLaterSnapshots() throws {
     var config = smallConfig()
+    config.synthetic.world = "v1"
     config.ann.enabled = false
     let outcome = try Experiment(config: config).ablate(.inference, values: ["once", "daily", "realtime"])
     let rows = outcome.comparison.tables[1].rows.filter { $0.kind == .ablationVariant }

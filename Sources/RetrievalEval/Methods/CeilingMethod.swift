@@ -11,17 +11,17 @@ public struct CeilingMethod: EvaluatedMethod {
     let d = context.data
     guard let ceiling = d.dataset.ceiling else { return MethodRun(rows: []) }
     let window = Int64(context.config.split.windowDays * 86_400)
-    var lists = [TargetSet: [[Int64]]]()
-    for set in context.config.evaluation.targetSets {
-      var out = [[Int64]](repeating: [], count: d.users.count)
-      // One call per distinct cut (a global cut: one call).
-      let byCut = Dictionary(grouping: d.users.indices, by: { d.users[$0].cutTime })
-      for (cut, members) in byCut.sorted(by: { $0.key < $1.key }) {
-        let excluded = members.map { u in Set(d.targetSets.excluded(set, user: u).map { Int32($0) }) }
-        let ranked = ceiling(members.map { d.users[$0].user }, cut, cut + window, 100, excluded)
-        for (i, u) in members.enumerated() { out[u] = ranked[i] }
+    var lists = [TargetSet: [[Int64]]](
+      uniqueKeysWithValues: TargetSet.allCases.map { ($0, [[Int64]](repeating: [], count: d.users.count)) })
+    // One call per distinct cut (a global cut: one call).
+    let byCut = Dictionary(grouping: d.users.indices, by: { d.users[$0].cutTime })
+    for (cut, members) in byCut.sorted(by: { $0.key < $1.key }) {
+      let engaged = members.map { u in Set(d.targetSets.engagedBeforeCut[u].map { Int32($0) }) }
+      let ranked = ceiling(members.map { d.users[$0].user }, cut, cut + window, 100, engaged)
+      for (i, u) in members.enumerated() {
+        lists[.newPins]![u] = ranked.newPins[i]
+        lists[.allPositives]![u] = ranked.allPositives[i]
       }
-      lists[set] = out
     }
     return MethodRun(rows: [
       MethodRow(

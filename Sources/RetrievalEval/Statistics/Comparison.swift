@@ -205,17 +205,22 @@ public struct Comparison: Sendable, Codable {
 
   /// P90 Coverage@k of lists weighted by how often each user was drawn (`Metrics.p90Coverage`).
   static func coverage(_ lists: [[Int64]], counts: [Int32], k: Int, indexSize: Int) -> Double {
-    var perPin = [Int64: Int]()
+    guard indexSize > 0 else { return 0 }
+    var perPin = [Int32](repeating: 0, count: indexSize)
+    var touched = [Int]()
     var slots = 0
     for (list, c) in zip(lists, counts) where c > 0 {
-      for pin in list.prefix(k) { perPin[pin, default: 0] += Int(c) }
+      for pin in list.prefix(k) where pin >= 0 && Int(pin) < indexSize {
+        if perPin[Int(pin)] == 0 { touched.append(Int(pin)) }
+        perPin[Int(pin)] += c
+      }
       slots += Int(c) * min(k, list.count)
     }
-    guard slots > 0, indexSize > 0 else { return 0 }
+    guard slots > 0 else { return 0 }
     // Counting sort of the per-pin counts, largest first.
-    let largest = perPin.values.max() ?? 0
+    let largest = Int(touched.map { perPin[$0] }.max() ?? 0)
     var histogram = [Int](repeating: 0, count: largest + 1)
-    for c in perPin.values { histogram[c] += 1 }
+    for pin in touched { histogram[Int(perPin[pin])] += 1 }
     let needed = 0.9 * Double(slots) - 1e-9
     var filled = 0
     var pins = 0
