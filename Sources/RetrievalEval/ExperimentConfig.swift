@@ -81,11 +81,11 @@ public struct TuningConfig: Sendable, Codable, Equatable {
   /// default (SASRec, RecBole); 3e-3 was this harness's fixed rate before tuning existed.
   public var learningRates: [Float] = [1e-3, 3e-3]
   /// Steps each learning rate trains before the best is chosen (with more than one rate).
-  public var pilotSteps = 400
+  public var pilotSteps = 200
   /// Validation every this many steps (0: no early stopping; `training.steps` steps are run).
   public var validateEvery = 200
   /// Stop after this many validations without improvement; the best step is kept.
-  public var patience = 3
+  public var patience = 2
   public init() {}
 }
 
@@ -150,7 +150,7 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var threads = 2
 
   public init() {
-    training.steps = 4000
+    training.steps = 2000
     training.warmupSteps = 60
     training.learningRate = 3e-3
     training.positionsPerSequence = 16
