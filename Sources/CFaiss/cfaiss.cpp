@@ -154,6 +154,8 @@ struct Header {
   int32_t d;
   int64_t ntotal;
   int32_t metric;
+  /// The largest id a search can return (-1: none).
+  int64_t max_id = -1;
 };
 
 constexpr int32_t kMaxDimension = 1 << 16;
@@ -187,7 +189,7 @@ std::string printable(uint32_t h) { return faiss::fourcc_inv_printable(h); }
 Header parse_index(Cursor &c, int depth);
 
 // Inverted lists "ilar": nlist, code size, list sizes ("full" or "sprs"), then codes and ids.
-void parse_invlists(Cursor &c, uint64_t nlist, uint64_t code_size, int64_t ntotal) {
+int64_t parse_invlists(Cursor &c, uint64_t nlist, uint64_t code_size, int64_t ntotal) {
   uint32_t h = c.get<uint32_t>("inverted lists");
   require(h == fourcc_of("ilar"), "inverted lists of type \"" + printable(h) + "\" (expected ilar)");
   require(c.get<uint64_t>("inverted lists") == nlist, "inverted lists disagree with nlist");
@@ -219,12 +221,17 @@ void parse_invlists(Cursor &c, uint64_t nlist, uint64_t code_size, int64_t ntota
   }
   require(total == uint64_t(ntotal), "inverted lists hold " + std::to_string(total) +
                                          " vectors, the header says " + std::to_string(ntotal));
+  int64_t max_id = -1;
   for (uint64_t size : sizes) {
     if (size == 0) continue;
     c.skip(size * code_size, "inverted list codes");
-    for (uint64_t i = 0; i < size; i++)
-      require(c.get<int64_t>("inverted list ids") >= 0, "negative id in an inverted list");
+    for (uint64_t i = 0; i < size; i++) {
+      int64_t id = c.get<int64_t>("inverted list ids");
+      require(id >= 0, "negative id in an inverted list");
+      max_id = std::max(max_id, id);
+    }
   }
+  return max_id;
 }
 
 // IVF header after the common header: nlist, nprobe, the quantizer, the direct map.
@@ -267,6 +274,7 @@ Header parse_index(Cursor &c, int depth) {
             "flat index holds " + std::to_string(floats) + " floats for " +
                 std::to_string(header.ntotal) + " vectors of dimension " + std::to_string(header.d));
     c.skip(floats * 4, "flat vectors");
+    header.max_id = header.ntotal - 1;
     return header;
   }
   if (h == fourcc_of("IwFl") || h == fourcc_of("IwPQ")) {
@@ -290,7 +298,7 @@ Header parse_index(Cursor &c, int depth) {
                                            " centroid floats, expected " + std::to_string(d << nbits));
       c.skip(centroids * 4, "product quantizer centroids");
     }
-    parse_invlists(c, nlist, code_size, header.ntotal);
+    header.max_id = parse_invlists(c, nlist, code_size, header.ntotal);
     return header;
   }
   if (h == fourcc_of("IxMp")) {
@@ -300,7 +308,11 @@ Header parse_index(Cursor &c, int depth) {
             "IDMap and its index disagree");
     uint64_t ids = c.vector(8, "id map");
     require(ids == uint64_t(header.ntotal), "id map size differs from the vector count");
-    for (uint64_t i = 0; i < ids; i++) require(c.get<int64_t>("id map") >= 0, "negative id in the id map");
+    for (uint64_t i = 0; i < ids; i++) {
+      int64_t id = c.get<int64_t>("id map");
+      require(id >= 0, "negative id in the id map");
+      header.max_id = std::max(header.max_id, id);
+    }
     return header;
   }
   if (h == fourcc_of("IxRF")) {
@@ -320,6 +332,11 @@ Header parse_index(Cursor &c, int depth) {
             "refinement parts disagree on the vector count");
     require(std::isfinite(k_factor) && k_factor >= 1 && k_factor <= 65536,
             "k_factor " + std::to_string(k_factor) + " outside 1...65536");
+    // The refinement index is looked up by the base index's ids.
+    require(base.max_id < refine.ntotal, "the base index holds id " + std::to_string(base.max_id) +
+                                             ", beyond the " + std::to_string(refine.ntotal) +
+                                             " vectors of its refinement index");
+    header.max_id = base.max_id;
     return header;
   }
   throw std::runtime_error("index type \"" + printable(h) +

@@ -94,8 +94,14 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ConfigError(file: path, message: "cannot read the file")
     }
-    let config = try ExperimentConfig().overridden(by: parseOverrides(data, file: path), file: path)
-    try config.validate(file: path)
+    return try decode(data, file: path)
+  }
+
+  /// The config of a file's bytes (see `load(from:)`); `file` names it in errors and chooses
+  /// the syntax (`.json`: JSON, anything else: YAML).
+  public static func decode(_ data: Data, file: String) throws -> ExperimentConfig {
+    let config = try ExperimentConfig().overridden(by: parseOverrides(data, file: file), file: file)
+    try config.validate(file: file)
     return config
   }
 
