@@ -234,6 +234,15 @@ int64_t parse_invlists(Cursor &c, uint64_t nlist, uint64_t code_size, int64_t nt
   return max_id;
 }
 
+// A part that must be a flat index (an IVF quantizer, a refinement index).
+Header parse_flat_part(Cursor &c, const char *role, int depth) {
+  Cursor peek = c;
+  uint32_t type = peek.get<uint32_t>(role);
+  require(type == fourcc_of("IxFI") || type == fourcc_of("IxF2") || type == fourcc_of("IxFl"),
+          std::string(role) + " of type \"" + printable(type) + "\" (expected a flat index)");
+  return parse_index(c, depth + 1);
+}
+
 // IVF header after the common header: nlist, nprobe, the quantizer, the direct map.
 uint64_t parse_ivf(Cursor &c, const Header &h, int depth) {
   uint64_t nlist = c.get<uint64_t>("IVF header");
@@ -241,12 +250,7 @@ uint64_t parse_ivf(Cursor &c, const Header &h, int depth) {
   require(nlist >= 1, "IVF index without lists");
   require(nprobe >= 1 && nprobe <= nlist,
           "nprobe " + std::to_string(nprobe) + " outside 1..." + std::to_string(nlist));
-  uint32_t qtype = c.get<uint32_t>("quantizer");
-  require(qtype == fourcc_of("IxFI") || qtype == fourcc_of("IxF2") || qtype == fourcc_of("IxFl"),
-          "IVF quantizer of type \"" + printable(qtype) + "\" (expected a flat index)");
-  c.p -= 4;
-  c.left += 4;
-  Header q = parse_index(c, depth + 1);
+  Header q = parse_flat_part(c, "IVF quantizer", depth);
   require(q.d == h.d, "quantizer dimension " + std::to_string(q.d) + ", index " + std::to_string(h.d));
   require(q.metric == h.metric, "quantizer metric differs from the index metric");
   require(uint64_t(q.ntotal) == nlist, "quantizer holds " + std::to_string(q.ntotal) +
@@ -318,12 +322,7 @@ Header parse_index(Cursor &c, int depth) {
   if (h == fourcc_of("IxRF")) {
     Header header = parse_header(c);
     Header base = parse_index(c, depth + 1);
-    uint32_t rtype = c.get<uint32_t>("refinement index");
-    require(rtype == fourcc_of("IxFI") || rtype == fourcc_of("IxF2") || rtype == fourcc_of("IxFl"),
-            "refinement index of type \"" + printable(rtype) + "\" (expected a flat index)");
-    c.p -= 4;
-    c.left += 4;
-    Header refine = parse_index(c, depth + 1);
+    Header refine = parse_flat_part(c, "refinement index", depth);
     float k_factor = c.get<float>("k_factor");
     require(base.d == header.d && refine.d == header.d, "refinement parts disagree on the dimension");
     require(base.metric == header.metric && refine.metric == header.metric,

@@ -15,14 +15,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# PINRETRIEVAL_FUZZ_CONFIGURATION=debug builds faster (CI) and runs slower; release is the default.
+configuration="${PINRETRIEVAL_FUZZ_CONFIGURATION:-release}"
 build=.build/fuzz
+[[ $configuration == release ]] || build=".build/fuzz-$configuration"
 targets_all=(npy log checkpoint bundle faiss config)
 
 # With --sanitize address, swiftc drops the fuzzer's coverage instrumentation unless it is
 # asked for explicitly (Swift 6.3): hence -sanitize-coverage.
-PINRETRIEVAL_FUZZ=1 swift build -c release --sanitize fuzzer --sanitize address --build-path "$build" \
+PINRETRIEVAL_FUZZ=1 swift build -c "$configuration" --sanitize fuzzer --sanitize address --build-path "$build" \
   -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp --product pinretrieval-fuzz >&2
-binary="$build/release/pinretrieval-fuzz"
+binary="$build/$configuration/pinretrieval-fuzz"
 # FAISS and OpenBLAS are not instrumented; ASan's leak checker would report their caches.
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=0:${ASAN_OPTIONS:-}"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
