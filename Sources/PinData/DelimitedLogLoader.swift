@@ -251,7 +251,7 @@ public enum DelimitedLogLoader {
     // RecBole atomic headers read "user_id:token"; the type suffix is not part of the name.
     var header = [String]()
     for field in split(headerLine, delimiter) {
-      guard let text = String(validating: field, as: UTF8.self) else {
+      guard let text = validUTF8(field) else {
         throw .badHeader(file: path, reason: "column \(header.count + 1) is not valid UTF-8")
       }
       let name = text.trimmingCharacters(in: .whitespaces)
@@ -312,11 +312,11 @@ public enum DelimitedLogLoader {
           file: path, line: number, reason: "\(fields.count) columns, the header has \(header.count)")
       }
       func text(_ column: Int) throws(DataError) -> String {
-        guard let value = String(validating: fields[column], as: UTF8.self) else {
+        guard let value = trimmedUTF8(fields[column]) else {
           throw .malformedLine(
             file: path, line: number, reason: "column \(header[column]) is not valid UTF-8 text")
         }
-        return value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return value
       }
       func numeric(_ column: Int, _ name: String) throws(DataError) -> Double {
         let value = try text(column)
@@ -391,6 +391,28 @@ public enum DelimitedLogLoader {
   {
     line.split(separator: delimiter, omittingEmptySubsequences: false)
   }
+}
+
+/// The field's bytes as a String, or nil if they are not valid UTF-8 (through a contiguous
+/// buffer: the generic path for slices is several times slower).
+@inline(__always)
+func validUTF8(_ field: UnsafeRawBufferPointer.SubSequence) -> String? {
+  String(
+    validating: UnsafeRawBufferPointer(rebasing: field).assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+}
+
+/// `validUTF8` without leading and trailing whitespace and newlines. ASCII whitespace is cut
+/// from the bytes (Foundation's trimming costs more than the rest of the loader); a field that
+/// then starts or ends with a non-ASCII byte is trimmed by Foundation (Unicode spaces).
+func trimmedUTF8(_ field: UnsafeRawBufferPointer.SubSequence) -> String? {
+  func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+  var start = field.startIndex
+  var end = field.endIndex
+  while start < end && isSpace(field[start]) { start += 1 }
+  while end > start && isSpace(field[end - 1]) { end -= 1 }
+  guard let text = validUTF8(field[start..<end]) else { return nil }
+  guard start < end, field[start] >= 0x80 || field[end - 1] >= 0x80 else { return text }
+  return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// Lines of a byte buffer with their 1-based numbers ("\n" or "\r\n" endings).

@@ -72,6 +72,12 @@ import Vectors
     ) { _ = try DelimitedLogLoader.load(bad, format: DelimitedLogFormat()) }
   }
 
+  @Test func fieldsAreTrimmedOfASCIIAndUnicodeSpaces() throws {
+    let path = write("user_id,item_id,timestamp\n  u1\t,\u{00A0}p1\u{2003}, 5 \r\nu2,p\u{00E9},6\n")
+    let log = try DelimitedLogLoader.load(path, format: DelimitedLogFormat()).log
+    #expect(log.userIDs == ["u1", "u2"] && log.pinIDs == ["p1", "p\u{00E9}"] && log.timestamps == [5, 6])
+  }
+
   @Test func durationsBeyondFloatAreErrors() throws {
     let path = write("user_id,item_id,timestamp,d\nu,p,1,1e39\n")
     var format = DelimitedLogFormat()
