@@ -111,7 +111,9 @@ let package = Package(
     // fuzzed by Tests/Fuzz/run.sh.
     .target(
       name: "FuzzTargets",
-      dependencies: ["PinData", "PinnerFormer", "PinnerSage", "RetrievalEval", "RetrievalStage", "VectorIndex", "Vectors"],
+      dependencies: [
+        "PinData", "PinnerFormer", "PinnerSage", "RetrievalEval", "RetrievalStage", "VectorIndex", "Vectors",
+      ],
       path: "Tests/Fuzz/Targets"),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
