@@ -166,7 +166,10 @@ extension ExperimentConfig {
     let pairs = batch * Double(training.positionsPerSequence)
     let candidates = pairs + Double(training.randomNegatives)
     let logits = 4 * 3 * pairs * candidates + 4 * 4 * candidates * max(d, out)
-    let ward = 8 * Double(threads) * pow(Double(pinnerSage.maxActions), 2) / 2
+    // One condensed distance matrix per user being clustered at once (GCD runs at most one
+    // worker per core, whatever `threads` asks for).
+    let clustering = Double(min(threads, ProcessInfo.processInfo.activeProcessorCount))
+    let ward = 8 * clustering * pow(Double(pinnerSage.maxActions), 2) / 2
     return [
       ("synthetic.users, synthetic.days", "\(Int(actions)) synthetic actions", 64 * actions),
       ("synthetic.pins, \(contentKey)", "pin embeddings and indices", pins * (4 * d * 4 + 4 * out * 3)),
