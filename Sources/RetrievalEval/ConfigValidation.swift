@@ -289,8 +289,19 @@ extension ExperimentConfig {
       throw fail("'\(path)' is nested more than \(maximumDepth) levels deep")
     }
     switch node {
-    case .scalar:
-      return Constructor.default.any(from: node)
+    case .scalar(let scalar):
+      switch Tag.Name(rawValue: node.tag.description) {
+      case .int where scalar.string.contains(":"):
+        // YAML 1.1 base-60 integers ("1:30" is 90): Yams computes them with trapping
+        // arithmetic (a fuzzer finding: "999999999999999999:9:6" crashed it).
+        throw fail(
+          "'\(path)' is \(scalar.string), a YAML 1.1 base-60 number; write it in decimal or quote it")
+      case .null, .bool, .int, .float:
+        return Constructor.default.any(from: node)
+      default:
+        // Strings, and tags a config has no use for (timestamps, binary): the text itself.
+        return scalar.string
+      }
     case .sequence(let sequence):
       var values = [Any]()
       for (i, element) in sequence.enumerated() {

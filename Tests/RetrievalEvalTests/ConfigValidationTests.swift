@@ -111,6 +111,17 @@ import Testing
     }
     #expect(error(bomb) == "c.yaml: holds more than 100000 values (aliases?)")
     #expect(error("\u{FEFF}seed: 3") == nil)
+    // Found by the fuzzer (Tests/Fuzz/regressions/config): Yams's base-60 integers overflow.
+    #expect(
+      error("999999999999999999:9:6")
+        == "c.yaml: '' is 999999999999999999:9:6, a YAML 1.1 base-60 number; write it in decimal or quote it")
+    #expect(
+      error("seed: 1:1:1:1:1:1:1:1:1:1:1:1")
+        == "c.yaml: 'seed' is 1:1:1:1:1:1:1:1:1:1:1:1, a YAML 1.1 base-60 number; write it in decimal or quote it"
+    )
+    #expect(
+      error("dataset: !!timestamp 2001-12-14")
+        == "c.yaml: dataset names 2001-12-14, which is not a readable file")
   }
 
   @Test func validationRunsAgainAfterFlagsChangeAConfig() throws {
