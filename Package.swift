@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -106,6 +107,14 @@ let package = Package(
       ],
       path: "Benchmarks/retrieval-benchmark"
     ),
+    // The bodies of the fuzz targets (Tests/Fuzz/README.md): replayed by RetrievalStageTests,
+    // fuzzed by Tests/Fuzz/run.sh.
+    .target(
+      name: "FuzzTargets",
+      dependencies: [
+        "PinData", "PinnerFormer", "PinnerSage", "RetrievalEval", "RetrievalStage", "VectorIndex", "Vectors",
+      ],
+      path: "Tests/Fuzz/Targets"),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
@@ -125,7 +134,7 @@ let package = Package(
       name: "RetrievalStageTests",
       dependencies: [
         "RetrievalStage", "RetrievalEval", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors",
-        "TestSupport",
+        "TestSupport", "FuzzTargets",
       ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
@@ -133,3 +142,10 @@ let package = Package(
   ],
   cxxLanguageStandard: .cxx17
 )
+
+// The libFuzzer driver exists only when Tests/Fuzz/run.sh builds it (with `--sanitize fuzzer`,
+// whose runtime supplies `main`); an ordinary build does not see it.
+if ProcessInfo.processInfo.environment["PINRETRIEVAL_FUZZ"] != nil {
+  package.targets.append(
+    .executableTarget(name: "pinretrieval-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz/Driver"))
+}

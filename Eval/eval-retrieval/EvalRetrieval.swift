@@ -34,15 +34,41 @@ struct ANN: ParsableCommand {
   @Option(help: "Directory for the report.") var out = "Reports"
 
   func validate() throws {
-    guard pins > 0, queries > 0, dimension > 0, k > 0 else {
-      throw ValidationError("--pins, --queries, --dimension and --k must be positive")
+    func range(_ value: Int, _ option: String, _ allowed: ClosedRange<Int>) throws {
+      guard allowed.contains(value) else {
+        throw ValidationError(
+          "--\(option) must be in \(allowed.lowerBound)...\(allowed.upperBound), got \(value)")
+      }
     }
+    try range(pins, "pins", 256...100_000_000)
+    try range(queries, "queries", 1...10_000_000)
+    try range(dimension, "dimension", 1...4096)
+    try range(lists, "lists", 1...pins)
+    try range(subQuantizers, "sub-quantizers", 1...dimension)
+    try range(k, "k", 1...min(pins, 10_000))
+    try range(threads, "threads", 1...FaissThreads.maximum)
     guard dimension % subQuantizers == 0 else {
       throw ValidationError("--dimension \(dimension) must be divisible by --sub-quantizers \(subQuantizers)")
     }
-    guard !nprobeValues.isEmpty, nprobeValues.allSatisfy({ (1...lists).contains($0) }) else {
-      throw ValidationError("--nprobes must be a comma-separated list of values in 1...\(lists)")
+    guard kFactor.isFinite, (1...65_536).contains(kFactor) else {
+      throw ValidationError("--k-factor must be in 1...65536, got \(kFactor)")
     }
+    guard !nprobeValues.isEmpty, nprobeValues.allSatisfy({ (1...lists).contains($0) }),
+      nprobeValues.count == nprobes.split(separator: ",").count
+    else {
+      throw ValidationError(
+        "--nprobes must be a comma-separated list of values in 1...\(lists), got \(nprobes)")
+    }
+    // The corpus and queries, their copy in the flat index and the IVF-PQ index with its full
+    // vectors for re-ranking: about four copies of the pin vectors.
+    let bytes = 4.0 * Double(dimension) * (4 * Double(pins) + Double(queries))
+    let available = Double(ProcessInfo.processInfo.physicalMemory)
+    guard bytes < 0.8 * available else {
+      throw ValidationError(
+        "--pins \(pins) x --dimension \(dimension) needs about \(Int(bytes / 1e9)) GB, this machine has \(Int(available / 1e9)) GB"
+      )
+    }
+    try AtomicFile.checkWritableDirectory(out)
   }
 
   var nprobeValues: [Int] { nprobes.split(separator: ",").compactMap { Int($0) } }

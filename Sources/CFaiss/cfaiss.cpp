@@ -10,6 +10,9 @@
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/invlists/InvertedLists.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/io.h>
@@ -22,6 +25,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <vector>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -104,6 +111,295 @@ void check_consistency(const faiss::Index *index) {
   } else if (auto pre = dynamic_cast<const faiss::IndexPreTransform *>(index)) {
     check_consistency(pre->index);
   }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Pre-validation of serialized indices. FAISS's reader trusts the file: a sub-quantizer count of
+// 0 divides by zero, a sparse list table of odd length is read past its end, and declared vector
+// sizes are allocated (and zero-filled) before the data is read. So the bytes are walked first,
+// for the formats this package reads (Flat, IVF-Flat, IVF-PQ, IDMap and RFlat wrappers), and
+// every count, size and enum is checked against the bytes that follow; only then does FAISS
+// read them. Layouts: FAISS 1.7.3 impl/index_read.cpp.
+
+struct Cursor {
+  const uint8_t *p;
+  size_t left;
+
+  template <typename T>
+  T get(const char *what) {
+    if (left < sizeof(T)) throw std::runtime_error(std::string("truncated in ") + what);
+    T value;
+    std::memcpy(&value, p, sizeof(T));
+    p += sizeof(T);
+    left -= sizeof(T);
+    return value;
+  }
+  void skip(size_t n, const char *what) {
+    if (left < n) throw std::runtime_error(std::string("truncated in ") + what);
+    p += n;
+    left -= n;
+  }
+  /// A FAISS vector: a uint64 count, then count elements of `element` bytes, all present.
+  uint64_t vector(size_t element, const char *what) {
+    uint64_t n = get<uint64_t>(what);
+    if (n > left / element)
+      throw std::runtime_error(std::string(what) + " declares " + std::to_string(n) +
+                               " elements, more than the file holds");
+    return n;
+  }
+};
+
+struct Header {
+  int32_t d;
+  int64_t ntotal;
+  int32_t metric;
+  /// The largest id a search can return (-1: none).
+  int64_t max_id = -1;
+};
+
+constexpr int32_t kMaxDimension = 1 << 16;
+constexpr int kMaxDepth = 4;
+
+void require(bool ok, const std::string &what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+Header parse_header(Cursor &c) {
+  Header h;
+  h.d = c.get<int32_t>("index header");
+  h.ntotal = c.get<int64_t>("index header");
+  c.get<int64_t>("index header");
+  c.get<int64_t>("index header");
+  uint8_t trained = c.get<uint8_t>("index header");
+  h.metric = c.get<int32_t>("index header");
+  require(h.d >= 1 && h.d <= kMaxDimension,
+          "dimension " + std::to_string(h.d) + " outside 1..." + std::to_string(kMaxDimension));
+  require(h.ntotal >= 0, "negative vector count " + std::to_string(h.ntotal));
+  require(trained <= 1, "is_trained flag is not a boolean");
+  require(h.metric == faiss::METRIC_INNER_PRODUCT || h.metric == faiss::METRIC_L2,
+          "metric type " + std::to_string(h.metric) + " is neither inner product nor L2");
+  return h;
+}
+
+uint32_t fourcc_of(const char *s) { return faiss::fourcc(s); }
+
+std::string printable(uint32_t h) { return faiss::fourcc_inv_printable(h); }
+
+Header parse_index(Cursor &c, int depth);
+
+// Inverted lists "ilar": nlist, code size, list sizes ("full" or "sprs"), then codes and ids.
+int64_t parse_invlists(Cursor &c, uint64_t nlist, uint64_t code_size, int64_t ntotal) {
+  uint32_t h = c.get<uint32_t>("inverted lists");
+  require(h == fourcc_of("ilar"), "inverted lists of type \"" + printable(h) + "\" (expected ilar)");
+  require(c.get<uint64_t>("inverted lists") == nlist, "inverted lists disagree with nlist");
+  require(c.get<uint64_t>("inverted lists") == code_size, "inverted lists disagree on the code size");
+  std::vector<uint64_t> sizes(nlist, 0);
+  uint32_t type = c.get<uint32_t>("list sizes");
+  if (type == fourcc_of("full")) {
+    uint64_t n = c.vector(8, "list sizes");
+    require(n == nlist, "list size table has " + std::to_string(n) + " entries for " +
+                            std::to_string(nlist) + " lists");
+    for (auto &size : sizes) size = c.get<uint64_t>("list sizes");
+  } else if (type == fourcc_of("sprs")) {
+    uint64_t n = c.vector(8, "sparse list sizes");
+    require(n % 2 == 0, "sparse list size table of odd length");
+    for (uint64_t j = 0; j < n; j += 2) {
+      uint64_t list = c.get<uint64_t>("sparse list sizes");
+      uint64_t size = c.get<uint64_t>("sparse list sizes");
+      require(list < nlist, "sparse list size for list " + std::to_string(list) + " of " +
+                                std::to_string(nlist));
+      sizes[list] = size;
+    }
+  } else {
+    throw std::runtime_error("list size table of type \"" + printable(type) + "\"");
+  }
+  uint64_t total = 0;
+  for (uint64_t size : sizes) {
+    require(size <= c.left / (code_size + 8), "an inverted list declares more entries than the file holds");
+    total += size;
+  }
+  require(total == uint64_t(ntotal), "inverted lists hold " + std::to_string(total) +
+                                         " vectors, the header says " + std::to_string(ntotal));
+  int64_t max_id = -1;
+  for (uint64_t size : sizes) {
+    if (size == 0) continue;
+    c.skip(size * code_size, "inverted list codes");
+    for (uint64_t i = 0; i < size; i++) {
+      int64_t id = c.get<int64_t>("inverted list ids");
+      require(id >= 0, "negative id in an inverted list");
+      max_id = std::max(max_id, id);
+    }
+  }
+  return max_id;
+}
+
+// A part that must be a flat index (an IVF quantizer, a refinement index).
+Header parse_flat_part(Cursor &c, const char *role, int depth) {
+  Cursor peek = c;
+  uint32_t type = peek.get<uint32_t>(role);
+  require(type == fourcc_of("IxFI") || type == fourcc_of("IxF2") || type == fourcc_of("IxFl"),
+          std::string(role) + " of type \"" + printable(type) + "\" (expected a flat index)");
+  return parse_index(c, depth + 1);
+}
+
+// IVF header after the common header: nlist, nprobe, the quantizer, the direct map.
+uint64_t parse_ivf(Cursor &c, const Header &h, int depth) {
+  uint64_t nlist = c.get<uint64_t>("IVF header");
+  uint64_t nprobe = c.get<uint64_t>("IVF header");
+  require(nlist >= 1, "IVF index without lists");
+  require(nprobe >= 1 && nprobe <= nlist,
+          "nprobe " + std::to_string(nprobe) + " outside 1..." + std::to_string(nlist));
+  Header q = parse_flat_part(c, "IVF quantizer", depth);
+  require(q.d == h.d, "quantizer dimension " + std::to_string(q.d) + ", index " + std::to_string(h.d));
+  require(q.metric == h.metric, "quantizer metric differs from the index metric");
+  require(uint64_t(q.ntotal) == nlist, "quantizer holds " + std::to_string(q.ntotal) +
+                                           " centroids for " + std::to_string(nlist) + " lists");
+  uint8_t map = c.get<uint8_t>("direct map");
+  require(map <= 2, "direct map of unknown type " + std::to_string(map));
+  uint64_t entries = c.vector(8, "direct map");
+  c.skip(entries * 8, "direct map");
+  if (map == 2) {
+    uint64_t pairs = c.vector(16, "direct map hash table");
+    c.skip(pairs * 16, "direct map hash table");
+  }
+  return nlist;
+}
+
+Header parse_index(Cursor &c, int depth) {
+  require(depth <= kMaxDepth, "indices nested too deeply");
+  uint32_t h = c.get<uint32_t>("index type");
+  if (h == fourcc_of("IxFI") || h == fourcc_of("IxF2") || h == fourcc_of("IxFl")) {
+    Header header = parse_header(c);
+    if (h == fourcc_of("IxFI")) require(header.metric == faiss::METRIC_INNER_PRODUCT, "IxFI with L2 metric");
+    if (h == fourcc_of("IxF2")) require(header.metric == faiss::METRIC_L2, "IxF2 with inner-product metric");
+    uint64_t floats = c.vector(4, "flat vectors");
+    require(floats % uint64_t(header.d) == 0 && floats / uint64_t(header.d) == uint64_t(header.ntotal),
+            "flat index holds " + std::to_string(floats) + " floats for " +
+                std::to_string(header.ntotal) + " vectors of dimension " + std::to_string(header.d));
+    c.skip(floats * 4, "flat vectors");
+    header.max_id = header.ntotal - 1;
+    return header;
+  }
+  if (h == fourcc_of("IwFl") || h == fourcc_of("IwPQ")) {
+    Header header = parse_header(c);
+    uint64_t nlist = parse_ivf(c, header, depth);
+    uint64_t code_size = uint64_t(header.d) * 4;
+    if (h == fourcc_of("IwPQ")) {
+      uint8_t residual = c.get<uint8_t>("IVF-PQ");
+      require(residual <= 1, "by_residual flag is not a boolean");
+      code_size = c.get<uint64_t>("IVF-PQ");
+      uint64_t d = c.get<uint64_t>("product quantizer");
+      uint64_t m = c.get<uint64_t>("product quantizer");
+      uint64_t nbits = c.get<uint64_t>("product quantizer");
+      require(d == uint64_t(header.d), "product quantizer dimension differs from the index");
+      require(m >= 1 && d % m == 0, "product quantizer with " + std::to_string(m) +
+                                        " sub-quantizers for dimension " + std::to_string(d));
+      require(nbits >= 1 && nbits <= 16, "product quantizer with " + std::to_string(nbits) + " bits");
+      require(code_size == (m * nbits + 7) / 8, "code size disagrees with the product quantizer");
+      uint64_t centroids = c.vector(4, "product quantizer centroids");
+      require(centroids == d << nbits, "product quantizer holds " + std::to_string(centroids) +
+                                           " centroid floats, expected " + std::to_string(d << nbits));
+      c.skip(centroids * 4, "product quantizer centroids");
+    }
+    header.max_id = parse_invlists(c, nlist, code_size, header.ntotal);
+    return header;
+  }
+  if (h == fourcc_of("IxMp")) {
+    Header header = parse_header(c);
+    Header sub = parse_index(c, depth + 1);
+    require(sub.d == header.d && sub.metric == header.metric && sub.ntotal == header.ntotal,
+            "IDMap and its index disagree");
+    uint64_t ids = c.vector(8, "id map");
+    require(ids == uint64_t(header.ntotal), "id map size differs from the vector count");
+    for (uint64_t i = 0; i < ids; i++) {
+      int64_t id = c.get<int64_t>("id map");
+      require(id >= 0, "negative id in the id map");
+      header.max_id = std::max(header.max_id, id);
+    }
+    return header;
+  }
+  if (h == fourcc_of("IxRF")) {
+    Header header = parse_header(c);
+    Header base = parse_index(c, depth + 1);
+    Header refine = parse_flat_part(c, "refinement index", depth);
+    float k_factor = c.get<float>("k_factor");
+    require(base.d == header.d && refine.d == header.d, "refinement parts disagree on the dimension");
+    require(base.metric == header.metric && refine.metric == header.metric,
+            "refinement parts disagree on the metric");
+    require(base.ntotal == header.ntotal && refine.ntotal == header.ntotal,
+            "refinement parts disagree on the vector count");
+    require(std::isfinite(k_factor) && k_factor >= 1 && k_factor <= 65536,
+            "k_factor " + std::to_string(k_factor) + " outside 1...65536");
+    // The refinement index is looked up by the base index's ids.
+    require(base.max_id < refine.ntotal, "the base index holds id " + std::to_string(base.max_id) +
+                                             ", beyond the " + std::to_string(refine.ntotal) +
+                                             " vectors of its refinement index");
+    header.max_id = base.max_id;
+    return header;
+  }
+  throw std::runtime_error("index type \"" + printable(h) +
+                           "\" is not one this package reads (Flat, IVF-Flat, IVF-PQ, IDMap, RFlat)");
+}
+
+void prevalidate(const std::vector<uint8_t> &bytes) {
+  Cursor c{bytes.data(), bytes.size()};
+  parse_index(c, 0);
+  require(c.left == 0, std::to_string(c.left) + " unexpected bytes after the index");
+}
+
+// The largest id an index returns (-1 if it holds none), after its structure was validated.
+int64_t max_id(const faiss::Index *index) {
+  if (auto refine = dynamic_cast<const faiss::IndexRefine *>(index)) return max_id(refine->base_index);
+  if (auto idmap = dynamic_cast<const faiss::IndexIDMap *>(index)) {
+    int64_t m = -1;
+    for (auto id : idmap->id_map) m = std::max<int64_t>(m, id);
+    return m;
+  }
+  if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+    int64_t m = -1;
+    for (size_t list = 0; list < ivf->nlist; list++) {
+      size_t n = ivf->invlists->list_size(list);
+      const faiss::Index::idx_t *ids = ivf->invlists->get_ids(list);
+      for (size_t i = 0; i < n; i++) m = std::max<int64_t>(m, ids[i]);
+      ivf->invlists->release_ids(list, ids);
+    }
+    return m;
+  }
+  return index->ntotal - 1;
+}
+
+// A factory-style description of a validated index: "Flat", "IVF64,Flat", "IVF64,PQ8x8",
+// "IDMap,Flat", with ",RFlat" for exact re-ranking.
+std::string describe(const faiss::Index *index) {
+  if (auto refine = dynamic_cast<const faiss::IndexRefine *>(index))
+    return describe(refine->base_index) + ",RFlat";
+  if (auto idmap = dynamic_cast<const faiss::IndexIDMap *>(index)) return "IDMap," + describe(idmap->index);
+  if (auto pq = dynamic_cast<const faiss::IndexIVFPQ *>(index))
+    return "IVF" + std::to_string(pq->nlist) + ",PQ" + std::to_string(pq->pq.M) + "x" +
+           std::to_string(pq->pq.nbits);
+  if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) return "IVF" + std::to_string(ivf->nlist) + ",Flat";
+  return "Flat";
+}
+
+// Recomputes the IVF-PQ tables the reader was told to skip (they are computed from the
+// quantizer, which is validated by now).
+void finish_loading(faiss::Index *index) {
+  if (auto refine = dynamic_cast<faiss::IndexRefine *>(index)) finish_loading(refine->base_index);
+  if (auto idmap = dynamic_cast<faiss::IndexIDMap *>(index)) finish_loading(idmap->index);
+  if (auto pq = dynamic_cast<faiss::IndexIVFPQ *>(index)) {
+    if (pq->is_trained && pq->by_residual) pq->precompute_table();
+  }
+}
+
+faiss::Index *read_validated(std::vector<uint8_t> bytes) {
+  prevalidate(bytes);
+  faiss::VectorIOReader reader;
+  reader.data = std::move(bytes);
+  std::unique_ptr<faiss::Index> index(faiss::read_index(&reader, faiss::IO_FLAG_SKIP_PRECOMPUTE_TABLE));
+  check_consistency(index.get());
+  finish_loading(index.get());
+  return index.release();
 }
 
 }  // namespace
@@ -209,18 +505,35 @@ cfaiss_status cfaiss_write_index(const cfaiss_index *index, const char *path) {
 
 cfaiss_status cfaiss_read_index(const char *path, cfaiss_index **out) {
   *out = nullptr;
-  cfaiss_status status =
-      guard(CFAISS_ERROR_IO, [&] {
-        std::unique_ptr<faiss::Index> index(faiss::read_index(path));
-        check_consistency(index.get());
-        *out = wrap(index.release());
-      });
+  std::vector<uint8_t> bytes;
+  cfaiss_status status = guard(CFAISS_ERROR_IO, [&] {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
+    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    if (file.bad()) throw std::runtime_error(std::string("cannot read: ") + std::strerror(errno));
+  });
+  if (status != CFAISS_OK) return status;
+  return cfaiss_read_index_bytes(bytes.data(), bytes.size(), out);
+}
+
+cfaiss_status cfaiss_read_index_bytes(const uint8_t *data, size_t size, cfaiss_index **out) {
+  *out = nullptr;
+  cfaiss_status status = guard(CFAISS_ERROR_IO, [&] {
+    *out = wrap(read_validated(std::vector<uint8_t>(data, data + size)));
+  });
   // A corrupt header can announce absurd sizes: report those as corruption, not as OOM.
-  if (status == CFAISS_ERROR_OUT_OF_MEMORY || status == CFAISS_ERROR_UNKNOWN) {
-    last_error = "corrupt index file " + std::string(path) + " (" + last_error + ")";
-    status = CFAISS_ERROR_IO;
-  }
+  if (status != CFAISS_OK) status = CFAISS_ERROR_IO;
   return status;
+}
+
+cfaiss_status cfaiss_index_describe(const cfaiss_index *index, char *description, size_t capacity,
+                                    int64_t *largest_id) {
+  return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {
+    std::string text = describe(unwrap(index));
+    if (capacity == 0 || text.size() >= capacity) throw std::invalid_argument("description buffer too small");
+    std::memcpy(description, text.c_str(), text.size() + 1);
+    *largest_id = max_id(unwrap(index));
+  });
 }
 
 cfaiss_status cfaiss_index_serialized_size(const cfaiss_index *index, int64_t *out) {

@@ -30,8 +30,113 @@ public struct DelimitedLogFormat: Sendable, Codable, Equatable {
   public var unknownActionTypes: UnknownActionTypePolicy = .reject
   /// Multiplies the timestamp column to get seconds (0.001 for milliseconds).
   public var timestampScale: Double = 1
+  /// Which actions are positive engagements (labels and targets); nil: the PinnerFormer paper's
+  /// rule (`PositiveRule.pinnerFormer`: repin, close-up > 10 s, click > 10 s).
+  public var positiveRule: PositiveRule? = nil
 
   public init() {}
+
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case delimiter, userColumn, pinColumn, timestampColumn, actionTypeColumn, actionTypePrefix
+    case surfaceColumn, durationColumn, defaultActionType, defaultSurface, knownActionTypes
+    case unknownActionTypes, timestampScale, positiveRule
+  }
+
+  /// Every key is optional and defaults to the value documented above.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let d = DelimitedLogFormat()
+    delimiter = try c.decodeIfPresent(String.self, forKey: .delimiter) ?? d.delimiter
+    userColumn = try c.decodeIfPresent(String.self, forKey: .userColumn) ?? d.userColumn
+    pinColumn = try c.decodeIfPresent(String.self, forKey: .pinColumn) ?? d.pinColumn
+    timestampColumn = try c.decodeIfPresent(String.self, forKey: .timestampColumn) ?? d.timestampColumn
+    actionTypeColumn = try c.decodeIfPresent(String.self, forKey: .actionTypeColumn)
+    actionTypePrefix = try c.decodeIfPresent(String.self, forKey: .actionTypePrefix) ?? d.actionTypePrefix
+    surfaceColumn = try c.decodeIfPresent(String.self, forKey: .surfaceColumn)
+    durationColumn = try c.decodeIfPresent(String.self, forKey: .durationColumn)
+    defaultActionType = try c.decodeIfPresent(String.self, forKey: .defaultActionType) ?? d.defaultActionType
+    defaultSurface = try c.decodeIfPresent(String.self, forKey: .defaultSurface) ?? d.defaultSurface
+    knownActionTypes = try c.decodeIfPresent([String].self, forKey: .knownActionTypes)
+    unknownActionTypes =
+      try c.decodeIfPresent(UnknownActionTypePolicy.self, forKey: .unknownActionTypes) ?? d.unknownActionTypes
+    timestampScale = try c.decodeIfPresent(Double.self, forKey: .timestampScale) ?? d.timestampScale
+    positiveRule = try c.decodeIfPresent(PositiveRule.self, forKey: .positiveRule)
+  }
+
+  /// Reads a format from a JSON file: keys that are absent take their defaults; unknown keys,
+  /// wrong types and out-of-range values are errors naming the file and the key.
+  public static func load(from path: String) throws(DataError) -> DelimitedLogFormat {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .missingFile(path: path, hint: nil)
+    }
+    return try decode(data, file: path)
+  }
+
+  /// Decodes a format from JSON bytes (see `load(from:)`); `file` names them in errors.
+  public static func decode(_ data: Data, file: String) throws(DataError) -> DelimitedLogFormat {
+    func fail(_ reason: String) -> DataError { .invalidConfig(field: file, reason: reason) }
+    guard let object = try? JSONSerialization.jsonObject(with: data), let keys = object as? [String: Any]
+    else {
+      throw fail("not a JSON object")
+    }
+    let valid = CodingKeys.allCases.map(\.rawValue)
+    if let unknown = keys.keys.sorted().first(where: { !valid.contains($0) }) {
+      throw fail("unknown key '\(unknown)'; valid keys: \(valid.sorted().joined(separator: ", "))")
+    }
+    if let rule = keys["positiveRule"] as? [String: Any],
+      let unknown = rule.keys.sorted().first(where: { !["minimumDuration", "surfaces"].contains($0) })
+    {
+      throw fail("unknown key 'positiveRule.\(unknown)'; valid keys: minimumDuration, surfaces")
+    }
+    let format: DelimitedLogFormat
+    do {
+      format = try JSONDecoder().decode(DelimitedLogFormat.self, from: data)
+    } catch let error as DecodingError {
+      throw fail(error.keyPathDescription)
+    } catch {
+      throw fail("\(error)")
+    }
+    try format.validate(file: file)
+    return format
+  }
+
+  /// Checks every field's range: one ASCII delimiter, a finite positive timestamp scale,
+  /// distinct known action types (at most 256), a positive rule with finite durations.
+  public func validate(file: String = "format") throws(DataError) {
+    func check(_ ok: Bool, _ key: String, _ reason: String) throws(DataError) {
+      if !ok { throw .invalidConfig(field: "\(file): \(key)", reason: reason) }
+    }
+    let d = delimiter.utf8.first ?? 0
+    try check(
+      delimiter.utf8.count == 1 && d < 0x80 && d != 0x0A && d != 0x0D && d != 0x22, "delimiter",
+      "must be one ASCII character other than a newline or a quote, got \"\(delimiter)\"")
+    try check(
+      timestampScale.isFinite && timestampScale > 0, "timestampScale",
+      "must be a finite positive number, got \(timestampScale)")
+    for (key, name) in [
+      ("userColumn", userColumn), ("pinColumn", pinColumn), ("timestampColumn", timestampColumn),
+      ("defaultActionType", defaultActionType), ("defaultSurface", defaultSurface),
+    ] {
+      try check(!name.isEmpty, key, "must not be empty")
+    }
+    if let known = knownActionTypes {
+      try check(!known.isEmpty, "knownActionTypes", "must not be empty (omit it to accept every type)")
+      try check(
+        known.count <= 256, "knownActionTypes", "at most 256 action types, got \(known.count)")
+      var seen = Set<String>()
+      for name in known {
+        try check(seen.insert(name).inserted, "knownActionTypes", "\"\(name)\" is listed twice")
+      }
+    }
+    if let rule = positiveRule {
+      for (type, seconds) in rule.minimumDuration.sorted(by: { $0.key < $1.key }) {
+        try check(
+          seconds.isFinite && seconds >= 0, "positiveRule.minimumDuration.\(type)",
+          "must be a finite number of seconds >= 0, got \(seconds)")
+      }
+      try check(!rule.minimumDuration.isEmpty, "positiveRule.minimumDuration", "names no action type")
+    }
+  }
 
   /// MovieLens 100K as shipped in RecBole's `ml-100k.inter`: ratings 1-5 become action types
   /// "rating1"..."rating5" (PositiveRule.movieLens counts 4 and 5 as positive).
@@ -51,6 +156,44 @@ extension PositiveRule {
   public static let movieLens = PositiveRule(minimumDuration: ["rating4": 0, "rating5": 0])
 }
 
+extension PositiveRule {
+  /// Throws if no action of `log` (read from `source`) is positive under this rule, naming the
+  /// types the rule counts and the types the log has (a log of other action types would
+  /// otherwise end with "no evaluation user has both history and targets").
+  public func requireSomePositive(in log: ActionLog, source: String) throws(DataError) {
+    let compiled = compiled(for: log)
+    guard log.count > 0, !(0..<log.count).contains(where: { compiled.isPositive(log, $0) }) else { return }
+    let counted = minimumDuration.sorted { $0.key < $1.key }.map { type, seconds in
+      seconds > 0 ? "\(type) (> \(seconds) s)" : "\(type) (any duration)"
+    }
+    let onSurfaces = surfaces.map { " on surfaces \($0.sorted().joined(separator: ", "))" } ?? ""
+    throw .empty(
+      "no action of \(source) is positive: the positive rule counts \(counted.joined(separator: ", "))"
+        + "\(onSurfaces); the log has action types \(log.actionTypes.joined(separator: ", ")) and surfaces "
+        + "\(log.surfaces.joined(separator: ", ")). Give the format file a rule, e.g. "
+        + "\"positiveRule\": {\"minimumDuration\": {\"\(log.actionTypes.first ?? "like")\": 0}}")
+  }
+}
+
+extension DecodingError {
+  /// What went wrong, naming the key path: "missing key 'a.b'", "key 'a.b': expected Int".
+  public var keyPathDescription: String {
+    func path(_ c: Context, _ key: (any CodingKey)? = nil) -> String {
+      let keys = c.codingPath + (key.map { [$0] } ?? [])
+      return keys.isEmpty
+        ? "the top level"
+        : "'" + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") + "'"
+    }
+    switch self {
+    case .keyNotFound(let key, let c): return "missing key \(path(c, key))"
+    case .typeMismatch(let type, let c): return "key \(path(c)): expected \(type) (\(c.debugDescription))"
+    case .valueNotFound(let type, let c): return "key \(path(c)): expected \(type), found null"
+    case .dataCorrupted(let c): return "key \(path(c)): \(c.debugDescription)"
+    @unknown default: return "\(self)"
+    }
+  }
+}
+
 /// An action log and what loading it skipped.
 public struct LoadedLog: Sendable {
   public let log: ActionLog
@@ -62,6 +205,11 @@ public struct LoadedLog: Sendable {
 
 /// Reads delimited action logs.
 public enum DelimitedLogLoader {
+  /// The largest timestamp magnitude accepted, in seconds: 2^53, the last integer a `Double`
+  /// holds exactly (the model reads times as `Double`); far beyond any real log, and far enough
+  /// from `Int64`'s range that time arithmetic (windows, look-backs) cannot overflow.
+  public static let maximumTimestamp: Double = 9_007_199_254_740_992
+
   /// Loads `path` with `format`. `hint` is shown if the file is missing (e.g. a fetch command).
   public static func load(_ path: String, format: DelimitedLogFormat, hint: String? = nil) throws(DataError)
     -> LoadedLog
@@ -73,9 +221,17 @@ public enum DelimitedLogLoader {
     } catch {
       throw .cannotRead(path: path, reason: error.localizedDescription)
     }
-    guard format.delimiter.utf8.count == 1, let delimiter = format.delimiter.utf8.first else {
-      throw .invalidConfig(
-        field: "delimiter", reason: "must be one ASCII character, got \"\(format.delimiter)\"")
+    return try parse(data, path: path, format: format)
+  }
+
+  /// Parses the bytes of a delimited log; `path` names it in errors.
+  /// - Throws: `DataError` naming the file, line and field at fault.
+  public static func parse(_ data: Data, path: String, format: DelimitedLogFormat) throws(DataError)
+    -> LoadedLog
+  {
+    try format.validate()
+    guard let delimiter = format.delimiter.utf8.first else {
+      throw .invalidConfig(field: "delimiter", reason: "must be one ASCII character")
     }
     let result = data.withUnsafeBytes { raw in
       Result { () throws(DataError) -> LoadedLog in
@@ -89,11 +245,17 @@ public enum DelimitedLogLoader {
     _ bytes: UnsafeRawBufferPointer, path: String, delimiter: UInt8, format: DelimitedLogFormat
   ) throws(DataError) -> LoadedLog {
     var lines = LineReader(bytes)
-    guard let (headerLine, _) = lines.next() else { throw .badHeader(file: path, reason: "file is empty") }
+    guard var (headerLine, _) = lines.next() else { throw .badHeader(file: path, reason: "file is empty") }
+    // A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
+    if headerLine.starts(with: [0xEF, 0xBB, 0xBF]) { headerLine = headerLine.dropFirst(3) }
     // RecBole atomic headers read "user_id:token"; the type suffix is not part of the name.
-    let header = split(headerLine, delimiter).map { field -> String in
-      let name = String(decoding: field, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-      return name.split(separator: ":", maxSplits: 1).first.map(String.init) ?? name
+    var header = [String]()
+    for field in split(headerLine, delimiter) {
+      guard let text = validUTF8(field) else {
+        throw .badHeader(file: path, reason: "column \(header.count + 1) is not valid UTF-8")
+      }
+      let name = text.trimmingCharacters(in: .whitespaces)
+      header.append(name.split(separator: ":", maxSplits: 1).first.map(String.init) ?? name)
     }
     func column(_ name: String?, _ field: String) throws(DataError) -> Int? {
       guard let name else { return nil }
@@ -116,7 +278,9 @@ public enum DelimitedLogLoader {
     var userIDs = [String]()
     var pinIDs = [String]()
     var typeNames = format.knownActionTypes ?? []
-    var typeIndex = Dictionary(uniqueKeysWithValues: typeNames.enumerated().map { ($1, UInt8($0)) })
+    // validate() checked that the known types are distinct and at most 256.
+    var typeIndex = [String: UInt8]()
+    for (i, name) in typeNames.enumerated() { typeIndex[name] = UInt8(truncatingIfNeeded: i) }
     var surfaceNames = [String]()
     var surfaceIndex = [String: UInt8]()
     var columns = (
@@ -133,7 +297,7 @@ public enum DelimitedLogLoader {
       guard names.count < limit else {
         throw .malformedLine(file: path, line: line, reason: "more than \(limit) distinct values in \(field)")
       }
-      let value = T(names.count)
+      let value = T(truncatingIfNeeded: names.count)
       index[key] = value
       names.append(key)
       return value
@@ -147,17 +311,23 @@ public enum DelimitedLogLoader {
         throw .malformedLine(
           file: path, line: number, reason: "\(fields.count) columns, the header has \(header.count)")
       }
-      func text(_ column: Int) -> String {
-        String(decoding: fields[column], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      func text(_ column: Int) throws(DataError) -> String {
+        guard let value = trimmedUTF8(fields[column]) else {
+          throw .malformedLine(
+            file: path, line: number, reason: "column \(header[column]) is not valid UTF-8 text")
+        }
+        return value
       }
       func numeric(_ column: Int, _ name: String) throws(DataError) -> Double {
-        let value = text(column)
+        let value = try text(column)
         guard let parsed = Double(value), parsed.isFinite else {
           throw .malformedLine(file: path, line: number, reason: "\(name) \"\(value)\" is not a number")
         }
         return parsed
       }
-      let typeName = typeColumn.map { format.actionTypePrefix + text($0) } ?? format.defaultActionType
+      let typeName =
+        try typeColumn.map { (c) throws(DataError) in try format.actionTypePrefix + text(c) }
+        ?? format.defaultActionType
       let type: UInt8
       if let known = typeIndex[typeName] {
         type = known
@@ -170,14 +340,26 @@ public enum DelimitedLogLoader {
       } else {
         type = try intern(typeName, &typeIndex, &typeNames, limit: 256, field: "action types", line: number)
       }
-      let time = try numeric(timeColumn, format.timestampColumn) * format.timestampScale
-      let duration =
-        try durationColumn.map { (c) throws(DataError) in try numeric(c, format.durationColumn!) } ?? 0
-      guard duration >= 0 else {
-        throw .malformedLine(file: path, line: number, reason: "negative duration \(duration)")
+      let rawTime = try numeric(timeColumn, format.timestampColumn)
+      let time = (rawTime * format.timestampScale).rounded(.down)
+      guard abs(time) <= maximumTimestamp else {
+        throw .malformedLine(
+          file: path, line: number,
+          reason:
+            "\(format.timestampColumn) \(rawTime) x timestampScale \(format.timestampScale) = \(time) s is beyond "
+            + "±2^53 s (Unix seconds; set timestampScale to 0.001 for milliseconds)")
       }
-      let user = text(userColumn)
-      let pin = text(pinColumn)
+      let duration =
+        try durationColumn.map { (c) throws(DataError) in try numeric(c, format.durationColumn ?? "") } ?? 0
+      guard duration >= 0, Float(duration).isFinite else {
+        throw .malformedLine(
+          file: path, line: number,
+          reason:
+            "\(format.durationColumn ?? "duration") \(duration) is not a duration in 0...\(Float.greatestFiniteMagnitude) s"
+        )
+      }
+      let user = try text(userColumn)
+      let pin = try text(pinColumn)
       guard !user.isEmpty, !pin.isEmpty else {
         throw .malformedLine(file: path, line: number, reason: "empty user or pin id")
       }
@@ -186,10 +368,10 @@ public enum DelimitedLogLoader {
       columns.pins.append(
         try intern(pin, &pinIndex, &pinIDs, limit: Int(Int32.max), field: "pins", line: number))
       columns.types.append(type)
-      let surface = surfaceColumn.map(text) ?? format.defaultSurface
+      let surface = try surfaceColumn.map { (c) throws(DataError) in try text(c) } ?? format.defaultSurface
       columns.surfaces.append(
         try intern(surface, &surfaceIndex, &surfaceNames, limit: 256, field: "surfaces", line: number))
-      columns.times.append(Int64(time.rounded(.down)))
+      columns.times.append(Int64(time))
       columns.durations.append(Float(duration))
     }
     if surfaceNames.isEmpty { surfaceNames = [format.defaultSurface] }
@@ -209,6 +391,28 @@ public enum DelimitedLogLoader {
   {
     line.split(separator: delimiter, omittingEmptySubsequences: false)
   }
+}
+
+/// The field's bytes as a String, or nil if they are not valid UTF-8 (through a contiguous
+/// buffer: the generic path for slices is several times slower).
+@inline(__always)
+func validUTF8(_ field: UnsafeRawBufferPointer.SubSequence) -> String? {
+  String(
+    validating: UnsafeRawBufferPointer(rebasing: field).assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+}
+
+/// `validUTF8` without leading and trailing whitespace and newlines. ASCII whitespace is cut
+/// from the bytes (Foundation's trimming costs more than the rest of the loader); a field that
+/// then starts or ends with a non-ASCII byte is trimmed by Foundation (Unicode spaces).
+func trimmedUTF8(_ field: UnsafeRawBufferPointer.SubSequence) -> String? {
+  func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+  var start = field.startIndex
+  var end = field.endIndex
+  while start < end && isSpace(field[start]) { start += 1 }
+  while end > start && isSpace(field[end - 1]) { end -= 1 }
+  guard let text = validUTF8(field[start..<end]) else { return nil }
+  guard start < end, field[start] >= 0x80 || field[end - 1] >= 0x80 else { return text }
+  return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// Lines of a byte buffer with their 1-based numbers ("\n" or "\r\n" endings).

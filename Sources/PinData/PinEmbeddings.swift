@@ -21,6 +21,13 @@ public enum PinEmbeddings {
       throw .invalidEmbeddings(
         file: path, reason: "pin \(pinIDs[row]) (row \(row)) has a NaN or infinite value at column \(column)")
     }
+    if let (row, norm) = matrix.firstRowWithUnsafeNorm() {
+      throw .invalidEmbeddings(
+        file: path,
+        reason:
+          "pin \(pinIDs[row]) (row \(row)) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm): "
+          + "its distances would overflow Float; scale the embeddings down (e.g. L2-normalize them)")
+    }
     return matrix
   }
 

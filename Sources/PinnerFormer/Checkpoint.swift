@@ -84,8 +84,19 @@ public enum Checkpoint {
   public static func read(_ path: String, expecting: PinnerFormerConfig? = nil) throws(ModelError)
     -> (PinnerFormerModel, Extras)
   {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .checkpoint(path: path, reason: "cannot read the file")
+    }
+    return try decode(data, path: path, expecting: expecting)
+  }
+
+  /// Decodes the bytes of a checkpoint (see `read`); `path` names them in errors. The stored
+  /// config is validated, and the tensor sizes it implies checked against the data, before
+  /// anything is allocated.
+  public static func decode(_ data: Data, path: String, expecting: PinnerFormerConfig? = nil)
+    throws(ModelError) -> (PinnerFormerModel, Extras)
+  {
     func fail(_ reason: String) -> ModelError { .checkpoint(path: path, reason: reason) }
-    guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read the file") }
     guard data.count >= 8 else { throw fail("truncated (\(data.count) bytes)") }
     let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
       $0 | UInt64($1.element) << (8 * UInt64($1.offset))
@@ -93,7 +104,7 @@ public enum Checkpoint {
     guard headerLength <= UInt64(data.count - 8) else {
       throw fail("header length \(headerLength) exceeds the file")
     }
-    let headerData = data.subdata(in: 8..<(8 + Int(headerLength)))
+    let headerData = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + 8 + Int(headerLength)))
     guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
       throw fail("header is not a JSON object")
     }
@@ -106,6 +117,11 @@ public enum Checkpoint {
     guard let configText = metadata["config"],
       let config = try? JSONDecoder().decode(PinnerFormerConfig.self, from: Data(configText.utf8))
     else { throw fail("missing or invalid model config in __metadata__") }
+    do {
+      try config.validate()
+    } catch {
+      throw fail("stored model config: \(error)")
+    }
     if let expecting, expecting != config {
       throw fail("model config differs from the expected one (\(describeDifference(expecting, config)))")
     }
@@ -113,7 +129,12 @@ public enum Checkpoint {
       try? JSONDecoder().decode(TrainingConfig.self, from: Data($0.utf8))
     }
     let (layout, _) = ModelOffsets.make(config)
-    let payload = data.subdata(in: (8 + Int(headerLength))..<data.count)
+    let payload = data.subdata(in: (data.startIndex + 8 + Int(headerLength))..<data.endIndex)
+    guard layout.total <= payload.count / 4 else {
+      throw fail(
+        "the stored config needs \(layout.total) parameters (\(4 * layout.total) bytes), the file holds \(payload.count) bytes of data (truncated?)"
+      )
+    }
     func tensor(_ name: String, shape: [Int]) throws(ModelError) -> [Float] {
       guard let entry = header[name] as? [String: Any] else { throw fail("missing tensor \(name)") }
       guard entry["dtype"] as? String == "F32" else { throw fail("tensor \(name) is not F32") }
@@ -121,7 +142,7 @@ public enum Checkpoint {
         throw fail("tensor \(name) has shape \(entry["shape"] ?? "?"), expected \(shape)")
       }
       guard let range = entry["data_offsets"] as? [Int], range.count == 2, range[0] >= 0,
-        range[1] - range[0] == 4 * shape.reduce(1, *), range[1] <= payload.count
+        range[1] >= range[0], range[1] - range[0] == 4 * shape.reduce(1, *), range[1] <= payload.count
       else { throw fail("tensor \(name): data offsets outside the file (truncated?)") }
       return payload.subdata(in: range[0]..<range[1]).withUnsafeBytes { raw in
         (0..<(range[1] - range[0]) / 4).map {
@@ -140,7 +161,7 @@ public enum Checkpoint {
       throw fail("parameter \(bad) is NaN or infinite")
     }
     var extras = Extras(training: training)
-    if header["optimizer.m"] != nil, let step = metadata["optimizer_step"].flatMap(Int.init) {
+    if header["optimizer.m"] != nil, let step = metadata["optimizer_step"].flatMap(Int.init), step >= 0 {
       extras.optimizer = AdamW(
         step: step, m: try tensor("optimizer.m", shape: [layout.total]),
         v: try tensor("optimizer.v", shape: [layout.total]))

@@ -45,20 +45,47 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
       + 2 * (2 * relativePeriods.count + 1)
   }
 
+  /// The largest width, length or vocabulary any field accepts: far beyond a trainable model,
+  /// small enough that no size computed from the config can overflow.
+  public static let maximumSize = 1 << 16
+
+  /// Checks every field's range (each error names the field and the range).
   public func validate() throws(ModelError) {
     func check(_ ok: Bool, _ field: String, _ reason: String) throws(ModelError) {
       if !ok { throw .invalidConfig(field: field, reason: reason) }
     }
-    try check(contentDimension > 0, "contentDimension", "must be positive")
-    try check(actionTypes > 0 && surfaces > 0, "actionTypes", "vocabularies must be non-empty")
-    try check(hidden > 0 && hidden % heads == 0, "hidden", "must be a positive multiple of heads (\(heads))")
-    try check(layers >= 1, "layers", "must be at least 1")
-    try check(maxLength >= 1, "maxLength", "must be at least 1")
-    try check(outputDimension >= 1, "outputDimension", "must be positive")
+    func range(_ value: Int, _ field: String, _ allowed: ClosedRange<Int>) throws(ModelError) {
+      try check(
+        allowed.contains(value), field,
+        "must be in \(allowed.lowerBound)...\(allowed.upperBound), got \(value)")
+    }
+    let size = 1...Self.maximumSize
+    try range(contentDimension, "contentDimension", size)
+    try range(actionTypes, "actionTypes", 1...256)
+    try range(surfaces, "surfaces", 1...256)
+    try range(hidden, "hidden", size)
+    try range(heads, "heads", 1...hidden)
+    try check(hidden % heads == 0, "hidden", "must be a multiple of heads (\(heads)), got \(hidden)")
+    try range(layers, "layers", 1...1024)
+    try range(maxLength, "maxLength", size)
+    try range(outputDimension, "outputDimension", size)
+    try range(typeEmbedding, "typeEmbedding", size)
+    try range(surfaceEmbedding, "surfaceEmbedding", size)
+    try range(pinTowerHidden, "pinTowerHidden", size)
+    for (field, periods) in [("absolutePeriods", absolutePeriods), ("relativePeriods", relativePeriods)] {
+      try range(periods.count, "\(field) (count)", 0...4096)
+      if let bad = periods.first(where: { !($0.isFinite && $0 > 0) }) {
+        try check(false, field, "every period must be a finite number of seconds > 0, got \(bad)")
+      }
+    }
     try check(
-      temperatureFloor > 0 && initialTemperature >= temperatureFloor, "temperatureFloor",
-      "0 < floor <= initial")
+      temperatureFloor.isFinite && initialTemperature.isFinite && temperatureFloor > 0
+        && initialTemperature >= temperatureFloor, "temperatureFloor",
+      "0 < floor <= initialTemperature, both finite (got \(temperatureFloor) and \(initialTemperature))")
   }
+
+  /// Number of parameters of the model this config describes (valid configs only).
+  public var parameterCount: Int { ModelOffsets.make(self).0.total }
 }
 
 /// Which per-action feature groups feed the encoder (PinnerFormer section 3.2 and table 6).

@@ -21,12 +21,23 @@ public struct PinnerSageConfig: Sendable, Codable, Equatable {
 
   public init() {}
 
+  /// The longest look-back accepted, in days (about 2,700 years: any real log fits, and the
+  /// window in seconds stays far inside `Int64`).
+  public static let maximumLookbackDays = 1_000_000.0
+
+  /// Checks every field's range; the message names the field, its range and the value.
   public func validate() throws(PinnerSageError) {
-    guard alpha > 0 else { throw .invalidConfig("alpha must be positive, got \(alpha)") }
-    guard lambda >= 0 else { throw .invalidConfig("lambda must not be negative, got \(lambda)") }
-    guard lookbackDays > 0, maxActions >= 1 else {
-      throw .invalidConfig("lookbackDays and maxActions must be positive")
+    guard alpha.isFinite, alpha > 0 else {
+      throw .invalidConfig("alpha must be a finite number > 0, got \(alpha)")
     }
+    guard lambda.isFinite, lambda >= 0 else {
+      throw .invalidConfig("lambda must be a finite number >= 0, got \(lambda)")
+    }
+    guard lookbackDays > 0, lookbackDays <= Self.maximumLookbackDays else {
+      throw .invalidConfig(
+        "lookbackDays must be in (0, \(Int(Self.maximumLookbackDays))], got \(lookbackDays)")
+    }
+    guard maxActions >= 1 else { throw .invalidConfig("maxActions must be at least 1, got \(maxActions)") }
   }
 }
 

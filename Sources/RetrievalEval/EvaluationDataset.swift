@@ -45,6 +45,8 @@ public struct EvaluationDataset: Sendable {
   /// Loads `config.dataset`: `synthetic` (generated from `config.synthetic`), `ml-100k` (fetched
   /// by Datasets/fetch-ml-100k.sh; a missing file names that command), or a CSV/TSV path.
   public static func load(_ config: ExperimentConfig, packageRoot: String) throws -> EvaluationDataset {
+    // Command-line flags change a loaded config: every key is checked again before any work.
+    try config.validate()
     switch config.dataset {
     case "synthetic":
       let s = config.synthetic
@@ -76,22 +78,15 @@ public struct EvaluationDataset: Sendable {
         topics: topics,
         embeddings: nil, skippedLines: loaded.skippedUnknownActionTypes)
     default:
-      var format = DelimitedLogFormat()
-      if !config.format.isEmpty {
-        guard let data = FileManager.default.contents(atPath: config.format) else {
-          throw ConfigError(file: config.format, message: "cannot read the format file")
-        }
-        do {
-          format = try JSONDecoder().decode(DelimitedLogFormat.self, from: data)
-        } catch {
-          throw ConfigError(file: config.format, message: "not a DelimitedLogFormat: \(error)")
-        }
-      }
+      let format =
+        config.format.isEmpty ? DelimitedLogFormat() : try DelimitedLogFormat.load(from: config.format)
       let loaded = try DelimitedLogLoader.load(config.dataset, format: format)
+      let rule = format.positiveRule ?? .pinnerFormer
+      try rule.requireSomePositive(in: loaded.log, source: config.dataset)
       let embeddings =
         config.embeddings.isEmpty ? nil : try PinEmbeddings.load(config.embeddings, pinIDs: loaded.log.pinIDs)
       return EvaluationDataset(
-        name: config.dataset, log: loaded.log, rule: .pinnerFormer, topics: nil, embeddings: embeddings,
+        name: config.dataset, log: loaded.log, rule: rule, topics: nil, embeddings: embeddings,
         skippedLines: loaded.skippedUnknownActionTypes)
     }
   }

@@ -173,29 +173,29 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
     training.seed = seed
   }
 
-  /// Reads a JSON (`.json`) or YAML (anything else) file of overrides onto the defaults.
+  /// Reads a JSON (`.json`) or YAML (anything else) file of overrides onto the defaults, then
+  /// validates the result (`validate(file:)`). Duplicate keys, unknown keys, values of the wrong
+  /// type and out-of-range values are errors naming the file and the key.
   public static func load(from path: String) throws -> ExperimentConfig {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ConfigError(file: path, message: "cannot read the file")
     }
-    let text = String(decoding: data, as: UTF8.self)
-    let parsed: Any?
-    do {
-      parsed =
-        path.hasSuffix(".json")
-        ? try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        : try Yams.load(yaml: text)
-    } catch {
-      throw ConfigError(
-        file: path, message: "not valid \(path.hasSuffix(".json") ? "JSON" : "YAML"): \(error)")
-    }
-    return try ExperimentConfig().overridden(by: parsed ?? [String: Any](), file: path)
+    return try decode(data, file: path)
   }
 
-  /// These values with `overrides` (a parsed JSON/YAML object) applied; unknown keys throw.
+  /// The config of a file's bytes (see `load(from:)`); `file` names it in errors and chooses
+  /// the syntax (`.json`: JSON, anything else: YAML).
+  public static func decode(_ data: Data, file: String) throws -> ExperimentConfig {
+    let config = try ExperimentConfig().overridden(by: parseOverrides(data, file: file), file: file)
+    try config.validate(file: file)
+    return config
+  }
+
+  /// These values with `overrides` (a parsed JSON/YAML object) applied; unknown keys and values
+  /// of the wrong type throw, naming the key.
   public func overridden(by overrides: Any, file: String) throws -> ExperimentConfig {
     let template = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self))
-    let merged = try Self.merge(overrides, into: template, path: "", file: file)
+    let merged = try Self.merge(overrides, into: template, like: self, path: "", file: file)
     do {
       var config = try JSONDecoder().decode(
         ExperimentConfig.self, from: JSONSerialization.data(withJSONObject: merged))
@@ -209,14 +209,17 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
         try config.setSeeds([config.seed])
       }
       return config
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-      let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-      throw ConfigError(file: file, message: "key '\(key)': \(context.debugDescription)")
+    } catch let error as DecodingError {
+      throw ConfigError(file: file, message: error.keyPathDescription)
     }
   }
 
-  private static func merge(_ value: Any, into template: Any, path: String, file: String) throws -> Any {
-    guard let defaults = template as? [String: Any] else { return value }
+  private static func merge(_ value: Any, into template: Any, like example: Any?, path: String, file: String)
+    throws -> Any
+  {
+    guard let defaults = template as? [String: Any] else {
+      return try checkedLeaf(value, like: example, key: path, file: file)
+    }
     guard let given = value as? [String: Any] else {
       throw ConfigError(
         file: file, message: "'\(path.isEmpty ? "top level" : path)' must be a mapping of keys")
@@ -231,7 +234,7 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
           message:
             "unknown key '\(keyPath)'; valid keys\(scope): \(defaults.keys.sorted().joined(separator: ", "))")
       }
-      result[key] = try merge(v, into: d, path: keyPath, file: file)
+      result[key] = try merge(v, into: d, like: child(example, key), path: keyPath, file: file)
     }
     return result
   }

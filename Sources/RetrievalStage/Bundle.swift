@@ -44,6 +44,66 @@ public struct BundleManifest: Sendable, Codable, Equatable {
   public let files: [String: FileEntry]
 }
 
+extension BundleManifest {
+  /// The largest pin count, dimension and vocabulary a manifest may declare.
+  static let maximumPins = Int(Int32.max)
+  static let maximumDimension = 1 << 16
+
+  /// Checks every field's range and that the vocabularies and file list are well formed.
+  /// - Throws: `BundleError.invalidManifest` naming the field.
+  func validate(path: String) throws(BundleError) {
+    func check(_ ok: Bool, _ field: String, _ reason: String) throws(BundleError) {
+      if !ok { throw .invalidManifest(path: path, reason: "\(field) \(reason)") }
+    }
+    try check(formatVersion >= 1, "formatVersion", "must be at least 1, got \(formatVersion)")
+    try check(library == "pinretrieval", "library", "must be \"pinretrieval\", got \"\(library)\"")
+    try check(
+      (1...Self.maximumPins).contains(pinCount), "pinCount",
+      "must be in 1...\(Self.maximumPins), got \(pinCount)")
+    try check(
+      (1...Self.maximumDimension).contains(dimension), "dimension",
+      "must be in 1...\(Self.maximumDimension), got \(dimension)")
+    try check(
+      (1...Self.maximumDimension).contains(contentDimension), "contentDimension",
+      "must be in 1...\(Self.maximumDimension), got \(contentDimension)")
+    try check(
+      metric == "innerProduct" || metric == "l2", "metric",
+      "must be \"innerProduct\" or \"l2\", got \"\(metric)\"")
+    try check(nprobe >= 0, "nprobe", "must not be negative, got \(nprobe)")
+    for (field, names) in [("actionTypes", actionTypes), ("surfaces", surfaces)] {
+      try check(names.count <= 256, field, "may hold at most 256 names, got \(names.count)")
+      var seen = Set<String>()
+      for name in names { try check(seen.insert(name).inserted, field, "lists \"\(name)\" twice") }
+    }
+    try check(!actionTypes.isEmpty, "actionTypes", "must not be empty")
+    for (type, seconds) in positiveRule.minimumDuration {
+      try check(seconds.isFinite, "positiveRule.minimumDuration.\(type)", "must be finite, got \(seconds)")
+    }
+    var popularSeen = Set<String>()
+    for pin in popular { try check(popularSeen.insert(pin).inserted, "popular", "lists pin \(pin) twice") }
+    for (name, entry) in files {
+      try check(
+        RetrievalBundle.fileNames.contains(name) && name != RetrievalBundle.manifestName, "files",
+        "names \"\(name)\", which is not a bundle file")
+      try check(entry.bytes >= 0, "files.\(name).bytes", "must not be negative")
+    }
+    switch kind {
+    case .pinnerSage:
+      guard let config = pinnerSage, let medoids = medoidsPerUser else {
+        throw .invalidManifest(path: path, reason: "a pinnerSage bundle needs pinnerSage and medoidsPerUser")
+      }
+      do {
+        try config.validate()
+      } catch {
+        throw .invalidManifest(path: path, reason: "pinnerSage: \(error)")
+      }
+      try check((1...1000).contains(medoids), "medoidsPerUser", "must be in 1...1000, got \(medoids)")
+    case .pinnerFormer:
+      try check(pinnerSage == nil && medoidsPerUser == nil, "pinnerSage", "is set in a pinnerFormer bundle")
+    }
+  }
+}
+
 /// A bundle that cannot be written or loaded, naming the file and what is wrong.
 public enum BundleError: Error, Equatable, CustomStringConvertible {
   case missingFile(String)
@@ -129,7 +189,9 @@ public enum RetrievalBundle {
     config: PinnerSageConfig, medoidsPerUser: Int, index: FaissIndex, corpus: Corpus, to directory: String
   ) throws {
     try config.validate()
-    guard medoidsPerUser >= 1 else { throw BundleError.invalidArgument("medoidsPerUser must be at least 1") }
+    guard (1...1000).contains(medoidsPerUser) else {
+      throw BundleError.invalidArgument("medoidsPerUser must be in 1...1000, got \(medoidsPerUser)")
+    }
     try write(
       kind: .pinnerSage, index: index, corpus: corpus, sage: (config, medoidsPerUser), to: directory
     ) { _ in }
@@ -202,6 +264,7 @@ public enum RetrievalBundle {
     } catch {
       throw .invalidManifest(path: path, reason: "\(error)")
     }
+    try manifest.validate(path: path)
     var required = [indexName, contentName, pinIDsName]
     if manifest.kind == .pinnerFormer { required.append(modelName) }
     for name in required where manifest.files[name] == nil {

@@ -26,6 +26,9 @@ public struct HistoryAction: Sendable, Codable, Equatable {
     self.duration = duration
   }
 
+  /// The largest timestamp magnitude accepted, in seconds (2^53, as for loaded logs).
+  public static let maximumTimestamp: Double = 9_007_199_254_740_992
+
   enum CodingKeys: String, CodingKey { case pin, action, timestamp, surface, duration }
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -116,6 +119,7 @@ struct BundleCorpus: Sendable {
     } catch {
       throw .index(file: indexPath, error)
     }
+    try Self.checkIndex(index, path: indexPath, manifest: manifest)
     let contentPath = directory + "/" + RetrievalBundle.contentName
     do {
       content = try NPY.read(contentPath)
@@ -124,8 +128,7 @@ struct BundleCorpus: Sendable {
     }
     let idsPath = directory + "/" + RetrievalBundle.pinIDsName
     guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
-    pinIDs = String(decoding: text, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-      .dropLast().map(String.init)
+    pinIDs = try Self.pinIDs(text, path: idsPath)
     guard pinIDs.count == manifest.pinCount, content.count == manifest.pinCount,
       index.count == manifest.pinCount
     else {
@@ -138,11 +141,93 @@ struct BundleCorpus: Sendable {
         "index \(index.dimension)-d (manifest \(manifest.dimension)), content \(content.dimension)-d (manifest \(manifest.contentDimension))"
       )
     }
+    if let (row, column) = content.firstNonFiniteEntry() {
+      throw .io(
+        path: contentPath,
+        reason: "pin \(pinIDs[row]) (row \(row)) has a NaN or infinite value at column \(column)")
+    }
+    if let (row, norm) = content.firstRowWithUnsafeNorm() {
+      throw .io(
+        path: contentPath,
+        reason:
+          "pin \(pinIDs[row]) (row \(row)) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm)"
+      )
+    }
     var pinOfID = [String: Int32](minimumCapacity: pinIDs.count)
-    for (i, id) in pinIDs.enumerated() { pinOfID[id] = Int32(i) }
+    for (i, id) in pinIDs.enumerated() {
+      guard pinOfID.updateValue(Int32(truncatingIfNeeded: i), forKey: id) == nil else {
+        throw .io(path: idsPath, reason: "line \(i + 1): pin id \(id) appears twice")
+      }
+    }
     self.pinOfID = pinOfID
-    typeOfName = Dictionary(uniqueKeysWithValues: manifest.actionTypes.enumerated().map { ($1, Int32($0)) })
-    surfaceOfName = Dictionary(uniqueKeysWithValues: manifest.surfaces.enumerated().map { ($1, Int32($0)) })
+    if let unknown = manifest.popular.first(where: { pinOfID[$0] == nil }) {
+      throw .invalidManifest(
+        path: RetrievalBundle.manifestName,
+        reason: "popular pin \(unknown) is not in \(RetrievalBundle.pinIDsName)")
+    }
+    // validate() checked that the vocabularies are distinct and at most 256 names each.
+    typeOfName = Dictionary(manifest.actionTypes.enumerated().map { ($1, Int32($0)) }) { first, _ in first }
+    surfaceOfName = Dictionary(manifest.surfaces.enumerated().map { ($1, Int32($0)) }) { first, _ in first }
+  }
+
+  /// The pin ids of `pin-ids.txt`: one per line, each non-empty valid UTF-8 without carriage return.
+  static func pinIDs(_ text: Data, path: String) throws(BundleError) -> [String] {
+    guard text.isEmpty || text.last == UInt8(ascii: "\n") else {
+      throw .io(path: path, reason: "does not end with a newline (truncated?)")
+    }
+    var ids = [String]()
+    for (i, line) in text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+      .enumerated()
+    {
+      guard let id = String(validating: line, as: UTF8.self), !id.isEmpty, !id.contains("\r") else {
+        throw .io(
+          path: path, reason: "line \(i + 1) is not a pin id (empty, a carriage return or invalid UTF-8)")
+      }
+      ids.append(id)
+    }
+    return ids
+  }
+
+  /// Refuses an index that is not the one the manifest describes: its kind (factory string and
+  /// nprobe), metric, dimension and the range of the ids it returns must all match.
+  static func checkIndex(_ index: FaissIndex, path: String, manifest: BundleManifest) throws(BundleError) {
+    let structure: FaissIndex.Structure
+    do {
+      structure = try index.structure()
+    } catch {
+      throw .index(file: path, error)
+    }
+    func fail(_ reason: String) -> BundleError {
+      .index(file: path, .corruptFile(path: path, reason: reason))
+    }
+    let expected = normalizedFactory(manifest.index)
+    guard structure.description == expected else {
+      throw fail("the file holds a \(structure.description) index, the manifest says \(manifest.index)")
+    }
+    let metric: Metric = manifest.metric == "l2" ? .l2 : .innerProduct
+    guard index.metric == metric else {
+      throw fail("the index metric is \(index.metric), the manifest says \(manifest.metric)")
+    }
+    guard index.dimension == manifest.dimension else {
+      throw .dimensionMismatch("index \(index.dimension)-d, manifest dimension \(manifest.dimension)")
+    }
+    let nprobe = (try? index.nprobe()) ?? 0
+    guard nprobe == manifest.nprobe else {
+      throw fail("the index has nprobe \(nprobe), the manifest says \(manifest.nprobe)")
+    }
+    guard structure.largestID < Int64(manifest.pinCount) else {
+      throw fail("the index holds id \(structure.largestID), beyond the \(manifest.pinCount) pins")
+    }
+  }
+
+  /// A FAISS factory string as `FaissIndex.Structure` describes it: "PQ16np" -> "PQ16x8".
+  static func normalizedFactory(_ factory: String) -> String {
+    factory.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
+      guard part.hasPrefix("PQ") else { return String(part) }
+      var pq = part.hasSuffix("np") ? part.dropLast(2) : part[...]
+      if !pq.contains("x") { pq += "x8" }
+      return String(pq)
+    }.joined(separator: ",")
   }
 
   /// A history resolved to dense codes, oldest first (stable by time), with what was skipped.
@@ -184,11 +269,28 @@ struct BundleCorpus: Sendable {
     return r
   }
 
-  func checkArguments(_ count: Int, k: Int, excluding: [Set<String>]) throws(BundleError) {
+  /// Checks a call's arguments; returns k clamped to the pin count (a larger k cannot return
+  /// more pins, and k + exclusions must not overflow).
+  func checkArguments(_ histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
+    -> Int
+  {
     guard k > 0 else { throw .invalidArgument("k must be positive (got \(k))") }
-    guard excluding.isEmpty || excluding.count == count else {
-      throw .invalidArgument("\(excluding.count) exclusion sets for \(count) histories")
+    guard excluding.isEmpty || excluding.count == histories.count else {
+      throw .invalidArgument("\(excluding.count) exclusion sets for \(histories.count) histories")
     }
+    for (h, history) in histories.enumerated() {
+      for (a, action) in history.enumerated() {
+        guard abs(Double(action.timestamp)) <= HistoryAction.maximumTimestamp else {
+          throw .invalidArgument(
+            "history \(h), action \(a): timestamp \(action.timestamp) is beyond ±2^53 s (Unix seconds)")
+        }
+        guard action.duration.isFinite, action.duration >= 0 else {
+          throw .invalidArgument(
+            "history \(h), action \(a): duration \(action.duration) is not a finite number >= 0")
+        }
+      }
+    }
+    return min(k, pinIDs.count)
   }
 
   /// The popular fallback without excluded pins.
@@ -203,25 +305,36 @@ struct BundleCorpus: Sendable {
   func search(_ queries: VectorMatrix, k: Int, excluding: [Set<String>]) throws(BundleError) -> [(
     [String], [Float]
   )] {
-    let extra = excluding.map(\.count).max() ?? 0
+    let extra = min(excluding.map(\.count).max() ?? 0, pinIDs.count)
     let results: SearchResults
     do {
       results = try index.search(queries, k: min(index.count, k + extra))
     } catch {
       throw .index(file: RetrievalBundle.indexName, error)
     }
-    return (0..<queries.count).map { q in
+    var out = [([String], [Float])]()
+    for q in 0..<queries.count {
       var pins = [String]()
       var scores = [Float]()
       for (id, score) in zip(results.ids(forQuery: q), results.scores(forQuery: q)) where pins.count < k {
-        let pin = pinIDs[Int(id)]
+        let pin = try self.pin(id)
         if excluding.isEmpty || !excluding[q].contains(pin) {
           pins.append(pin)
           scores.append(score)
         }
       }
-      return (pins, scores)
+      out.append((pins, scores))
     }
+    return out
+  }
+
+  /// The pin id of an index result (checked when the bundle was loaded; checked again here).
+  func pin(_ id: Int64) throws(BundleError) -> String {
+    guard id >= 0, id < Int64(pinIDs.count) else {
+      throw .index(
+        file: RetrievalBundle.indexName, .faiss("search returned id \(id), beyond the \(pinIDs.count) pins"))
+    }
+    return pinIDs[Int(id)]
   }
 }
 
@@ -260,7 +373,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
   public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
     -> [RetrievedPins]
   {
-    try corpus.checkArguments(histories.count, k: k, excluding: excluding)
+    let k = try corpus.checkArguments(histories, k: k, excluding: excluding)
     let resolved = histories.map(corpus.resolve)
     let usable = resolved.indices.filter { !resolved[$0].pins.isEmpty }
     var out = resolved.indices.map { i in
@@ -273,7 +386,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
       let r = resolved[i]
       let start = max(0, r.pins.count - length)
       sequences.lengths[b] = r.pins.count - start
-      sequences.endTimes[b] = Double(r.timestamps.last!)
+      sequences.endTimes[b] = Double(r.timestamps.last ?? 0)
       for (t, a) in (start..<r.pins.count).enumerated() {
         let token = b * length + t
         sequences.pins[token] = r.pins[a]
@@ -318,7 +431,7 @@ public final class PinnerSageRetriever: CandidateRetriever {
   public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
     -> [RetrievedPins]
   {
-    try corpus.checkArguments(histories.count, k: k, excluding: excluding)
+    let k = try corpus.checkArguments(histories, k: k, excluding: excluding)
     let rule = corpus.manifest.positiveRule
     var out = [RetrievedPins]()
     for (i, history) in histories.enumerated() {
@@ -339,7 +452,8 @@ public final class PinnerSageRetriever: CandidateRetriever {
       for m in clusters.medoids.prefix(medoids) { queries.append(corpus.content[Int(m)]) }
       let results: SearchResults
       do {
-        results = try corpus.index.search(queries, k: min(corpus.index.count, k + skip.count))
+        results = try corpus.index.search(
+          queries, k: min(corpus.index.count, k + min(skip.count, corpus.index.count)))
       } catch {
         throw .index(file: RetrievalBundle.indexName, error)
       }
@@ -352,10 +466,11 @@ public final class PinnerSageRetriever: CandidateRetriever {
       let ids = PinnerSage.roundRobin(
         (0..<queries.count).map { results.ids(forQuery: $0) }, k: k,
         excluding: Set(skip.compactMap { corpus.pinOfID[$0].map(Int64.init) }))
-      let merged = ids.map { corpus.pinIDs[Int($0)] }
+      var merged = [String]()
+      for id in ids { merged.append(try corpus.pin(id)) }
       out.append(
         RetrievedPins(
-          pins: merged, scores: ids.map { score[$0]! }, skippedUnknownPins: r.unknownPins,
+          pins: merged, scores: ids.map { score[$0] ?? 0 }, skippedUnknownPins: r.unknownPins,
           skippedUnknownActions: r.unknownActions, fallback: false))
     }
     return out

@@ -1,5 +1,6 @@
 import CFaiss
 import Dispatch
+import Foundation
 import Vectors
 
 /// How vectors are compared.
@@ -232,9 +233,44 @@ public class FaissIndex: @unchecked Sendable {
     }
   }
 
-  /// Reads an index file written by this module or by FAISS (C++ or Python).
+  /// Reads an index file written by this module or by FAISS (C++ or Python): a flat, IVF-Flat
+  /// or IVF-PQ index, possibly inside IDMap or exact re-ranking (RFlat). The bytes are validated
+  /// before FAISS parses them (FAISS's reader trusts every count in the file), so a corrupt or
+  /// hostile file is a `corruptFile` error, never a crash or a huge allocation.
   public static func read(from path: String) throws(VectorIndexError) -> FaissIndex {
     FaissIndex(adopting: try readHandle(path))
+  }
+
+  /// Reads an index from its serialized bytes (see `read(from:)`); `name` names them in errors.
+  public static func decode(_ data: Data, name: String) throws(VectorIndexError) -> FaissIndex {
+    FaissThreads.applyDefaultsOnce()
+    var handle: OpaquePointer?
+    let status = data.withUnsafeBytes { raw in
+      cfaiss_read_index_bytes(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &handle)
+    }
+    guard status == CFAISS_OK, let handle else { throw .corruptFile(path: name, reason: lastError()) }
+    return FaissIndex(adopting: handle)
+  }
+
+  /// What a read index is, for checking it against what it should be.
+  public struct Structure: Sendable, Equatable {
+    /// Factory-style description: "Flat", "IVF64,Flat", "IVF64,PQ8x8", "IDMap,Flat", with
+    /// ",RFlat" for exact re-ranking (no "np" suffix: polysemous training is not stored).
+    public let description: String
+    /// The largest id a search can return (-1 for an empty index).
+    public let largestID: Int64
+  }
+
+  /// The structure of this index.
+  public func structure() throws(VectorIndexError) -> Structure {
+    try lock.reading { () throws(VectorIndexError) -> Structure in
+      var buffer = [CChar](repeating: 0, count: 256)
+      var largest: Int64 = -1
+      try check(cfaiss_index_describe(handle, &buffer, buffer.count, &largest))
+      let description = String(
+        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      return Structure(description: description, largestID: largest)
+    }
   }
 
   static func readHandle(_ path: String) throws(VectorIndexError) -> OpaquePointer {
@@ -265,6 +301,9 @@ public class FaissIndex: @unchecked Sendable {
     }
     if let (row, column) = vectors.firstNonFiniteEntry() {
       throw .nonFiniteValue(operation: operation, row: row, column: column)
+    }
+    if let (row, norm) = vectors.firstRowWithUnsafeNorm() {
+      throw .vectorTooLarge(operation: operation, row: row, squaredNorm: norm)
     }
   }
 

@@ -19,12 +19,17 @@ import CFaiss
 /// (about 1.5x slower than a 2-thread OpenBLAS with `OMP_WAIT_POLICY=PASSIVE`, which must be
 /// set in the environment before the process starts: libgomp reads it at load time).
 public enum FaissThreads {
-  /// OpenMP threads FAISS uses for search, add and training (default: one per core).
+  /// The most threads accepted (libgomp crashes when asked for hundreds of thousands; no
+  /// machine this runs on has more cores).
+  public static let maximum = 1024
+
+  /// OpenMP threads FAISS uses for search, add and training (default: one per core); values
+  /// are clamped to 1...`maximum`.
   public static var count: Int {
     get { Int(cfaiss_get_num_threads()) }
     set {
       applyDefaultsOnce()
-      cfaiss_set_num_threads(Int32(max(1, newValue)))
+      cfaiss_set_num_threads(Int32(min(maximum, max(1, newValue))))
     }
   }
 
@@ -32,7 +37,7 @@ public enum FaissThreads {
   @discardableResult
   public static func setBLASThreads(_ n: Int) -> Bool {
     applyDefaultsOnce()
-    return cfaiss_set_blas_num_threads(Int32(max(1, n))) != 0
+    return cfaiss_set_blas_num_threads(Int32(min(maximum, max(1, n)))) != 0
   }
 
   private static let defaultsApplied: Bool = {

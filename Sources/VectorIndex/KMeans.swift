@@ -40,6 +40,9 @@ public struct KMeans: Sendable {
     if let (row, column) = vectors.firstNonFiniteEntry() {
       throw .nonFiniteValue(operation: "k-means", row: row, column: column)
     }
+    if let (row, norm) = vectors.firstRowWithUnsafeNorm() {
+      throw .vectorTooLarge(operation: "k-means", row: row, squaredNorm: norm)
+    }
     FaissThreads.applyDefaultsOnce()
     let d = vectors.dimension
     var assignments64 = [Int64](repeating: 0, count: vectors.count)

@@ -1,3 +1,5 @@
+import Vectors
+
 /// Why an index operation was refused or failed. Every FAISS exception ends up here too.
 public enum VectorIndexError: Error, Equatable, CustomStringConvertible {
   /// Vectors of `actual` components were given to an index of `expected` components.
@@ -10,6 +12,8 @@ public enum VectorIndexError: Error, Equatable, CustomStringConvertible {
   case kExceedsIndexSize(k: Int, count: Int)
   /// A NaN or infinite component at (row, column) of the input to `operation`.
   case nonFiniteValue(operation: String, row: Int, column: Int)
+  /// A vector at `row` whose squared norm would overflow `Float` distances (FAISS aborts on them).
+  case vectorTooLarge(operation: String, row: Int, squaredNorm: Double)
   /// `search` on an index that holds no vectors.
   case emptyIndex
   /// FAISS's index_factory rejected the description.
@@ -39,6 +43,8 @@ public enum VectorIndexError: Error, Equatable, CustomStringConvertible {
       "k = \(k) exceeds the \(count) vectors in the index"
     case .nonFiniteValue(let op, let row, let column):
       "\(op): vector \(row) has a NaN or infinite component at position \(column)"
+    case .vectorTooLarge(let op, let row, let norm):
+      "\(op): vector \(row) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm) (its distances would overflow Float)"
     case .emptyIndex: "search: the index holds no vectors"
     case .invalidFactoryString(let s, let reason): "invalid index description \"\(s)\": \(reason)"
     case .tooFewTrainingVectors(let count, let required, let reason):

@@ -26,7 +26,12 @@ public enum NPY {
   /// Reads a 2-D float32 (or float64, converted) matrix. A 1-D array is read as one column.
   /// - Throws: `VectorsError` naming the file and what is wrong with it.
   public static func read(_ path: String) throws(VectorsError) -> VectorMatrix {
-    let data = try AtomicFile.read(path)
+    try decode(AtomicFile.read(path), path: path)
+  }
+
+  /// Decodes the bytes of a `.npy` file; `path` names it in errors.
+  /// - Throws: `VectorsError.malformedFile` naming `path` and what is wrong.
+  public static func decode(_ data: Data, path: String) throws(VectorsError) -> VectorMatrix {
     func malformed(_ reason: String) -> VectorsError { .malformedFile(path: path, reason: reason) }
     guard data.count >= 10, Array(data.prefix(6)) == magic else {
       throw malformed("not a .npy file (missing \\x93NUMPY magic)")
@@ -68,11 +73,17 @@ public enum NPY {
     guard !shape.contains(where: { $0 == nil }), (1...2).contains(shape.count) else {
       throw malformed("shape \(shapeText) is not a 1-D or 2-D array")
     }
-    let rows = shape[0]!
-    let columns = shape.count == 2 ? shape[1]! : 1
+    let dimensions = shape.compactMap { $0 }
+    let rows = dimensions[0]
+    let columns = dimensions.count == 2 ? dimensions[1] : 1
+    guard rows >= 0, columns >= 0 else { throw malformed("shape \(shapeText) has a negative dimension") }
     guard columns > 0 else { throw malformed("shape \(shapeText) has zero columns") }
     let payloadStart = headerStart + headerLength
-    let expected = rows * columns * elementSize
+    let (elements, overflow) = rows.multipliedReportingOverflow(by: columns)
+    let (expected, overflow2) = elements.multipliedReportingOverflow(by: elementSize)
+    guard !overflow, !overflow2 else {
+      throw malformed("shape \(shapeText) has more elements than memory can address")
+    }
     guard data.count - payloadStart == expected else {
       throw malformed(
         "shape \(shapeText) needs \(expected) data bytes, file has \(data.count - payloadStart)")

@@ -107,6 +107,24 @@ public struct VectorMatrix: Sendable, Equatable {
     }
   }
 
+  /// The largest squared L2 norm a vector may have: distances and inner products of two such
+  /// vectors (at most 4x this) stay finite in `Float`. FAISS's k-means and IVF assignment abort
+  /// on infinite distances, so larger vectors are refused before they reach it.
+  public static let maximumSquaredNorm = Double(Float.greatestFiniteMagnitude) / 4
+
+  /// The first vector whose squared L2 norm exceeds `maximumSquaredNorm` (or is not finite),
+  /// with that norm; nil if every vector is safe to search and cluster.
+  public func firstRowWithUnsafeNorm() -> (row: Int, squaredNorm: Double)? {
+    values.withUnsafeBufferPointer { buffer in
+      for row in 0..<count {
+        var sum = 0.0
+        for j in row * dimension..<(row + 1) * dimension { sum += Double(buffer[j]) * Double(buffer[j]) }
+        if !(sum <= Self.maximumSquaredNorm) { return (row, sum) }
+      }
+      return nil
+    }
+  }
+
   /// The position of the first NaN or infinite component, if any.
   public func firstNonFiniteEntry() -> (row: Int, column: Int)? {
     values.withUnsafeBufferPointer { buffer in

@@ -63,7 +63,17 @@ cfaiss_status cfaiss_index_get_nprobe(const cfaiss_index *index, int64_t *out);
 
 /// Writes the index in FAISS's own format to path, atomically (temporary file, then rename).
 cfaiss_status cfaiss_write_index(const cfaiss_index *index, const char *path);
+/// Reads an index file. The bytes are validated before FAISS parses them: only Flat, IVF-Flat,
+/// IVF-PQ, IDMap and RFlat-wrapped indices are accepted, with every count, size and enum checked
+/// against the file (FAISS's own reader trusts them); the parts must agree with each other.
 cfaiss_status cfaiss_read_index(const char *path, cfaiss_index **out);
+/// The same for an index held in memory.
+cfaiss_status cfaiss_read_index_bytes(const uint8_t *data, size_t size, cfaiss_index **out);
+/// A factory-style description of a read index ("Flat", "IVF64,PQ8x8", "IVF64,PQ8x8,RFlat",
+/// "IDMap,Flat", ...) into description (capacity bytes), and the largest id it can return
+/// (-1 if none).
+cfaiss_status cfaiss_index_describe(const cfaiss_index *index, char *description, size_t capacity,
+                                    int64_t *largest_id);
 /// Size in bytes of the index serialized in FAISS's format (its codes, ids and quantizers).
 cfaiss_status cfaiss_index_serialized_size(const cfaiss_index *index, int64_t *out);
 

@@ -1,0 +1,65 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The `eval-retrieval` binary (built beside this test bundle) answers bad arguments with an
+/// error and exit status 64 or 1, never a signal.
+@Suite struct CommandLineTests {
+  /// Runs eval-retrieval with `arguments`; returns its exit status, whether a signal ended it,
+  /// and its standard error.
+  func run(_ arguments: [String]) throws -> (status: Int32, signaled: Bool, stderr: String) {
+    let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+      .deletingLastPathComponent()
+    let binary = directory.appendingPathComponent("eval-retrieval")
+    try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build eval-retrieval first")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let errorPath = temporaryDirectory() + "/stderr"
+    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+    process.standardError = handle
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    try handle.close()
+    let stderr = String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
+    return (process.terminationStatus, process.terminationReason == .uncaughtSignal, stderr)
+  }
+
+  @Test(arguments: [
+    (["ann", "--lists", "0"], "--lists must be in 1...200000, got 0"),
+    (["ann", "--sub-quantizers", "0"], "--sub-quantizers must be in 1...64, got 0"),
+    (["ann", "--sub-quantizers=-4"], "--sub-quantizers must be in 1...64, got -4"),
+    (["ann", "--threads", "1000000"], "--threads must be in 1...1024, got 1000000"),
+    (["ann", "--pins", "1000000000000"], "--pins must be in 256...100000000, got 1000000000000"),
+    (["ann", "--k-factor", "nan"], "--k-factor must be in 1...65536, got nan"),
+  ])
+  func annArgumentsOutOfRangeAreErrors(_ arguments: [String], _ expected: String) throws {
+    let result = try run(arguments)
+    #expect(!result.signaled && result.status != 0)
+    #expect(result.stderr.contains(expected), "\(result.stderr)")
+  }
+
+  @Test func retrieveWithAHugeKAndExcludedHistoryReturnsResults() throws {
+    let bundle = try exportedPinnerFormer()
+    let a = trainedRun.artifacts
+    let h = history(a.data.users[0], a.data.dataset.log)
+    let path = temporaryDirectory() + "/history.json"
+    try JSONEncoder().encode(h).write(to: URL(fileURLWithPath: path))
+    let result = try run(
+      ["retrieve", "--bundle", bundle, "--history", path, "--k", "9223372036854775807", "--exclude-history"])
+    #expect(!result.signaled && result.status == 0, "\(result.stderr)")
+  }
+
+  @Test func exportingOverUserDataFailsBeforeTheRun() throws {
+    let directory = temporaryDirectory()
+    try Data("keep".utf8).write(to: URL(fileURLWithPath: directory + "/a.txt"))
+    let start = ContinuousClock.now
+    let result = try run(["run", "--export-bundle", directory, "--out", temporaryDirectory()])
+    #expect(!result.signaled && result.status == 1)
+    #expect(result.stderr.contains("--export-bundle: bundle destination"), "\(result.stderr)")
+    #expect(ContinuousClock.now - start < .seconds(10))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["a.txt"])
+  }
+}

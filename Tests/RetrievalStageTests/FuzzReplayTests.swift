@@ -1,0 +1,24 @@
+import Foundation
+import FuzzTargets
+import Testing
+
+/// The fuzz targets' committed seeds and every crash the fuzzer found (Tests/Fuzz/regressions)
+/// run through the same target bodies as under libFuzzer: each must return, not crash.
+@Suite struct FuzzReplayTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../Fuzz").standardizedFileURL.path
+
+  @Test(arguments: FuzzTarget.allCases)
+  func seedsAndRegressionsRunWithoutCrashing(_ target: FuzzTarget) throws {
+    var count = 0
+    for folder in ["corpus", "regressions"] {
+      let directory = Self.root + "/" + folder + "/" + target.rawValue
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+      for name in names.sorted() where !name.hasPrefix(".") {
+        target.run(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+        count += 1
+      }
+    }
+    #expect(count > 0, "no seeds for \(target.rawValue)")
+  }
+}
