@@ -30,6 +30,14 @@ struct DatasetCommand: ParsableCommand {
           "topics: \(try EvaluationDataset.kMeansTopics(embeddings).topicNames.count) (k-means over content embeddings)"
         )
       }
+      if let topics = dataset.topics {
+        // The 14 days after a cut 14 days before the end, as the default protocol splits.
+        let end = dataset.log.timestamps.max() ?? 0
+        print(
+          WindowStatistics(
+            dataset.log, timelines: Timelines(dataset.log), rule: dataset.rule, topicOfPin: topics.topicOfPin,
+            cut: end - 14 * 86_400, windowDays: 14))
+      }
       let elapsed = clock.now - start
       FileHandle.standardError.write(Data("[eval-retrieval] dataset loaded in \(elapsed)\n".utf8))
     }
