@@ -12,7 +12,9 @@ struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
-    subcommands: [Run.self, Ablate.self, Render.self, Summary.self, ANN.self, Retrieve.self, DatasetCommand.self],
+    subcommands: [
+      Run.self, Ablate.self, Render.self, Summary.self, ANN.self, Retrieve.self, DatasetCommand.self,
+    ],
     defaultSubcommand: Run.self)
 }
 

@@ -233,12 +233,13 @@ struct Render: ParsableCommand {
   @Option(help: "Directory for the report.") var out = "Reports"
 
   func run() throws {
-    guard let data = FileManager.default.contents(atPath: json) else {
+    guard let raw = FileManager.default.contents(atPath: json) else {
       throw ValidationError("cannot read \(json)")
     }
     let discussion = try readNotes(notes)
     let report: String
     let name: String
+    let data = try currentConfig(raw, file: json)
     if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
       report = ComparisonReport.markdown(
         run.outcome, config: run.config,
@@ -256,4 +257,16 @@ struct Render: ParsableCommand {
     try AtomicFile.write(Data(report.utf8), to: out + "/" + name)
     progress("wrote \(out)/\(name)")
   }
+}
+
+/// A report's `--json` with its `config` completed by today's defaults, so that a report written
+/// before a configuration key existed still renders (the key then shows its default).
+func currentConfig(_ data: Data, file: String) throws -> Data {
+  guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+    let given = object["config"]
+  else { return data }
+  let config = try ExperimentConfig.decode(
+    JSONSerialization.data(withJSONObject: given), file: file + " (its config).json")
+  object["config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
+  return try JSONSerialization.data(withJSONObject: object)
 }
