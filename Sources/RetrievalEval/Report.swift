@@ -276,6 +276,7 @@ public enum ComparisonReport {
     for r in o.results {
       t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
     }
+    if !o.tunings.isEmpty { t += "\n" + o.tunings.map { "- \($0.summary)" }.joined(separator: "\n") + "\n" }
     return t
   }
 
