@@ -10,15 +10,19 @@ import PinData
 struct DataBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "data-benchmark")
 
+  @Option(help: "Synthetic world version (v2: the default; v1: the earlier world).") var world = SyntheticConfig().world
   @Option var pins = SyntheticConfig().pins
   @Option var users = SyntheticConfig().users
+  @Option(help: "Days of the log (v2: after its burn-in).") var days = SyntheticConfig().days
   @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
   @Option(help: "Timed runs per thread count (median reported).") var runs = 3
 
   func run() throws {
     var config = SyntheticConfig()
+    config.world = world
     config.pins = pins
     config.users = users
+    config.days = days
     var rows = [String]()
     var medians = [Int: Double]()
     var actions = 0
@@ -39,7 +43,7 @@ struct DataBenchmark: ParsableCommand {
     let base = medians[1]
     for (t, m) in medians.sorted(by: { $0.key < $1.key }) {
       rows.append(
-        "| \(pins) | \(users) | \(actions) | \(t) | \(formatted(m, decimals: 2)) | "
+        "| \(world) | \(pins) | \(days) | \(users) | \(actions) | \(t) | \(formatted(m, decimals: 2)) | "
           + (base.map { formatted($0 / m, decimals: 2) } ?? "-") + " | \(formatted(peakMiB, decimals: 0)) |")
     }
     print(rows.joined(separator: "\n"))
