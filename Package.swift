@@ -43,17 +43,20 @@ let package = Package(
     .target(name: "RetrievalMetrics"),
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
     .target(
-      name: "PinnerSage", dependencies: ["PinData", "RetrievalMetrics", "VectorIndex", "Vectors", "Randomness"]),
+      name: "PinnerSage",
+      dependencies: ["PinData", "RetrievalMetrics", "VectorIndex", "Vectors", "Randomness"]),
     // The evaluation harness: data sets, experiment configs, comparison and ablation runs, reports.
     .target(
       name: "RetrievalEval",
       dependencies: [
-        "ANNEvaluation", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics", "VectorIndex", "Vectors",
+        "ANNEvaluation", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics", "VectorIndex",
+        "Vectors",
         "Randomness", .product(name: "Yams", package: "Yams"),
       ]),
     // The retrieval stage: bundles (model, index, pin ids, checksummed manifest) and retrievers.
     .target(
-      name: "RetrievalStage", dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
+      name: "RetrievalStage",
+      dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -102,7 +105,8 @@ let package = Package(
     .executableTarget(
       name: "retrieval-benchmark",
       dependencies: [
-        "ANNEvaluation", "Linalg", "PinData", "PinnerFormer", "Randomness", "RetrievalStage", "VectorIndex", "Vectors",
+        "ANNEvaluation", "Linalg", "PinData", "PinnerFormer", "Randomness", "RetrievalStage", "VectorIndex",
+        "Vectors",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/retrieval-benchmark"
@@ -120,14 +124,20 @@ let package = Package(
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
-    .testTarget(name: "PinnerFormerTests", dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(
-      name: "PinnerSageTests", dependencies: ["PinnerSage", "RetrievalMetrics", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport"],
+      name: "PinnerFormerTests",
+      dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),
+    .testTarget(
+      name: "PinnerSageTests",
+      dependencies: [
+        "PinnerSage", "RetrievalMetrics", "PinData", "VectorIndex", "Vectors", "Randomness", "TestSupport",
+      ],
       exclude: ["Fixtures/make_ward_fixture.py"], resources: [.copy("Fixtures/ward-fixture.json")]),
     .testTarget(
       name: "RetrievalEvalTests",
       dependencies: [
-        "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
+        "RetrievalEval", "RetrievalMetrics", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex",
+        "Vectors", "Randomness",
         "TestSupport",
       ]),
     .testTarget(

@@ -10,7 +10,8 @@ import PinData
 struct DataBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "data-benchmark")
 
-  @Option(help: "Synthetic world version (v2: the default; v1: the earlier world).") var world = SyntheticConfig().world
+  @Option(help: "Synthetic world version (v2: the default; v1: the earlier world).") var world =
+    SyntheticConfig().world
   @Option var pins = SyntheticConfig().pins
   @Option var users = SyntheticConfig().users
   @Option(help: "Days of the log (v2: after its burn-in).") var days = SyntheticConfig().days
