@@ -4,10 +4,35 @@ import PinData
 import RetrievalEval
 import Vectors
 
-/// `eval-retrieval dataset stats|export`: load a data set and print or write it.
+/// `eval-retrieval dataset stats|split`: load a data set and print its statistics or write a split.
 struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "dataset", abstract: "Inspect the data sets.", subcommands: [Stats.self])
+    commandName: "dataset", abstract: "Inspect the data sets.", subcommands: [Stats.self, Split.self])
+
+  struct Split: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Write RecBole's leave-one-out split (LS valid_and_test, order TO) of a data set as JSON, in raw ids.",
+      discussion:
+        "Per user: test_input (every item before the test item), test, validation_input, validation. "
+        + "Benchmarks/recbole/check_split.py compares it with the split RecBole made.")
+
+    @OptionGroup var source: DatasetOptions
+    @Option(help: "The JSON file to write (atomically).") var out: String
+
+    func run() throws {
+      let dataset = try source.load()
+      let split = LeaveOneOutSplit(Timelines(dataset.log))
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      encoder.keyEncodingStrategy = .convertToSnakeCase
+      try AtomicFile.write(try encoder.encode(split.rawSplit(dataset.log)), to: out)
+      FileHandle.standardError.write(
+        Data(
+          "[eval-retrieval] wrote \(out): \(split.users.count) users (\(split.trainingOnlyUsers.count) with fewer than 3 interactions left out)\n"
+            .utf8))
+    }
+  }
 
   struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(

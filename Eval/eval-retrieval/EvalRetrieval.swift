@@ -13,7 +13,8 @@ struct EvalRetrieval: ParsableCommand {
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
     subcommands: [
-      Run.self, Ablate.self, Render.self, Summary.self, ANN.self, Retrieve.self, DatasetCommand.self,
+      Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self,
+      DatasetCommand.self,
     ],
     defaultSubcommand: Run.self)
 }

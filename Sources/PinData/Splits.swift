@@ -276,3 +276,29 @@ extension Split {
       droppedWithoutTargets: droppedWithoutTargets)
   }
 }
+
+extension LeaveOneOutSplit {
+  /// One user's split in the log's raw ids, as RecBole's sequential data loaders hold it: the
+  /// test target with every earlier item as its input, the validation target with the items
+  /// before it.
+  public struct RawUserSplit: Sendable, Codable, Equatable {
+    public let testInput: [String]
+    public let test: String
+    public let validationInput: [String]
+    public let validation: String
+  }
+
+  /// Every evaluated user's split keyed by raw user id (`Benchmarks/recbole/` compares it with
+  /// the split RecBole itself made).
+  public func rawSplit(_ log: ActionLog) -> [String: RawUserSplit] {
+    var out = [String: RawUserSplit]()
+    for user in users {
+      let training = user.training.map { log.pinIDs[Int(log.pins[Int($0)])] }
+      let validation = log.pinIDs[Int(log.pins[Int(user.validation)])]
+      out[log.userIDs[Int(user.user)]] = RawUserSplit(
+        testInput: training + [validation], test: log.pinIDs[Int(log.pins[Int(user.test)])],
+        validationInput: training, validation: validation)
+    }
+    return out
+  }
+}

@@ -18,10 +18,16 @@ public struct LeaveOneOutOutcome: Sendable, Codable {
   public let dataset: String
   public let users: Int
   public let pins: Int
-  /// Whether each user's earlier items were removed from the ranking (RecBole: no, for sequential models).
+  /// Whether each user's earlier items were removed from the ranking (RecBole: no, for sequential
+  /// models) in `results` and in PinnerFormer's early stopping.
   public let maskHistory: Bool
   public let metrics: [String]
   public let results: [LeaveOneOutResult]
+  /// The same models ranked by the other rule (masked when `maskHistory` is false, and the
+  /// reverse), so both columns of a comparison with RecBole come from one training.
+  public let otherRuleResults: [LeaveOneOutResult]?
+  /// PinnerFormer's training wall time per row name (seconds, validation included).
+  public let trainingSeconds: [String: Double]?
   public let tunings: [TuningRecord]
   public let phases: [PhaseTiming]
 }
@@ -58,6 +64,7 @@ extension Experiment {
     let histories = split.users.map { $0.training + [$0.validation] }
     let targets = split.users.map { [log.pins[Int($0.test)]] }
     let excluded = Self.leaveOneOutExclusions(histories, log: log, mask: mask)
+    let otherExcluded = Self.leaveOneOutExclusions(histories, log: log, mask: !mask)
     // Validation: the second-to-last item from the training items (RecBole's valid split).
     let validationHistories = split.users.prefix(config.evaluation.validationUsers).map(\.training)
     let validationTargets = split.users.prefix(config.evaluation.validationUsers).map {
@@ -67,10 +74,17 @@ extension Experiment {
     phase("data and split")
 
     var results = [LeaveOneOutResult]()
+    var otherResults = [LeaveOneOutResult]()
+    var trainingSeconds = [String: Double]()
     var tunings = [TuningRecord]()
     let bootstrap = Bootstrap(
       usersPerSeed: [split.users.count], resamples: config.evaluation.bootstrapResamples, seed: config.seed)
-    func evaluate(_ name: String, _ lists: [[Int64]]) {
+    /// Ranks with both rules (`rank` takes each user's excluded items) and records each.
+    func evaluate(_ name: String, _ rank: ([Set<Int64>]) throws -> [[Int64]]) throws {
+      results.append(score(name, try rank(excluded)))
+      otherResults.append(score(name, try rank(otherExcluded)))
+    }
+    func score(_ name: String, _ lists: [[Int64]]) -> LeaveOneOutResult {
       let values = metrics.map { m in
         zip(lists, targets).map {
           m.value(list: $0[...], targets: $1, topicOfPin: dataset.topics?.topicOfPin ?? [])
@@ -84,10 +98,10 @@ extension Experiment {
         estimates[m.description] = Bootstrap.estimate(
           perSeed: [values[i].reduce(0, +) / Double(max(1, values[i].count))], replicates: replicates[i])
       }
-      results.append(LeaveOneOutResult(name: name, estimates: estimates))
+      return LeaveOneOutResult(name: name, estimates: estimates)
     }
-    func ranked(_ index: FaissIndex, _ queries: VectorMatrix, _ excluded: [Set<Int64>]) throws -> [[Int64]] {
-      try Self.leaveOneOutLists(index, queries: queries, excluded: excluded, depth: 100)
+    func ranked(_ index: FaissIndex, _ queries: VectorMatrix) -> ([Set<Int64>]) throws -> [[Int64]] {
+      { try Self.leaveOneOutLists(index, queries: queries, excluded: $0, depth: 100) }
     }
 
     let trainingUsers = (split.users.map(\.user) + split.trainingOnlyUsers).sorted()
@@ -99,16 +113,18 @@ extension Experiment {
       var training = config.training
       training.objective = objective
       let name = "PinnerFormer (\(objective.rawValue), \(training.negatives.rawValue))"
+      let trainingStart = ContinuousClock.now
       let (model, record) = try trainOnItems(
         name: name, training: training, data: trainingData, content: content,
         validation: (validationHistories, validationTargets, validationExcluded))
+      trainingSeconds[name] = (ContinuousClock.now - trainingStart).seconds
       tunings.append(record)
       let pins = try FlatIndex(dimension: model.config.outputDimension)
       try pins.add(model.embedPins(content: content))
       let users = model.embedUsers(
         ActionSequences.recent(histories.map { $0[...] }, log: log, length: model.config.maxLength),
         content: content)
-      evaluate(name, try ranked(pins, users, excluded))
+      try evaluate(name, ranked(pins, users))
       phase("PinnerFormer \(objective.rawValue)")
     }
 
@@ -121,31 +137,31 @@ extension Experiment {
       users: split.users.map(\.user), histories: histories, now: now, log: log, embeddings: content,
       config: sageConfig, rule: every.compiled(for: log), threads: config.threads)
     let present = clusters.map { $0 ?? UserClusters(user: -1, medoids: [], importance: [], sizes: []) }
-    evaluate(
-      "PinnerSage, \(config.roundRobinMedoids) most important medoids (α = \(sageConfig.alpha))",
+    try evaluate("PinnerSage, \(config.roundRobinMedoids) most important medoids (α = \(sageConfig.alpha))") {
       try PinnerSage.retrieve(
         present, medoidsPerUser: config.roundRobinMedoids, k: 100, index: contentIndex, embeddings: content,
-        excluding: excluded, searchDepth: min(log.pinCount, 100 + (excluded.map(\.count).max() ?? 0))))
+        excluding: $0, searchDepth: min(log.pinCount, 100 + ($0.map(\.count).max() ?? 0)))
+    }
     phase("PinnerSage")
 
-    let depth = min(log.pinCount, 100 + (excluded.map(\.count).max() ?? 0))
+    let depth = min(log.pinCount, 100 + (histories.map(\.count).max() ?? 0))
     let popular = Baselines.popular(log, visible: visible, rule: every, count: depth)
-    evaluate(
-      "Most popular (training interactions)",
-      excluded.map { seen in Array(popular.lazy.filter { !seen.contains($0) }.prefix(100)) })
+    try evaluate("Most popular (training interactions)") {
+      $0.map { seen in Array(popular.lazy.filter { !seen.contains($0) }.prefix(100)) }
+    }
     var last = VectorMatrix(dimension: content.dimension)
     var decayed = VectorMatrix(dimension: content.dimension)
     for (u, history) in histories.enumerated() {
       last.append(Baselines.lastPin(history, log: log, embeddings: content))
       decayed.append(Baselines.decayedAverage(history, log: log, embeddings: content, now: now[u]))
     }
-    evaluate("Last item's embedding", try ranked(contentIndex, last, excluded))
-    evaluate(
-      "Time-decayed average of recent items (λ = 0.1/day)", try ranked(contentIndex, decayed, excluded))
+    try evaluate("Last item's embedding", ranked(contentIndex, last))
+    try evaluate("Time-decayed average of recent items (λ = 0.1/day)", ranked(contentIndex, decayed))
     phase("baselines")
     return LeaveOneOutOutcome(
       dataset: dataset.name, users: split.users.count, pins: log.pinCount, maskHistory: mask,
-      metrics: metrics.map(\.description), results: results, tunings: tunings, phases: phases.phases)
+      metrics: metrics.map(\.description), results: results, otherRuleResults: otherResults,
+      trainingSeconds: trainingSeconds, tunings: tunings, phases: phases.phases)
   }
 
   /// The items removed from each user's ranking: its history's items when `mask`, none otherwise

@@ -270,13 +270,38 @@ public enum ComparisonReport {
     t +=
       "`order: TO`). Every rating counts as an interaction. Recall@10 equals RecBole's Hit@10 here. Intervals: per-user bootstrap.\n\n"
     let metrics = o.metrics
-    t +=
-      "| model | \(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
-    t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
-    for r in o.results {
-      t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
+    func table(_ rows: [LeaveOneOutResult], masked: Bool) -> String {
+      var t =
+        "| model (\(masked ? "history masked" : "history not masked, RecBole's rule")) | "
+        + "\(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
+      t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
+      for r in rows {
+        t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
+      }
+      return t
+    }
+    t += table(o.results, masked: o.maskHistory)
+    if let other = o.otherRuleResults {
+      t += "\nThe same trained models ranked by the other rule:\n\n" + table(other, masked: !o.maskHistory)
     }
     if !o.tunings.isEmpty { t += "\n" + o.tunings.map { "- \($0.summary)" }.joined(separator: "\n") + "\n" }
+    return t
+  }
+
+  /// A report of the leave-one-out protocol alone (`eval-retrieval leave-one-out`).
+  public static func leaveOneOut(_ o: LeaveOneOutOutcome, config: ExperimentConfig, context: ReportContext)
+    -> String
+  {
+    var t = header("Next-item leave-one-out on \(o.dataset)", context)
+    t += configBlock(config)
+    t += leaveOneOutSection(o)
+    if let seconds = o.trainingSeconds, !seconds.isEmpty {
+      t += "\nTraining wall time (validation included): "
+      t +=
+        seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
+        .joined(separator: "; ") + ".\n"
+    }
+    t += timings(o.phases)
     return t
   }
 

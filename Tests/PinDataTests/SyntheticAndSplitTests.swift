@@ -220,6 +220,13 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     #expect(user.training.map(item) == ["10", "12"])
     #expect(item(user.validation) == "11")
     #expect(item(user.test) == "13")
+    // The export RecBole's split is checked against: raw ids, inputs in time order.
+    let raw = split.rawSplit(log)
+    #expect(raw.keys.sorted() == [log.userIDs[Int(user.user)]])
+    #expect(
+      raw.values.first
+        == LeaveOneOutSplit.RawUserSplit(
+          testInput: ["10", "12", "11"], test: "13", validationInput: ["10", "12"], validation: "11"))
   }
 }
 

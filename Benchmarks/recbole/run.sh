@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# RecBole 1.2.1 and pinretrieval side by side on ml-100k, on RecBole's own sequential protocol
+# (LS valid_and_test, order TO, full ranking), on this machine, one after the other:
+#   1. our leave-one-out split, exported in raw ids (eval-retrieval dataset split);
+#   2. RecBole's models (default: SASRec) with RecBole's defaults, to its own early stop
+#      (run_recbole.py), which also exports the split RecBole made;
+#   3. the split check: identical for every user, or the script stops here (check_split.py);
+#   4. our side: PinnerFormer (dense all-action and SASRec objectives) and the baselines, both
+#      ranking rules from the same trained models (eval-retrieval leave-one-out);
+#   5. Benchmarks/recbole-results.md (results.py).
+# Needs Benchmarks/setup-peers.sh first. Usage: Benchmarks/recbole/run.sh [MODEL ...]
+# Environment: PINRETRIEVAL_PEERS (the peers' environment), THREADS (default 2), EPOCHS (a
+# smaller RecBole epoch cap, for a smoke test only: the results file then says so).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+peers="${PINRETRIEVAL_PEERS:-/opt/pinretrieval-peers}"
+threads="${THREADS:-2}"
+models=("$@")
+((${#models[@]})) || models=(SASRec)
+python="$peers/bin/python"
+if ! "$python" -c "import recbole, torch" 2>/dev/null; then
+  echo "recbole/run.sh: RecBole peer MISSING: no recbole + torch in $peers (run Benchmarks/setup-peers.sh)" >&2
+  exit 1
+fi
+work=.build/recbole
+mkdir -p "$work"
+Datasets/fetch-ml-100k.sh
+swift build -c release --product eval-retrieval >&2
+bin=.build/release/eval-retrieval
+
+"$bin" dataset split --dataset ml-100k --out "$work/ours-split.json"
+for model in "${models[@]}"; do
+  echo "== RecBole $model" >&2
+  "$python" Benchmarks/recbole/run_recbole.py --data-dir Datasets/cache --model "$model" \
+    --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --out "$work/recbole-$model.json"
+  "$python" Benchmarks/recbole/check_split.py "$work/ours-split.json" "$work/recbole-$model.json"
+done
+
+echo "== pinretrieval" >&2
+start=$(date +%s.%N)
+"$bin" leave-one-out --config Benchmarks/recbole/ml-100k-loo.yaml --threads "$threads" --out "$work" \
+  --json "$work/ours.json"
+end=$(date +%s.%N)
+python3 -c "print($end - $start)" >"$work/ours-end-to-end-seconds"
+
+python3 Benchmarks/recbole/results.py "$work" "${models[@]}" >Benchmarks/recbole-results.md.tmp
+mv Benchmarks/recbole-results.md.tmp Benchmarks/recbole-results.md
+cat Benchmarks/recbole-results.md
