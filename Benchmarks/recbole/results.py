@@ -20,14 +20,13 @@ def cell(value, low=None, high=None):
 
 def main():
     work, models = sys.argv[1], sys.argv[2:]
-    ours = json.load(open(os.path.join(work, "ours.json")))
-    loo = ours["leaveOneOut"]
-    end_to_end = float(open(os.path.join(work, "ours-end-to-end-seconds")).read())
+    variants = []
+    for suffix, label in [("", ""), ("-pinid", " + pin IDs")]:
+        path = os.path.join(work, f"ours{suffix}.json")
+        if os.path.exists(path):
+            seconds = float(open(os.path.join(work, f"ours{suffix}-end-to-end-seconds")).read())
+            variants.append((json.load(open(path))["outcome"], label, seconds))
     metrics = ["recall@10", "ndcg@10", "mrr@10"]
-    masked_first = loo["maskHistory"]
-    unmasked_rows = loo["otherRuleResults"] if masked_first else loo["results"]
-    masked_rows = loo["results"] if masked_first else loo["otherRuleResults"]
-    masked_by_name = {r["name"]: r for r in masked_rows}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
     out = []
@@ -68,22 +67,34 @@ def main():
             f"- RecBole {model}: end to end {r['end_to_end_seconds']:.0f} s (data loading, training, evaluation); "
             f"torch {r['torch']}, {r['threads']} threads; best validation MRR@10 {r['best_valid_score']:.4f}."
         )
-    seconds = loo.get("trainingSeconds") or {}
-    for row in unmasked_rows:
-        name = row["name"]
-        e = row["estimates"]
-        mk = masked_by_name.get(name, {}).get("estimates", {})
-        trained = seconds.get(name)
-        unmasked = " | ".join(cell(e[k]["mean"], e[k]["low"], e[k]["high"]) for k in metrics)
-        masked = " | ".join(cell(mk[k]["mean"], mk[k]["low"], mk[k]["high"]) if k in mk else "—" for k in metrics)
-        wall = "—" if trained is None else f"{trained:.0f}"
-        budget = "early stopping on the validation item (below)" if trained is not None else "no training"
-        out.append(f"| ours: {name} | {unmasked} | {masked} | {wall} | {budget} |")
+    for loo, label, _ in variants:
+        masked_first = loo["maskHistory"]
+        unmasked_rows = loo["otherRuleResults"] if masked_first else loo["results"]
+        masked_rows = loo["results"] if masked_first else loo["otherRuleResults"]
+        masked_by_name = {r["name"]: r for r in masked_rows}
+        seconds = loo.get("trainingSeconds") or {}
+        for row in unmasked_rows:
+            name = row["name"]
+            if label and not name.startswith("PinnerFormer"):
+                continue  # the baselines do not change with the model's pin-ID option
+            e = row["estimates"]
+            mk = masked_by_name.get(name, {}).get("estimates", {})
+            trained = seconds.get(name)
+            unmasked = " | ".join(cell(e[k]["mean"], e[k]["low"], e[k]["high"]) for k in metrics)
+            masked = " | ".join(
+                cell(mk[k]["mean"], mk[k]["low"], mk[k]["high"]) if k in mk else "—" for k in metrics
+            )
+            wall = "—" if trained is None else f"{trained:.0f}"
+            budget = "early stopping on the validation item (below)" if trained is not None else "no training"
+            out.append(f"| ours: {name}{label} | {unmasked} | {masked} | {wall} | {budget} |")
     out.append("")
     out.append("Our intervals: 95% per-user bootstrap. RecBole reports point values (one seed, 2020).\n")
-    for t in loo.get("tunings", []):
-        notes.append(f"- ours: {t['summary']}")
-    notes.append(f"- ours end to end: {end_to_end:.0f} s (data, both PinnerFormer objectives, PinnerSage, baselines).")
+    for loo, label, end_to_end in variants:
+        for t in loo.get("tunings", []):
+            notes.append(f"- ours{label}: {t['summary']}")
+        notes.append(
+            f"- ours{label} end to end: {end_to_end:.0f} s (data, both PinnerFormer objectives, PinnerSage, baselines)."
+        )
     out.extend(notes)
     print("\n".join(out))
 

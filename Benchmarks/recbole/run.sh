@@ -5,8 +5,9 @@
 #   2. RecBole's models (default: SASRec) with RecBole's defaults, to its own early stop
 #      (run_recbole.py), which also exports the split RecBole made;
 #   3. the split check: identical for every user, or the script stops here (check_split.py);
-#   4. our side: PinnerFormer (dense all-action and SASRec objectives) and the baselines, both
-#      ranking rules from the same trained models (eval-retrieval leave-one-out);
+#   4. our side: PinnerFormer (dense all-action and SASRec objectives; content-only pins as the
+#      paper, and with learned pin-ID embeddings) and the baselines, both ranking rules from the
+#      same trained models (eval-retrieval leave-one-out);
 #   5. Benchmarks/recbole-results.md (results.py).
 # Needs Benchmarks/setup-peers.sh first. Usage: Benchmarks/recbole/run.sh [MODEL ...]
 # Environment: PINRETRIEVAL_PEERS (the peers' environment), THREADS (default 2), EPOCHS (a
@@ -36,12 +37,15 @@ for model in "${models[@]}"; do
   "$python" Benchmarks/recbole/check_split.py "$work/ours-split.json" "$work/recbole-$model.json"
 done
 
-echo "== pinretrieval" >&2
-start=$(date +%s.%N)
-"$bin" leave-one-out --config Benchmarks/recbole/ml-100k-loo.yaml --threads "$threads" --out "$work" \
-  --json "$work/ours.json"
-end=$(date +%s.%N)
-python3 -c "print($end - $start)" >"$work/ours-end-to-end-seconds"
+# Content-only pins (the paper's model) and with learned pin-ID embeddings.
+for variant in "" -pinid; do
+  echo "== pinretrieval${variant}" >&2
+  start=$(date +%s.%N)
+  "$bin" leave-one-out --config "Benchmarks/recbole/ml-100k-loo${variant}.yaml" --threads "$threads" \
+    --out "$work/ours${variant}" --json "$work/ours${variant}.json"
+  end=$(date +%s.%N)
+  python3 -c "print($end - $start)" >"$work/ours${variant}-end-to-end-seconds"
+done
 
 python3 Benchmarks/recbole/results.py "$work" "${models[@]}" >Benchmarks/recbole-results.md.tmp
 mv Benchmarks/recbole-results.md.tmp Benchmarks/recbole-results.md

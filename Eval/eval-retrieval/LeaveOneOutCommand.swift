@@ -12,25 +12,8 @@ struct LeaveOneOut: ParsableCommand {
 
   @OptionGroup var options: ExperimentOptions
 
-  struct JSONOutput: Codable {
-    let command: String
-    let commit: String
-    let config: ExperimentConfig
-    let leaveOneOut: LeaveOneOutOutcome
-  }
-
   func run() throws {
-    try OutputPaths.check(options, bundles: [])
-    let config = try options.experimentConfig()
-    var experiment = Experiment(config: config)
-    experiment.progress = { progress($0) }
-    let outcome = try experiment.leaveOneOut()
-    let context = try options.context()
-    try options.write(
-      ComparisonReport.leaveOneOut(outcome, config: config, context: context),
-      name: reportName(config.dataset, prefix: "leave-one-out"),
-      json: JSONOutput(command: context.command, commit: context.commit, config: config, leaveOneOut: outcome)
-    )
-    progress("total \((ContinuousClock.now - started).components.seconds) s")
+    try options.runAndWrite(
+      prefix: "leave-one-out", { try $0.leaveOneOut() }, report: ComparisonReport.leaveOneOut)
   }
 }

@@ -199,25 +199,41 @@ struct Ablate: ParsableCommand {
 
   func validate() throws { _ = try axis() }
 
-  struct JSONOutput: Codable {
-    let command: String
-    let commit: String
-    let config: ExperimentConfig
-    let outcome: AblationOutcome
-  }
+  typealias JSONOutput = ExperimentOutput<AblationOutcome>
 
   func run() throws {
     let (axis, values) = try axis()
-    try OutputPaths.check(options)
-    let config = try options.experimentConfig()
+    try options.runAndWrite(
+      prefix: "ablation-\(axis.rawValue)", { try $0.ablate(axis, values: values) },
+      report: ComparisonReport.ablation)
+  }
+}
+
+/// The `--json` file of `ablate` and `leave-one-out`: the command, commit, configuration and outcome.
+struct ExperimentOutput<Outcome: Codable>: Codable {
+  let command: String
+  let commit: String
+  let config: ExperimentConfig
+  let outcome: Outcome
+}
+
+extension ExperimentOptions {
+  /// Checks the output paths, runs `body` on the configured experiment, and writes its report
+  /// (`prefix`-<dataset>.md) and, with `--json`, an `ExperimentOutput`.
+  func runAndWrite<Outcome: Codable>(
+    prefix: String, _ body: (Experiment) throws -> Outcome,
+    report: (Outcome, ExperimentConfig, ReportContext) -> String
+  ) throws {
+    try OutputPaths.check(self)
+    let config = try experimentConfig()
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
-    let outcome = try experiment.ablate(axis, values: values)
-    let context = try options.context()
-    let report = ComparisonReport.ablation(outcome, config: config, context: context)
-    try options.write(
-      report, name: reportName(config.dataset, prefix: "ablation-\(axis.rawValue)"),
-      json: JSONOutput(command: context.command, commit: context.commit, config: config, outcome: outcome))
+    let outcome = try body(experiment)
+    let context = try context()
+    try write(
+      report(outcome, config, context), name: reportName(config.dataset, prefix: prefix),
+      json: ExperimentOutput(
+        command: context.command, commit: context.commit, config: config, outcome: outcome))
     progress("total \((ContinuousClock.now - started).components.seconds) s")
   }
 }

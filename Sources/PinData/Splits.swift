@@ -286,6 +286,13 @@ extension LeaveOneOutSplit {
     public let test: String
     public let validationInput: [String]
     public let validation: String
+
+    public init(testInput: [String], test: String, validationInput: [String], validation: String) {
+      self.testInput = testInput
+      self.test = test
+      self.validationInput = validationInput
+      self.validation = validation
+    }
   }
 
   /// Every evaluated user's split keyed by raw user id (`Benchmarks/recbole/` compares it with

@@ -32,6 +32,13 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// Floor of the learned temperature τ (score = cosine / τ).
   public var temperatureFloor: Float = 0.01
   public var initialTemperature: Float = 0.1
+  /// Learned pin-ID embeddings (not in the paper, whose pins are seen only through their frozen
+  /// content embedding so that the model serves billions of pins): one D-wide row per pin, used
+  /// as one more input feature group and added to the pin tower's output before its L2
+  /// normalization, as SASRec shares one item table between input and output. Off by default.
+  public var pinIDEmbedding = false
+  /// Rows of the pin-ID table (the data's pin count; set from the data like `actionTypes`).
+  public var pinCount = 0
 
   public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
     self.contentDimension = contentDimension
@@ -39,11 +46,39 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     self.surfaces = surfaces
   }
 
+  /// Decodes every field; `pinIDEmbedding` and `pinCount` default when absent (checkpoints and
+  /// configs written before they existed).
+  public init(from decoder: any Decoder) throws {
+    let k = try decoder.container(keyedBy: CodingKeys.self)
+    contentDimension = try k.decode(Int.self, forKey: .contentDimension)
+    actionTypes = try k.decode(Int.self, forKey: .actionTypes)
+    surfaces = try k.decode(Int.self, forKey: .surfaces)
+    hidden = try k.decode(Int.self, forKey: .hidden)
+    layers = try k.decode(Int.self, forKey: .layers)
+    heads = try k.decode(Int.self, forKey: .heads)
+    maxLength = try k.decode(Int.self, forKey: .maxLength)
+    outputDimension = try k.decode(Int.self, forKey: .outputDimension)
+    typeEmbedding = try k.decode(Int.self, forKey: .typeEmbedding)
+    surfaceEmbedding = try k.decode(Int.self, forKey: .surfaceEmbedding)
+    pinTowerHidden = try k.decode(Int.self, forKey: .pinTowerHidden)
+    absolutePeriods = try k.decode([Double].self, forKey: .absolutePeriods)
+    relativePeriods = try k.decode([Double].self, forKey: .relativePeriods)
+    features = try k.decode(FeatureSwitches.self, forKey: .features)
+    temperatureFloor = try k.decode(Float.self, forKey: .temperatureFloor)
+    initialTemperature = try k.decode(Float.self, forKey: .initialTemperature)
+    pinIDEmbedding = try k.decodeIfPresent(Bool.self, forKey: .pinIDEmbedding) ?? false
+    pinCount = try k.decodeIfPresent(Int.self, forKey: .pinCount) ?? 0
+  }
+
   /// Width of the per-action feature vector before the projection to H.
   public var featureWidth: Int {
     contentDimension + typeEmbedding + surfaceEmbedding + 1 + (2 * absolutePeriods.count + 1)
-      + 2 * (2 * relativePeriods.count + 1)
+      + 2 * (2 * relativePeriods.count + 1) + (pinIDEmbedding ? outputDimension : 0)
   }
+
+  /// The most pins a pin-ID table may have (2^24 rows of D = 64: 4 GiB; larger catalogues are
+  /// what the paper's content-only pin tower is for).
+  public static let maximumPinCount = 1 << 24
 
   /// The largest width, length or vocabulary any field accepts: far beyond a trainable model,
   /// small enough that no size computed from the config can overflow.
@@ -72,6 +107,13 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     try range(typeEmbedding, "typeEmbedding", size)
     try range(surfaceEmbedding, "surfaceEmbedding", size)
     try range(pinTowerHidden, "pinTowerHidden", size)
+    if pinIDEmbedding {
+      try range(pinCount, "pinCount", 1...Self.maximumPinCount)
+      try check(
+        pinCount * outputDimension <= 1 << 28, "pinCount",
+        "the pin-ID table (pinCount x outputDimension = \(pinCount) x \(outputDimension)) exceeds 2^28 floats"
+      )
+    }
     for (field, periods) in [("absolutePeriods", absolutePeriods), ("relativePeriods", relativePeriods)] {
       try range(periods.count, "\(field) (count)", 0...4096)
       if let bad = periods.first(where: { !($0.isFinite && $0 > 0) }) {

@@ -18,6 +18,8 @@ final class Activations {
   let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
   var typeIDs: [Int32]
   var surfaceIDs: [Int32]
+  /// Pin-ID row of each token (-1 for padding and for pins outside the table).
+  var pinIDs: [Int32]
   var times: (absolute: [Double], toEnd: [Double], gap: [Double])
 
   init(config c: PinnerFormerConfig, batch: Int) {
@@ -66,9 +68,11 @@ final class Activations {
     dHead1 = FloatBuffer(count: n * h)
     dHead1Gelu = FloatBuffer(count: n * h)
     dHead2 = FloatBuffer(count: n * c.outputDimension)
-    dGroup = FloatBuffer(count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding))
+    dGroup = FloatBuffer(
+      count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding, c.pinIDEmbedding ? c.outputDimension : 0))
     typeIDs = [Int32](repeating: 0, count: n)
     surfaceIDs = typeIDs
+    pinIDs = typeIDs
     times = (
       [Double](repeating: 0, count: n), [Double](repeating: 0, count: n), [Double](repeating: 0, count: n)
     )
@@ -79,6 +83,8 @@ extension PinnerFormerModel {
   /// Column offsets of the feature groups inside a feature row.
   struct FeatureColumns {
     let content, type, surface, duration, absolute, toEnd, gap, width: Int
+    /// The pin-ID group (D wide, last), when `pinIDEmbedding` is on.
+    let pinID: Int
     init(_ c: PinnerFormerConfig) {
       content = 0
       type = c.contentDimension
@@ -87,7 +93,8 @@ extension PinnerFormerModel {
       absolute = duration + 1
       toEnd = absolute + 2 * c.absolutePeriods.count + 1
       gap = toEnd + 2 * c.relativePeriods.count + 1
-      width = gap + 2 * c.relativePeriods.count + 1
+      pinID = gap + 2 * c.relativePeriods.count + 1
+      width = pinID + (c.pinIDEmbedding ? c.outputDimension : 0)
     }
   }
 
@@ -115,6 +122,7 @@ extension PinnerFormerModel {
         let real = t < s.lengths[b]
         a.typeIDs[token] = real ? s.types[token] : 0
         a.surfaceIDs[token] = real ? s.surfaces[token] : 0
+        a.pinIDs[token] = real && s.pins[token] >= 0 && s.pins[token] < c.pinCount ? s.pins[token] : -1
         let now = s.timestamps[token]
         a.times.absolute[token] = real ? now : 0
         a.times.toEnd[token] = real ? max(0, s.endTimes[b] - now) : 0
@@ -132,6 +140,11 @@ extension PinnerFormerModel {
           }
         }
         if f.duration { row[cols.duration] = log1pf(max(0, s.durations[token])) }
+        // Pins outside the table (a content matrix larger than the model's) get no ID row.
+        if let table = o.pinID, a.pinIDs[token] >= 0 {
+          (row + cols.pinID).update(
+            from: p + table + Int(s.pins[token]) * c.outputDimension, count: c.outputDimension)
+        }
       }
     }
     Kernels.embeddingForward(
@@ -154,7 +167,7 @@ extension PinnerFormerModel {
         if f.time {
           copy(a.absoluteOut, token, cols.toEnd - cols.absolute, into: row + cols.absolute)
           copy(a.toEndOut, token, cols.gap - cols.toEnd, into: row + cols.toEnd)
-          copy(a.gapOut, token, cols.width - cols.gap, into: row + cols.gap)
+          copy(a.gapOut, token, cols.pinID - cols.gap, into: row + cols.gap)
         }
       }
     }
@@ -396,9 +409,18 @@ extension PinnerFormerModel {
       Kernels.timeEncodingBackward(
         dPhases: g + o.toEndPhases, dOut: $0, out: a.toEndOut.pointer, periods: c.relativePeriods.count, n: n)
     }
-    group(cols.gap, cols.width - cols.gap, enabled: c.features.time) {
+    group(cols.gap, cols.pinID - cols.gap, enabled: c.features.time) {
       Kernels.timeEncodingBackward(
         dPhases: g + o.gapPhases, dOut: $0, out: a.gapOut.pointer, periods: c.relativePeriods.count, n: n)
+    }
+    if let table = o.pinID {
+      let d = c.outputDimension
+      group(cols.pinID, d, enabled: true) { dRows in
+        for token in 0..<n where a.pinIDs[token] >= 0 {
+          let row = g + table + Int(a.pinIDs[token]) * d
+          for j in 0..<d { row[j] += dRows[token * d + j] }
+        }
+      }
     }
   }
 

@@ -64,6 +64,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   final class PinTowerActivations {
     let count: Int
+    /// The pins of the last forward (their pin-ID rows receive the gradient).
+    var pins: [Int32] = []
     let input, hidden, hiddenGelu, output, normalized, norms, dHiddenGelu, dHidden, dOutput: FloatBuffer
     init(count: Int, config c: PinnerFormerConfig) {
       self.count = count
@@ -79,7 +81,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
     }
   }
 
-  /// Pin vectors (count x D, L2-normalized) of `pins`: MLP over their content embeddings.
+  /// Pin vectors (count x D, L2-normalized) of `pins`: MLP over their content embeddings (plus
+  /// each pin's ID row before the normalization, with `pinIDEmbedding`).
   func pinTowerForward(_ pins: [Int32], content: VectorMatrix) -> FloatBuffer {
     let c = config
     let a: PinTowerActivations
@@ -106,6 +109,14 @@ public final class PinnerFormerModel: @unchecked Sendable {
       a.output.pointer, a.hiddenGelu.pointer, p + o.pin2Weight, p + o.pin2Bias, n: pins.count,
       inDim: c.pinTowerHidden,
       outDim: c.outputDimension)
+    a.pins = pins
+    if let table = o.pinID {
+      let d = c.outputDimension
+      for (i, pin) in pins.enumerated() where pin >= 0 && pin < c.pinCount {
+        let row = p + table + Int(pin) * d
+        for j in 0..<d { a.output[i * d + j] += row[j] }
+      }
+    }
     Kernels.l2NormalizeForward(
       a.normalized.pointer, norms: a.norms.pointer, a.output.pointer, n: pins.count, dim: c.outputDimension)
     return a.normalized
@@ -123,6 +134,13 @@ public final class PinnerFormerModel: @unchecked Sendable {
     Kernels.l2NormalizeBackward(
       dInput: a.dOutput.pointer, dOut: dPins, out: a.normalized.pointer, norms: a.norms.pointer, n: n,
       dim: c.outputDimension)
+    if let table = o.pinID {
+      let d = c.outputDimension
+      for (i, pin) in a.pins.enumerated() where pin >= 0 && pin < c.pinCount {
+        let row = g + table + Int(pin) * d
+        for j in 0..<d { row[j] += a.dOutput[i * d + j] }
+      }
+    }
     a.dHiddenGelu.zero()
     Kernels.linearBackward(
       dInput: a.dHiddenGelu.pointer, dWeight: g + o.pin2Weight, dBias: g + o.pin2Bias,

@@ -46,6 +46,8 @@ struct ModelOffsets {
   let finalGamma, finalBeta, head1Weight, head1Bias, head2Weight, head2Bias: Int
   let pin1Weight, pin1Bias, pin2Weight, pin2Bias: Int
   let logTemperature: Int
+  /// The pin-ID table (pinCount x D), when `pinIDEmbedding` is on.
+  let pinID: Int?
 
   static func make(_ c: PinnerFormerConfig) -> (ParameterLayout, ModelOffsets) {
     var l = ParameterLayout()
@@ -85,7 +87,8 @@ struct ModelOffsets {
       pin1Bias: l.add("pin_tower.fc1.bias", [c.pinTowerHidden]),
       pin2Weight: l.add("pin_tower.fc2.weight", [c.pinTowerHidden, c.outputDimension], decays: true),
       pin2Bias: l.add("pin_tower.fc2.bias", [c.outputDimension]),
-      logTemperature: l.add("log_temperature", [1]))
+      logTemperature: l.add("log_temperature", [1]),
+      pinID: c.pinIDEmbedding ? l.add("pin_id", [c.pinCount, c.outputDimension]) : nil)
     return (l, offsets)
   }
 

@@ -104,7 +104,10 @@ extension ExperimentConfig {
 
   func validateModel(_ v: inout ConfigValidator) throws(ConfigError) {
     do {
-      try model.validate()
+      var shape = model
+      // The pin-ID table's rows are the data's pin count, set when training starts.
+      if shape.pinIDEmbedding { shape.pinCount = max(1, shape.pinCount) }
+      try shape.validate()
     } catch {
       guard case .invalidConfig(let field, let reason) = error else { throw v.fail("model", "\(error)") }
       throw v.fail("model.\(field)", reason)
@@ -187,6 +190,7 @@ extension ExperimentConfig {
     let layers = Double(model.layers)
     var config = model
     config.contentDimension = contentDimension
+    if config.pinIDEmbedding { config.pinCount = max(1, Int(min(pins, 1e9))) }
     let parameters = Double(config.parameterCount)
     // Per token: the feature vector, then per layer ~16 H-wide activations kept for backward.
     let tokens = batch * length

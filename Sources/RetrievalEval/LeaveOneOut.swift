@@ -191,6 +191,7 @@ extension Experiment {
   ) throws -> (PinnerFormerModel, TuningRecord) {
     var shape = config.model
     shape.contentDimension = content.dimension
+    shape.pinCount = shape.pinIDEmbedding ? content.count : 0
     shape.actionTypes = data.log.actionTypes.count
     shape.surfaces = max(1, data.log.surfaces.count)
     let model = try PinnerFormerModel(config: shape, seed: training.seed)

@@ -361,6 +361,10 @@ public final class PinnerFormerRetriever: CandidateRetriever {
         "model D = \(c.outputDimension), content \(c.contentDimension)-d; index \(corpus.manifest.dimension)-d, content \(corpus.content.dimension)-d"
       )
     }
+    guard !c.pinIDEmbedding || c.pinCount == corpus.content.count else {
+      throw .dimensionMismatch(
+        "the model's pin-ID table has \(c.pinCount) rows; the bundle holds \(corpus.content.count) pins")
+    }
     guard c.actionTypes == corpus.manifest.actionTypes.count,
       c.surfaces >= max(1, corpus.manifest.surfaces.count)
     else {

@@ -20,6 +20,14 @@ enum Tiny {
     return c
   }
 
+  /// `config` with learned pin-ID embeddings (one row for each of the 7 content pins).
+  static var configWithPinIDs: PinnerFormerConfig {
+    var c = config
+    c.pinIDEmbedding = true
+    c.pinCount = 7
+    return c
+  }
+
   static func content(seed: UInt64 = 1) -> VectorMatrix {
     var g = SeededGenerator(seed: seed)
     var m = VectorMatrix(dimension: 4, count: 7) { out in for i in out.indices { out[i] = g.nextGaussian() } }
@@ -57,9 +65,11 @@ enum Tiny {
 @Suite struct ModelGradientTests {
   /// In-batch layout (every candidate a column) and the compact random-negatives layout (own
   /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
-  @Test(arguments: [true, false])
-  func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool) throws {
-    let model = try PinnerFormerModel(config: Tiny.config, seed: 3)
+  /// With and without pin-ID embeddings (their table gets gradient from the input features and
+  /// from the pin tower).
+  @Test(arguments: [true, false], [false, true])
+  func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, pinIDs: Bool) throws {
+    let model = try PinnerFormerModel(config: pinIDs ? Tiny.configWithPinIDs : Tiny.config, seed: 3)
     // Larger weights than the 0.02 initialization make every gradient measurable.
     var g = SeededGenerator(seed: 9)
     for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }

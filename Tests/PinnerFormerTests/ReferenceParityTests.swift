@@ -50,22 +50,28 @@ struct Expected: Decodable {
   /// `PINRETRIEVAL_WRITE_REFERENCE_INPUTS=1 swift test --filter writeReferenceInputs`.
   @Test(.enabled(if: ProcessInfo.processInfo.environment["PINRETRIEVAL_WRITE_REFERENCE_INPUTS"] != nil))
   func writeReferenceInputs() throws {
-    let model = try PinnerFormerModel(config: Tiny.config, seed: 21)
-    var g = SeededGenerator(seed: 22)
-    for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }
-    try Checkpoint.write(model, to: Self.directory + "/tiny-model.safetensors")
+    for (config, suffix) in [(Tiny.config, ""), (Tiny.configWithPinIDs, "-pinid")] {
+      let model = try PinnerFormerModel(config: config, seed: 21)
+      var g = SeededGenerator(seed: 22)
+      for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }
+      try Checkpoint.write(model, to: Self.directory + "/tiny-model\(suffix).safetensors")
+    }
     let json = try JSONEncoder().encode(ReferenceBatch(Tiny.batch, content: Tiny.content()))
     try json.write(to: URL(fileURLWithPath: Self.directory + "/tiny-batch.json"))
   }
 
-  /// Forward and backward of the Swift model equal PyTorch's on the same weights and batch.
-  @Test func matchesPyTorch() throws {
-    let expectedData = try Data(contentsOf: URL(fileURLWithPath: Self.directory + "/expected.json"))
+  /// Forward and backward of the Swift model equal PyTorch's on the same weights and batch
+  /// (the paper's model, and with learned pin-ID embeddings).
+  @Test(arguments: [false, true]) func matchesPyTorch(pinIDs: Bool) throws {
+    let suffix = pinIDs ? "-pinid" : ""
+    let expectedData = try Data(contentsOf: URL(fileURLWithPath: Self.directory + "/expected\(suffix).json"))
     let expected = try JSONDecoder().decode(Expected.self, from: expectedData)
-    let (model, _) = try Checkpoint.read(Self.directory + "/tiny-model.safetensors", expecting: Tiny.config)
+    let (model, _) = try Checkpoint.read(
+      Self.directory + "/tiny-model\(suffix).safetensors",
+      expecting: pinIDs ? Tiny.configWithPinIDs : Tiny.config)
     let batchData = try Data(contentsOf: URL(fileURLWithPath: Self.directory + "/tiny-batch.json"))
     let input = try JSONDecoder().decode(ReferenceBatch.self, from: batchData)
-    let content = try VectorMatrix(dimension: Tiny.config.contentDimension, values: input.content)
+    let content = try VectorMatrix(dimension: model.config.contentDimension, values: input.content)
     var sequences = ActionSequences(count: input.count, length: input.length)
     sequences.lengths = input.lengths
     sequences.pins = input.pins

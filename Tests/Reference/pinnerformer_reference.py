@@ -8,13 +8,18 @@ backward pass of the sampled-softmax loss on tiny-batch.json and writes expected
 the user and pin vectors and the gradient of every parameter. Tests/PinnerFormerTests/
 ReferenceParityTests.swift compares the Swift results with it.
 
-Regenerate (needs Debian's python3-torch and python3-numpy):
-    /usr/bin/python3 Tests/Reference/pinnerformer_reference.py
+Regenerate (needs torch and numpy: Debian's python3-torch, or the environment of
+Benchmarks/setup-peers.sh):
+    /usr/bin/python3 Tests/Reference/pinnerformer_reference.py            # expected.json
+    /usr/bin/python3 Tests/Reference/pinnerformer_reference.py pinid      # expected-pinid.json
+The second reads tiny-model-pinid.safetensors: the same tiny model with learned pin-ID
+embeddings (config pinIDEmbedding), which add an input feature group and a term of the pin tower.
 """
 import json
 import math
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
@@ -86,7 +91,10 @@ def forward(P, config, batch, content):
     zero_surf = torch.where(real, surfaces, torch.zeros_like(surfaces))
     zero_t = lambda x: torch.where(real, x.reshape(-1), torch.zeros_like(x.reshape(-1)))
 
-    # Per-action features: [content * sqrt(cd) | type | surface | log1p(duration) | 3 time encodings].
+    # Per-action features: [content * sqrt(cd) | type | surface | log1p(duration) | 3 time encodings
+    # | pin-ID row (with pinIDEmbedding)].
+    pin_ids = config.get("pinIDEmbedding", False)
+    zero_pins = torch.where(real, pins, torch.zeros_like(pins))
     features = torch.cat(
         [
             content[pins] * math.sqrt(cd),
@@ -96,7 +104,8 @@ def forward(P, config, batch, content):
             time_encoding(zero_t(stamps), config["absolutePeriods"], P["time.absolute_phase"]),
             time_encoding(zero_t(to_end), config["relativePeriods"], P["time.to_end_phase"]),
             time_encoding(zero_t(gap), config["relativePeriods"], P["time.gap_phase"]),
-        ],
+        ]
+        + ([P["pin_id"][zero_pins]] if pin_ids else []),
         dim=1,
     )
     features = features * mask
@@ -125,7 +134,10 @@ def forward(P, config, batch, content):
 
     candidates = as_tensor(batch["candidates"], torch.long)
     pin_hidden = gelu(content[candidates] @ P["pin_tower.fc1.weight"] + P["pin_tower.fc1.bias"])
-    pin_vectors = l2_normalize(pin_hidden @ P["pin_tower.fc2.weight"] + P["pin_tower.fc2.bias"])
+    pin_out = pin_hidden @ P["pin_tower.fc2.weight"] + P["pin_tower.fc2.bias"]
+    if pin_ids:
+        pin_out = pin_out + P["pin_id"][candidates]
+    pin_vectors = l2_normalize(pin_out)
 
     tau = torch.clamp(torch.exp(P["log_temperature"]), min=config["temperatureFloor"])
     u = users[as_tensor(batch["pairTokens"], torch.long)]
@@ -149,7 +161,8 @@ def forward(P, config, batch, content):
 
 
 def main():
-    metadata, weights = read_safetensors(os.path.join(HERE, "tiny-model.safetensors"))
+    suffix = f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""
+    metadata, weights = read_safetensors(os.path.join(HERE, f"tiny-model{suffix}.safetensors"))
     config = json.loads(metadata["config"])
     with open(os.path.join(HERE, "tiny-batch.json")) as f:
         batch = json.load(f)
@@ -166,9 +179,9 @@ def main():
         "pins": pin_vectors.detach().reshape(-1).tolist(),
         "gradients": {name: t.grad.reshape(-1).tolist() for name, t in P.items()},
     }
-    with open(os.path.join(HERE, "expected.json"), "w") as f:
+    with open(os.path.join(HERE, f"expected{suffix}.json"), "w") as f:
         json.dump(expected, f)
-    print(f"loss {loss.item():.6f}; wrote expected.json")
+    print(f"loss {loss.item():.6f}; wrote expected{suffix}.json")
 
 
 if __name__ == "__main__":

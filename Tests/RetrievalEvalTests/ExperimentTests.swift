@@ -123,13 +123,21 @@ func smallConfig() -> ExperimentConfig {
     #expect(rows[0].estimates["recall@10"] != rows[2].estimates["recall@10"])
   }
 
-  @Test func leaveOneOutRanksTheLastItemAgainstAllOthers() throws {
+  /// With and without learned pin-ID embeddings (the table takes the data's pin count).
+  @Test(arguments: [false, true]) func leaveOneOutRanksTheLastItemAgainstAllOthers(pinIDs: Bool) throws {
     var config = smallConfig()
     config.synthetic.users = 200
+    config.model.pinIDEmbedding = pinIDs
     let outcome = try Experiment(config: config).leaveOneOut()
     #expect(outcome.users > 180 && outcome.users <= 200)  // users with at least 3 interactions
-    // Two PinnerFormer objectives, PinnerSage, three baselines; no masking (RecBole's rule).
+    // Two PinnerFormer objectives, PinnerSage, three baselines; no masking (RecBole's rule),
+    // and the same models ranked with the history masked.
     #expect(outcome.results.count == 6 && !outcome.maskHistory)
+    let other = try #require(outcome.otherRuleResults)
+    #expect(other.map(\.name) == outcome.results.map(\.name))
+    #expect(outcome.trainingSeconds?.count == 2)
+    // The two rules rank differently (the users' histories hold items the models score high).
+    #expect(zip(other, outcome.results).contains { $0.estimates["recall@10"] != $1.estimates["recall@10"] })
     for r in outcome.results {
       let e = r.estimates
       #expect(e["recall@10"]!.mean <= e["recall@50"]!.mean, "\(r.name)")

@@ -103,6 +103,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     let start = clock.now
     var shape = modelConfig
     shape.contentDimension = d.content.dimension
+    shape.pinCount = shape.pinIDEmbedding ? d.content.count : 0
     shape.actionTypes = log.actionTypes.count
     shape.surfaces = max(1, log.surfaces.count)
     let trainingData = TrainingData(
