@@ -11,7 +11,9 @@
 #   5. Benchmarks/recbole-results.md (results.py).
 # Needs Benchmarks/setup-peers.sh first. Usage: Benchmarks/recbole/run.sh [MODEL ...]
 # Environment: PINRETRIEVAL_PEERS (the peers' environment), THREADS (default 2), EPOCHS (a
-# smaller RecBole epoch cap, for a smoke test only: the results file then says so).
+# smaller RecBole epoch cap, for a smoke test only), MAX_MINUTES (RecBole stops after the epoch
+# that passes it and exits 3; the next run resumes from .build/recbole/state-MODEL: RecBole's
+# SASRec needs minutes per epoch on 2 cores). Delete .build/recbole to start from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 peers="${PINRETRIEVAL_PEERS:-/opt/pinretrieval-peers}"
@@ -32,8 +34,15 @@ bin=.build/release/eval-retrieval
 "$bin" dataset split --dataset ml-100k --out "$work/ours-split.json"
 for model in "${models[@]}"; do
   echo "== RecBole $model" >&2
+  status=0
   "$python" Benchmarks/recbole/run_recbole.py --data-dir Datasets/cache --model "$model" \
-    --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --out "$work/recbole-$model.json"
+    --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --state-dir "$work/state-$model" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --out "$work/recbole-$model.json" || status=$?
+  if ((status == 3)); then
+    echo "recbole/run.sh: RecBole $model paused (MAX_MINUTES=$MAX_MINUTES); run this script again to resume" >&2
+    exit 3
+  fi
+  ((status == 0)) || exit "$status"
   "$python" Benchmarks/recbole/check_split.py "$work/ours-split.json" "$work/recbole-$model.json"
 done
 

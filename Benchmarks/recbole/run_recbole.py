@@ -14,7 +14,14 @@ writes one JSON with:
   (RecBole truncates them to MAX_ITEM_LIST_LENGTH = 50), as raw ids, for the split check.
 
 Usage: run_recbole.py --data-dir Datasets/cache --out result.json [--model SASRec] [--threads 2]
+       [--state-dir DIR] [--max-minutes N]
 (`Benchmarks/recbole/run.sh` runs it with the environment of `Benchmarks/setup-peers.sh`).
+
+RecBole's SASRec needs minutes per epoch on 2 CPU cores, so training can span several runs: after
+every epoch the full training state (model, optimizer, epoch, early-stopping counter, best score,
+training seconds so far) is saved in --state-dir; with --max-minutes the run stops after the
+epoch that passes the limit and exits with status 3, and the next run resumes from that state.
+The reported training time adds up the runs (the data loading of each run is not counted).
 """
 
 import argparse
@@ -76,6 +83,46 @@ def metrics_from_ranks(ranks, k=10):
     }
 
 
+class Paused(Exception):
+    def __init__(self, epoch):
+        super().__init__(f"paused after epoch {epoch}")
+        self.epoch = epoch
+
+
+class Resumable:
+    """The training state in a folder: best.pth (RecBole's best checkpoint), latest.pth (after
+    every epoch, written to a temporary name and renamed) and seconds.json."""
+
+    def __init__(self, trainer, folder):
+        self.trainer, self.folder = trainer, folder
+        self.previous_seconds = 0.0
+        self.resumed_epochs = 0
+        if folder is None:
+            return
+        os.makedirs(folder, exist_ok=True)
+        best, latest = os.path.join(folder, "best.pth"), os.path.join(folder, "latest.pth")
+        if os.path.exists(latest):
+            trainer.resume_checkpoint(latest)
+            with open(os.path.join(folder, "seconds.json")) as f:
+                self.previous_seconds = json.load(f)["training_seconds"]
+            self.resumed_epochs = trainer.start_epoch
+            print(f"run_recbole: resumed at epoch {trainer.start_epoch} from {folder}", file=sys.stderr)
+        trainer.saved_model_file = best  # RecBole saves its best model here (kept across runs)
+
+    def save(self, epoch, seconds):
+        if self.folder is None:
+            return
+        tmp = os.path.join(self.folder, "latest.pth.tmp")
+        self.trainer._save_checkpoint(epoch, verbose=False, saved_model_file=tmp)
+        os.replace(tmp, os.path.join(self.folder, "latest.pth"))
+        with open(os.path.join(self.folder, "seconds.json.tmp"), "w") as f:
+            json.dump({"training_seconds": seconds, "epochs_done": epoch + 1}, f)
+        os.replace(os.path.join(self.folder, "seconds.json.tmp"), os.path.join(self.folder, "seconds.json"))
+
+    def epochs_done(self, trainer):
+        return self.resumed_epochs + len(trainer.train_loss_dict)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True, help="folder holding ml-100k/ml-100k.inter")
@@ -83,6 +130,8 @@ def main():
     parser.add_argument("--model", default="SASRec")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=None, help="override RecBole's 300 (smoke tests)")
+    parser.add_argument("--state-dir", default=None, help="training state for resuming (default: none)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop after this much training")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -118,12 +167,32 @@ def main():
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
+    state = Resumable(trainer, args.state_dir)
     fit_start = time.perf_counter()
-    best_valid_score, best_valid = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
-    training_seconds = time.perf_counter() - fit_start
-    epochs_run = len(trainer.train_loss_dict)
+
+    def after_epoch(epoch, valid_score):
+        seconds = state.previous_seconds + time.perf_counter() - fit_start
+        state.save(epoch, seconds)
+        if args.max_minutes is not None and time.perf_counter() - fit_start > 60 * args.max_minutes:
+            raise Paused(epoch)
+
+    try:
+        best_valid_score, best_valid = trainer.fit(
+            train_data, valid_data, saved=True, show_progress=False, callback_fn=after_epoch
+        )
+    except Paused as paused:
+        print(
+            f"run_recbole: paused after epoch {paused.epoch} (--max-minutes {args.max_minutes}); "
+            f"run again to resume from {args.state_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(3)
+    training_seconds = state.previous_seconds + time.perf_counter() - fit_start
+    epochs_run = state.epochs_done(trainer)
     # cur_step counts the validations since the best one (RecBole's early-stopping counter).
     best_epoch = epochs_run - trainer.cur_step
+    if best_valid is None or not best_valid:
+        best_valid = {}
     recbole_test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
 
     # Recompute from the score matrix: unmasked (RecBole's rule) and with the history masked.
@@ -198,6 +267,7 @@ def main():
         "items": dataset.item_num - 1,
         "best_valid_score": float(best_valid_score),
         "best_valid": {k: float(v) for k, v in best_valid.items()},
+        "resumed_runs_state": args.state_dir,
         "epochs_run": epochs_run,
         "best_epoch": best_epoch,
         "recbole_test": {k: float(v) for k, v in recbole_test.items()},
