@@ -13,7 +13,9 @@
 # Environment: PINRETRIEVAL_PEERS (the peers' environment), THREADS (default 2), EPOCHS (a
 # smaller RecBole epoch cap, for a smoke test only), MAX_MINUTES (RecBole stops after the epoch
 # that passes it and exits 3; the next run resumes from .build/recbole/state-MODEL: RecBole's
-# SASRec needs minutes per epoch on 2 cores). Delete .build/recbole to start from scratch.
+# SASRec needs minutes per epoch on 2 cores). RECBOLE_STATE: where that state lives (default
+# .build/recbole; a folder outside the work tree survives a fresh checkout). Delete it to start
+# from scratch.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 peers="${PINRETRIEVAL_PEERS:-/opt/pinretrieval-peers}"
@@ -36,7 +38,7 @@ for model in "${models[@]}"; do
   echo "== RecBole $model" >&2
   status=0
   "$python" Benchmarks/recbole/run_recbole.py --data-dir Datasets/cache --model "$model" \
-    --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --state-dir "$work/state-$model" \
+    --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --state-dir "${RECBOLE_STATE:-$work}/state-$model" \
     ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --out "$work/recbole-$model.json" || status=$?
   if ((status == 3)); then
     echo "recbole/run.sh: RecBole $model paused (MAX_MINUTES=$MAX_MINUTES); run this script again to resume" >&2
