@@ -33,7 +33,7 @@ Datasets/fetch-ml-100k.sh
 swift build -c release --product eval-retrieval >&2
 bin=.build/release/eval-retrieval
 
-"$bin" dataset split --dataset ml-100k --out "$work/ours-split.json"
+"$bin" dataset split --dataset ml-100k --order recBole --out "$work/ours-split.json"
 for model in "${models[@]}"; do
   echo "== RecBole $model" >&2
   status=0

@@ -4,6 +4,8 @@ import PinData
 import RetrievalEval
 import Vectors
 
+extension LeaveOneOutOrder: ExpressibleByArgument {}
+
 /// `eval-retrieval dataset stats|split`: load a data set and print its statistics or write a split.
 struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -19,10 +21,12 @@ struct DatasetCommand: ParsableCommand {
 
     @OptionGroup var source: DatasetOptions
     @Option(help: "The JSON file to write (atomically).") var out: String
+    @Option(help: "Order of each user's interactions: exact, or recBole (RecBole's float32 time key).")
+    var order = LeaveOneOutOrder.exact
 
     func run() throws {
       let dataset = try source.load()
-      let split = LeaveOneOutSplit(Timelines(dataset.log))
+      let split = LeaveOneOutSplit(Timelines(dataset.log), log: dataset.log, order: order)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       encoder.keyEncodingStrategy = .convertToSnakeCase

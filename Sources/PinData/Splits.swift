@@ -204,6 +204,26 @@ public enum Splitter {
   }
 }
 
+/// How a user's interactions are ordered before the last two are held out.
+public enum LeaveOneOutOrder: String, Sendable, Codable, CaseIterable {
+  /// By timestamp; equal timestamps keep file order.
+  case exact
+  /// As RecBole 1.2.1 orders them: its default `normalize_all: True` rescales the timestamp field
+  /// to [0, 1] over the whole log and keeps it as float32, so on ml-100k (215 days) timestamps
+  /// about a second apart tie; ties keep file order (RecBole's stable argsort). On ml-100k this
+  /// changes the split of 84 of 943 users (`Benchmarks/recbole/check_split.py`).
+  case recBole
+
+  /// RecBole's sort key of every action: Float((t - min) / (max - min)), 1 when all are equal.
+  public static func recBoleKeys(_ log: ActionLog) -> [Float] {
+    guard let low = log.timestamps.min(), let high = log.timestamps.max(), high > low else {
+      return [Float](repeating: 1, count: log.count)
+    }
+    let range = Double(high) - Double(low)
+    return log.timestamps.map { Float((Double($0) - Double(low)) / range) }
+  }
+}
+
 /// RecBole's leave-one-out split for sequential models (`eval_args: split: {LS: valid_and_test}`,
 /// `order: TO`): per user, interactions stably sorted by timestamp (ties in file order), the
 /// last one is the test item, the second to last the validation item, the rest train.
@@ -220,11 +240,19 @@ public struct LeaveOneOutSplit: Sendable {
   /// Users with fewer than 3 interactions (training only).
   public let trainingOnlyUsers: [Int32]
 
-  public init(_ timelines: Timelines) {
+  /// `order` `.recBole` needs the log the timelines were built from (its timestamps).
+  public init(_ timelines: Timelines, log: ActionLog? = nil, order: LeaveOneOutOrder = .exact) {
     var users = [UserSplit]()
     var short = [Int32]()
+    let key = order == .recBole ? log.map(LeaveOneOutOrder.recBoleKeys) : nil
     for u in 0..<timelines.userCount {
-      let actions = timelines.actions(of: u)
+      var actions = timelines.actions(of: u)
+      if let key {
+        // RecBole's stable sort on its float32 time key: ties (now including timestamps that
+        // differ by about a second) keep file order, which is action-index order.
+        actions = ArraySlice(
+          actions.sorted { a, b in key[Int(a)] < key[Int(b)] || (key[Int(a)] == key[Int(b)] && a < b) })
+      }
       if actions.count < 3 {
         if !actions.isEmpty { short.append(Int32(u)) }
         continue

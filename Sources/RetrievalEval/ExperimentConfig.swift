@@ -58,6 +58,9 @@ public struct EvaluationConfig: Sendable, Codable, Equatable {
   /// Leave-one-out: remove each user's earlier items from the ranking. RecBole 1.2.1 does not
   /// for sequential models (`FullSortEvalDataLoader` passes no history index), so false is its protocol.
   public var maskHistoryInLeaveOneOut = false
+  /// How leave-one-out orders each user's interactions: `exact` (timestamp, ties in file order)
+  /// or `recBole` (RecBole 1.2.1's float32-normalized timestamps; what its split really is).
+  public var leaveOneOutOrder = LeaveOneOutOrder.exact
   public init() {}
 
   /// The parsed metric list.

@@ -48,7 +48,7 @@ extension Experiment {
     let dataset = try EvaluationDataset.load(config, packageRoot: packageRoot)
     let log = dataset.log
     let timelines = Timelines(log)
-    let split = LeaveOneOutSplit(timelines)
+    let split = LeaveOneOutSplit(timelines, log: log, order: config.evaluation.leaveOneOutOrder)
     var visible = [Bool](repeating: false, count: log.count)
     for user in split.users { for a in user.training { visible[Int(a)] = true } }
     for user in split.trainingOnlyUsers {

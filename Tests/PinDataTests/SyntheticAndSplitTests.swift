@@ -203,6 +203,25 @@ func smallConfig(seed: UInt64 = 7) -> SyntheticConfig {
     }
   }
 
+  /// RecBole keeps timestamps as float32 after rescaling them to [0, 1]: over 6 years, two
+  /// ratings a second apart tie and keep file order; the exact order sorts them by time.
+  @Test func recBoleOrderTiesTimestampsItsFloat32KeyCannotTellApart() throws {
+    let path = temporaryDirectory() + "/t.inter"
+    try Data(
+      ("user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        + "1\tA\t5\t100000001\n1\tB\t5\t100000000\n1\tC\t5\t150000000\n1\tD\t5\t150000100\n"
+        + "2\tA\t5\t0\n2\tB\t5\t1\n2\tC\t5\t200000000\n").utf8
+    ).write(to: URL(fileURLWithPath: path))
+    let log = try DelimitedLogLoader.load(path, format: .movieLensRecBole).log
+    let exact = LeaveOneOutSplit(Timelines(log)).rawSplit(log)["1"]
+    let recBole = LeaveOneOutSplit(Timelines(log), log: log, order: .recBole).rawSplit(log)["1"]
+    #expect(exact?.validationInput == ["B", "A"] && exact?.validation == "C" && exact?.test == "D")
+    #expect(recBole?.validationInput == ["A", "B"] && recBole?.validation == "C" && recBole?.test == "D")
+    // Near 0 a float32 key still separates 0 s from 1 s: only far from the log's start do ties appear.
+    let user2 = LeaveOneOutSplit(Timelines(log), log: log, order: .recBole).rawSplit(log)["2"]
+    #expect(user2?.validationInput == ["A"])
+  }
+
   @Test func leaveOneOutFollowsRecBole() throws {
     let directory = temporaryDirectory()
     let path = directory + "/x.inter"
