@@ -191,8 +191,7 @@ def main():
     epochs_run = state.epochs_done(trainer)
     # cur_step counts the validations since the best one (RecBole's early-stopping counter).
     best_epoch = epochs_run - trainer.cur_step
-    if best_valid is None or not best_valid:
-        best_valid = {}
+    best_valid = best_valid or {}  # None when a resumed run never improved on the saved best
     recbole_test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
 
     # Recompute from the score matrix: unmasked (RecBole's rule) and with the history masked.

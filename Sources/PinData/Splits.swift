@@ -240,11 +240,17 @@ public struct LeaveOneOutSplit: Sendable {
   /// Users with fewer than 3 interactions (training only).
   public let trainingOnlyUsers: [Int32]
 
-  /// `order` `.recBole` needs the log the timelines were built from (its timestamps).
-  public init(_ timelines: Timelines, log: ActionLog? = nil, order: LeaveOneOutOrder = .exact) {
+  /// By timestamp, ties in file order (`LeaveOneOutOrder.exact`).
+  public init(_ timelines: Timelines) { self.init(timelines, timeKeys: nil) }
+
+  /// In `order`; `log` is the log the timelines were built from (RecBole's key reads its timestamps).
+  public init(_ timelines: Timelines, log: ActionLog, order: LeaveOneOutOrder) {
+    self.init(timelines, timeKeys: order == .recBole ? LeaveOneOutOrder.recBoleKeys(log) : nil)
+  }
+
+  private init(_ timelines: Timelines, timeKeys key: [Float]?) {
     var users = [UserSplit]()
     var short = [Int32]()
-    let key = order == .recBole ? log.map(LeaveOneOutOrder.recBoleKeys) : nil
     for u in 0..<timelines.userCount {
       var actions = timelines.actions(of: u)
       if let key {
