@@ -180,6 +180,11 @@ struct Ablate: ParsableCommand {
       "Feature groups to drop one at a time: none, content, actionType, surface, duration, time, position.")
   var features: String?
   @Option(help: "Inference modes: once, daily, realtime (one trained model).") var inference: String?
+  @Option(
+    help:
+      "Directory of finished (seed, variant) results: each is stored as it finishes, and a rerun with the same configuration reuses them (for ablations longer than one session)."
+  )
+  var resume: String?
 
   func axis() throws -> (AblationAxis, [String]) {
     let given: [(AblationAxis, String?)] = [
@@ -203,8 +208,14 @@ struct Ablate: ParsableCommand {
 
   func run() throws {
     let (axis, values) = try axis()
+    let cache = resume.map { ResultCache(directory: URL(fileURLWithPath: $0)) }
     try options.runAndWrite(
-      prefix: "ablation-\(axis.rawValue)", { try $0.ablate(axis, values: values) },
+      prefix: "ablation-\(axis.rawValue)",
+      {
+        var experiment = $0
+        experiment.resultCache = cache
+        return try experiment.ablate(axis, values: values)
+      },
       report: ComparisonReport.ablation)
   }
 }

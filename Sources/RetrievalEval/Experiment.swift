@@ -52,6 +52,12 @@ struct PhaseClock {
   /// Starts timing from now (time since the last phase is not counted).
   mutating func restart() { mark = clock.now }
 
+  /// Records a phase measured earlier (a resumed result) and starts the next from now.
+  mutating func record(_ timing: PhaseTiming) {
+    phases.append(timing)
+    mark = clock.now
+  }
+
   /// Ends the current phase as `name` and starts the next.
   mutating func end(_ name: String) -> PhaseTiming {
     let timing = PhaseTiming(phase: name, seconds: (clock.now - mark).seconds)
@@ -69,6 +75,9 @@ public struct Experiment {
   public var packageRoot = FileManager.default.currentDirectoryPath
   /// Progress messages for long phases.
   public var progress: @Sendable (String) -> Void = { _ in }
+  /// Finished (seed, method) results to reuse and extend (nil: every method runs). Not used
+  /// when the run keeps its artifacts (a resumed method has no trained model to export).
+  public var resultCache: ResultCache?
 
   public init(config: ExperimentConfig) { self.config = config }
 
@@ -137,12 +146,18 @@ public struct Experiment {
   }
 
   /// One row of one seed.
-  struct SeedRow {
+  struct SeedRow: Codable {
     let key: String
     let kind: MethodKind
     let label: String
     let scores: [TargetSet: RowScores]
-    let ann: (scores: [TargetSet: RowScores], measure: ANNMeasure)?
+    let ann: ApproximateScores?
+  }
+
+  /// A row's scores through the approximate index, and how that index fared.
+  struct ApproximateScores: Codable {
+    let scores: [TargetSet: RowScores]
+    let measure: ANNMeasure
   }
 
   /// One seed's rows and what the report says about its data.
@@ -180,6 +195,7 @@ public struct Experiment {
       seeded.setSeed(seed)
       var experiment = Experiment(config: seeded)
       experiment.packageRoot = packageRoot
+      experiment.resultCache = resultCache
       experiment.progress = { [progress] in progress($0.hasPrefix("seed ") ? $0 : "seed \(seed): " + $0) }
       runs.append(
         try experiment.runSeed(
@@ -207,28 +223,53 @@ public struct Experiment {
     var former: (run: PinnerFormerRun, plan: SearchPlan)?
     var sage: PinnerSageConfig?
     for method in methods {
+      let cache = keepArtifacts ? nil : resultCache
+      let cacheKey = try cache.map { _ in try ResultCache.key(config: config, method: method) }
+      if let cache, let cacheKey, let entry = try cache.load(key: cacheKey, seed: config.seed) {
+        // Replayed through the same numbering as a fresh run (row keys count rows per kind).
+        for row in entry.rows {
+          let n = counts[row.kind, default: 0]
+          counts[row.kind] = n + 1
+          rows.append(
+            SeedRow(
+              key: "\(row.kind.rawValue)#\(n)", kind: row.kind, label: row.label, scores: row.scores,
+              ann: row.ann))
+        }
+        if let record = entry.tuning { tunings.append(record) }
+        phases.record(entry.timing)
+        progress("seed \(config.seed): \(method.kind.rawValue) resumed from \(cache.directory.path)")
+        continue
+      }
       let run = try method.run(context)
       if let record = run.tuning { tunings.append(record) }
       if let config = run.artifact as? PinnerSageConfig { sage = config }
+      var methodRows = [SeedRow]()
       for row in run.rows {
         let n = counts[row.kind, default: 0]
         counts[row.kind] = n + 1
-        var ann: (scores: [TargetSet: RowScores], measure: ANNMeasure)?
+        var ann: ApproximateScores?
         if config.ann.enabled, case .search(let plan) = row.output, case .merged = plan.rule {
-          ann = try scorer.scoreApproximately(plan)
+          let (scores, measure) = try scorer.scoreApproximately(plan)
+          ann = ApproximateScores(scores: scores, measure: measure)
           if let trained = run.artifact as? PinnerFormerRun, former == nil { former = (trained, plan) }
         }
-        rows.append(
+        methodRows.append(
           SeedRow(
             key: "\(row.kind.rawValue)#\(n)", kind: row.kind, label: row.label, scores: try scorer.score(row),
             ann: ann))
       }
+      rows += methodRows
       if let trained = run.artifact as? PinnerFormerRun, former == nil,
         case .search(let plan)? = run.rows.first?.output
       {
         former = (trained, plan)
       }
       endPhase("seed \(config.seed): \(method.kind.rawValue)", &phases)
+      if let cache, let cacheKey, let timing = phases.phases.last {
+        try cache.store(
+          ResultCache.Entry(key: cacheKey, rows: methodRows, tuning: run.tuning, timing: timing),
+          seed: config.seed)
+      }
     }
     var artifacts: Artifacts?
     if keepArtifacts, let former {

@@ -111,6 +111,38 @@ func smallConfig() -> ExperimentConfig {
     }
   }
 
+  /// A resumed ablation reuses each stored (seed, variant) result and reports exactly what a
+  /// fresh run reports; a changed setting is a different key and runs again.
+  @Test func resumedAblationEqualsAFreshOne() throws {
+    var config = smallConfig()
+    config.ann.enabled = false
+    let directory = URL(fileURLWithPath: temporaryDirectory() + "/state")
+    func files() throws -> Int { try FileManager.default.contentsOfDirectory(atPath: directory.path).count }
+    func tables(_ outcome: AblationOutcome) throws -> Data {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = .sortedKeys
+      return try encoder.encode(outcome.comparison.tables)
+    }
+    var experiment = Experiment(config: config)
+    let fresh = try experiment.ablate(.dims, values: ["4", "8"])
+    experiment.resultCache = ResultCache(directory: directory)
+    let first = try experiment.ablate(.dims, values: ["4", "8"])
+    #expect(try files() == 3)  // the popular baseline and two variants, one seed
+    let resumed = try experiment.ablate(.dims, values: ["8", "4"])
+    #expect(try files() == 3)
+    #expect(try tables(first) == tables(fresh))
+    let reordered = resumed.comparison.tables[0].rows.filter { $0.kind == .ablationVariant }
+    #expect(reordered.map(\.label) == ["8", "4"])
+    let resumedFour = try experiment.ablate(.dims, values: ["4"])
+    let freshFour = try Experiment(config: config).ablate(.dims, values: ["4"])
+    #expect(try tables(resumedFour) == tables(freshFour))
+    config.training.steps += 20
+    experiment = Experiment(config: config)
+    experiment.resultCache = ResultCache(directory: directory)
+    _ = try experiment.ablate(.dims, values: ["4"])
+    #expect(try files() == 5)
+  }
+
   @Test func inferenceAblationScoresTargetsFromLaterSnapshots() throws {
     var config = smallConfig()
     config.synthetic.world = "v1"

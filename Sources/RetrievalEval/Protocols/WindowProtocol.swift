@@ -7,7 +7,7 @@ import VectorIndex
 import Vectors
 
 /// One row's per-user figures under one target set.
-public struct RowScores: Sendable {
+public struct RowScores: Sendable, Codable {
   /// Per per-user metric: one value per included user of the target set (same order for every row).
   public var values: [MetricSpec: [Double]]
   /// Each included user's list, for global metrics (nil for rows that score targets one by one).
