@@ -37,8 +37,11 @@ public enum PinEmbeddings {
   /// and Tropp 2011, algorithm 4.4 with `powerIterations` subspace iterations). A pin's
   /// embedding is its row of U * sqrt(S), L2-normalized; pins never engaged with in the visible
   /// actions get a zero vector (no information may leak from outside the training period).
+  ///
+  /// `threads` only changes the speed: every sum is taken in the same order whatever the count.
   public static func coEngagement(
-    _ log: ActionLog, visible: [Bool], dimension: Int, powerIterations: Int = 3, seed: UInt64 = 1
+    _ log: ActionLog, visible: [Bool], dimension: Int, powerIterations: Int = 3, seed: UInt64 = 1,
+    threads: Int? = nil
   ) throws(DataError) -> VectorMatrix {
     guard visible.count == log.count else {
       throw .invalidConfig(field: "visible", reason: "\(visible.count) flags for \(log.count) actions")
@@ -47,8 +50,9 @@ public enum PinEmbeddings {
     let matrix = SparseMatrix.ppmi(log, visible: visible)
     let rank = min(dimension, matrix.rows, matrix.columns)
     guard rank > 0 else { throw .empty("no visible actions to compute co-engagement embeddings from") }
+    let workers = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let (u, s) = matrix.truncatedSVD(
-      rank: rank, oversampling: 10, powerIterations: powerIterations, seed: seed)
+      rank: rank, oversampling: 10, powerIterations: powerIterations, seed: seed, workers: workers)
     var embeddings = VectorMatrix(dimension: dimension, count: matrix.rows)
     embeddings.withUnsafeMutableBufferPointer { out in
       for row in 0..<matrix.rows {
@@ -60,8 +64,22 @@ public enum PinEmbeddings {
   }
 }
 
+/// Shared storage that workers write in disjoint ranges.
+private struct SharedDoubles: @unchecked Sendable {
+  let base: UnsafeMutablePointer<Double>
+}
+
+/// Runs `body` on `workers` contiguous parts of 0..<count concurrently.
+private func inParallel(_ count: Int, workers: Int, _ body: @Sendable (Range<Int>) -> Void) {
+  let parts = max(1, min(workers, count))
+  guard parts > 1 else { return body(0..<count) }
+  DispatchQueue.concurrentPerform(iterations: parts) { part in
+    body((count * part / parts)..<(count * (part + 1) / parts))
+  }
+}
+
 /// A sparse matrix in compressed-sparse-row form with Double values.
-struct SparseMatrix {
+struct SparseMatrix: Sendable {
   let rows: Int
   let columns: Int
   let rowStart: [Int]
@@ -70,45 +88,92 @@ struct SparseMatrix {
 
   /// PPMI-weighted pin x user counts of the visible actions.
   static func ppmi(_ log: ActionLog, visible: [Bool]) -> SparseMatrix {
-    var counts = [Int64: Double]()  // (pin << 32 | user) -> count
-    for i in 0..<log.count where visible[i] {
-      counts[Int64(log.pins[i]) << 32 | Int64(log.users[i]), default: 0] += 1
+    // (pin << 32 | user) of every visible action, sorted: equal keys are one (pin, user) count.
+    var keys = [Int64]()
+    keys.reserveCapacity(visible.count)
+    for i in 0..<log.count where visible[i] { keys.append(Int64(log.pins[i]) << 32 | Int64(log.users[i])) }
+    keys.sort()
+    var pairs = [(key: Int64, count: Double)]()
+    var i = 0
+    while i < keys.count {
+      var j = i + 1
+      while j < keys.count && keys[j] == keys[i] { j += 1 }
+      pairs.append((keys[i], Double(j - i)))
+      i = j
     }
+    keys = []
+    // Counts are integers: these sums are exact in any order.
     var pinTotals = [Double](repeating: 0, count: log.pinCount)
     var userTotals = [Double](repeating: 0, count: log.userCount)
     var total = 0.0
-    for (key, c) in counts {
+    for (key, c) in pairs {
       pinTotals[Int(key >> 32)] += c
       userTotals[Int(key & 0xFFFF_FFFF)] += c
       total += c
     }
-    let entries = counts.compactMap { key, c -> (Int32, Int32, Double)? in
+    var rowStart = [Int](repeating: 0, count: log.pinCount + 1)
+    var columnIndex = [Int32]()
+    var values = [Double]()
+    for (key, c) in pairs {  // sorted by (pin, user): already row-major order
       let (p, u) = (Int(key >> 32), Int(key & 0xFFFF_FFFF))
       let pmi = Foundation.log(c * total / (pinTotals[p] * userTotals[u]))
-      return pmi > 0 ? (Int32(p), Int32(u), pmi) : nil
-    }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
-    var rowStart = [Int](repeating: 0, count: log.pinCount + 1)
-    for e in entries { rowStart[Int(e.0) + 1] += 1 }
+      guard pmi > 0 else { continue }
+      rowStart[p + 1] += 1
+      columnIndex.append(Int32(u))
+      values.append(pmi)
+    }
     for p in 0..<log.pinCount { rowStart[p + 1] += rowStart[p] }
     return SparseMatrix(
-      rows: log.pinCount, columns: log.userCount, rowStart: rowStart, columnIndex: entries.map(\.1),
-      values: entries.map(\.2))
+      rows: log.pinCount, columns: log.userCount, rowStart: rowStart, columnIndex: columnIndex, values: values
+    )
   }
 
-  /// self (rows x columns) times dense x (columns x k), row-major.
-  func times(_ x: [Double], k: Int) -> [Double] {
-    var y = [Double](repeating: 0, count: rows * k)
+  /// The transpose, each row's entries in increasing column order (so `transposed().times(x)`
+  /// adds the same products in the same order as `transposeTimes(x)`).
+  func transposed() -> SparseMatrix {
+    var start = [Int](repeating: 0, count: columns + 1)
+    for c in columnIndex { start[Int(c) + 1] += 1 }
+    for c in 0..<columns { start[c + 1] += start[c] }
+    var fill = start
+    var index = [Int32](repeating: 0, count: values.count)
+    var transposedValues = [Double](repeating: 0, count: values.count)
     for r in 0..<rows {
       for e in rowStart[r]..<rowStart[r + 1] {
-        let c = Int(columnIndex[e]) * k
-        let v = values[e]
-        for j in 0..<k { y[r * k + j] += v * x[c + j] }
+        let c = Int(columnIndex[e])
+        index[fill[c]] = Int32(r)
+        transposedValues[fill[c]] = values[e]
+        fill[c] += 1
+      }
+    }
+    return SparseMatrix(
+      rows: columns, columns: rows, rowStart: start, columnIndex: index, values: transposedValues)
+  }
+
+  /// self (rows x columns) times dense x (columns x k), row-major; rows split over `workers`.
+  func times(_ x: [Double], k: Int, workers: Int = 1) -> [Double] {
+    var y = [Double](repeating: 0, count: rows * k)
+    y.withUnsafeMutableBufferPointer { out in
+      guard let base = out.baseAddress else { return }
+      let shared = SharedDoubles(base: base)
+      x.withUnsafeBufferPointer { input in
+        guard let pointer = input.baseAddress else { return }
+        let x = SharedDoubles(base: UnsafeMutablePointer(mutating: pointer))
+        inParallel(rows, workers: workers) { part in
+          for r in part {
+            let yr = shared.base + r * k
+            for e in rowStart[r]..<rowStart[r + 1] {
+              let xc = x.base + Int(columnIndex[e]) * k
+              let v = values[e]
+              for j in 0..<k { yr[j] += v * xc[j] }
+            }
+          }
+        }
       }
     }
     return y
   }
 
-  /// selfᵀ (columns x rows) times dense x (rows x k).
+  /// selfᵀ (columns x rows) times dense x (rows x k), serially (the reference for `transposed`).
   func transposeTimes(_ x: [Double], k: Int) -> [Double] {
     var y = [Double](repeating: 0, count: columns * k)
     for r in 0..<rows {
@@ -122,19 +187,26 @@ struct SparseMatrix {
   }
 
   /// Top-`rank` left singular vectors (rows x rank, row-major) and singular values.
-  func truncatedSVD(rank: Int, oversampling: Int, powerIterations: Int, seed: UInt64) -> ([Double], [Double])
+  func truncatedSVD(rank: Int, oversampling: Int, powerIterations: Int, seed: UInt64, workers: Int = 1)
+    -> ([Double], [Double])
   {
     let l = min(rank + oversampling, columns, rows)
     var rng = SeededGenerator(seed: seed)
     var omega = [Double](repeating: 0, count: columns * l)
     for i in omega.indices { omega[i] = Double(rng.nextGaussian()) }
-    var q = orthonormalized(times(omega, k: l), rows: rows, k: l)
+    let transpose = transposed()
+    var q = times(omega, k: l, workers: workers)
+    omega = []
+    orthonormalize(&q, rows: rows, k: l, workers: workers)
     for _ in 0..<powerIterations {
-      let z = orthonormalized(transposeTimes(q, k: l), rows: columns, k: l)
-      q = orthonormalized(times(z, k: l), rows: rows, k: l)
+      var z = transpose.times(q, k: l, workers: workers)
+      orthonormalize(&z, rows: columns, k: l, workers: workers)
+      q = []  // released before the next rows x l product
+      q = times(z, k: l, workers: workers)
+      orthonormalize(&q, rows: rows, k: l, workers: workers)
     }
     // B = Qᵀ A (l x columns); B Bᵀ = W Λ Wᵀ; U = Q W, singular values sqrt(Λ).
-    let bt = transposeTimes(q, k: l)  // columns x l = Bᵀ
+    let bt = transpose.times(q, k: l, workers: workers)  // columns x l = Bᵀ
     var gram = [Double](repeating: 0, count: l * l)
     for c in 0..<columns {
       for i in 0..<l where bt[c * l + i] != 0 {
@@ -142,53 +214,106 @@ struct SparseMatrix {
       }
     }
     let (eigenvalues, eigenvectors) = symmetricEigen(gram, n: l)
-    let order = (0..<l).sorted { eigenvalues[$0] > eigenvalues[$1] }.prefix(rank)
+    let order = Array((0..<l).sorted { eigenvalues[$0] > eigenvalues[$1] }.prefix(rank))
+    let basis = q
     var u = [Double](repeating: 0, count: rows * rank)
-    for r in 0..<rows {
-      for (j, e) in order.enumerated() {
-        var sum = 0.0
-        for i in 0..<l { sum += q[r * l + i] * eigenvectors[i * l + e] }
-        u[r * rank + j] = sum
+    u.withUnsafeMutableBufferPointer { out in
+      guard let base = out.baseAddress else { return }
+      let shared = SharedDoubles(base: base)
+      inParallel(rows, workers: workers) { part in
+        for r in part {
+          for (j, e) in order.enumerated() {
+            var sum = 0.0
+            for i in 0..<l { sum += basis[r * l + i] * eigenvectors[i * l + e] }
+            shared.base[r * rank + j] = sum
+          }
+        }
       }
     }
     return (u, order.map { max(eigenvalues[$0], 0).squareRoot() })
   }
 }
 
-/// Orthonormal basis of the columns of y (rows x k, row-major) by modified Gram-Schmidt, twice
-/// for stability; columns that vanish are left zero.
+/// Orthonormal basis of the columns of y (rows x k, row-major), in place, by modified
+/// Gram-Schmidt, twice for stability; columns that vanish are left zero.
 ///
-/// The columns are copied out contiguously so that each pass streams memory (on 1,000,000 rows
-/// the row-major strided walk took minutes); every operation and its order is the one of the
-/// textbook loop over the row-major matrix, so the result is bit for bit the same
-/// (`PinEmbeddingTests` keeps that loop as the reference).
-func orthonormalized(_ y: [Double], rows: Int, k: Int) -> [Double] {
+/// Every column sees exactly the operations of the textbook loop, in the same order, so the
+/// result is bit for bit that loop's (`OrthonormalizationTests` keeps it as the reference;
+/// world v2's content embeddings depend on these bits). Speed comes from layout and
+/// scheduling only: columns are copied out contiguously (on 1,000,000 rows the strided walk
+/// took minutes), and the columns of a block are reduced against the finished columns before
+/// the block together (several independent dot products per pass over memory, split over
+/// `workers`), which changes no column's own sequence of operations.
+func orthonormalize(_ y: inout [Double], rows: Int, k: Int, workers: Int = 1) {
   var columns = [Double](repeating: 0, count: rows * k)
   for r in 0..<rows { for j in 0..<k { columns[j * rows + r] = y[r * k + j] } }
   columns.withUnsafeMutableBufferPointer { buffer in
     guard let base = buffer.baseAddress else { return }
+    let shared = SharedDoubles(base: base)
+    let blockSize = 4 * max(1, workers)
     for _ in 0..<2 {
-      for j in 0..<k {
-        let cj = base + j * rows
-        for i in 0..<j {
-          let ci = UnsafePointer(base + i * rows)
-          var dot = 0.0
-          for r in 0..<rows { dot += ci[r] * cj[r] }
-          for r in 0..<rows { cj[r] -= dot * ci[r] }
+      for first in stride(from: 0, to: k, by: blockSize) {
+        let block = first..<min(first + blockSize, k)
+        // Against the finished columns 0..<first: independent across the block's columns.
+        let groups = stride(from: block.lowerBound, to: block.upperBound, by: 4).map {
+          $0..<min($0 + 4, block.upperBound)
         }
-        var norm = 0.0
-        for r in 0..<rows { norm += cj[r] * cj[r] }
-        norm = norm.squareRoot()
-        let scale = norm > 1e-12 ? 1 / norm : 0
-        for r in 0..<rows { cj[r] *= scale }
+        inParallel(groups.count, workers: workers) { part in
+          for g in part {
+            for i in 0..<first { subtractProjections(shared.base, rows: rows, of: i, from: groups[g]) }
+          }
+        }
+        // Within the block, in the textbook order.
+        for j in block {
+          for i in first..<j { subtractProjections(base, rows: rows, of: i, from: j..<(j + 1)) }
+          let cj = base + j * rows
+          var norm = 0.0
+          for r in 0..<rows { norm += cj[r] * cj[r] }
+          norm = norm.squareRoot()
+          let scale = norm > 1e-12 ? 1 / norm : 0
+          for r in 0..<rows { cj[r] *= scale }
+        }
       }
     }
   }
-  var q = [Double](repeating: 0, count: rows * k)
-  for r in 0..<rows { for j in 0..<k { q[r * k + j] = columns[j * rows + r] } }
-  return q
+  for r in 0..<rows { for j in 0..<k { y[r * k + j] = columns[j * rows + r] } }
 }
 
+/// For each column j in `targets` (at most 4, contiguous column-major columns of `rows`):
+/// c_j -= (c_i · c_j) c_i, each dot product summed over the rows in order.
+private func subtractProjections(
+  _ base: UnsafeMutablePointer<Double>, rows: Int, of i: Int, from targets: Range<Int>
+) {
+  let ci = UnsafePointer(base + i * rows)
+  if targets.count == 4 {
+    let (c0, c1, c2, c3) = (
+      base + targets.lowerBound * rows, base + (targets.lowerBound + 1) * rows,
+      base + (targets.lowerBound + 2) * rows, base + (targets.lowerBound + 3) * rows
+    )
+    var (d0, d1, d2, d3) = (0.0, 0.0, 0.0, 0.0)
+    for r in 0..<rows {
+      let a = ci[r]
+      d0 += a * c0[r]
+      d1 += a * c1[r]
+      d2 += a * c2[r]
+      d3 += a * c3[r]
+    }
+    for r in 0..<rows {
+      let a = ci[r]
+      c0[r] -= d0 * a
+      c1[r] -= d1 * a
+      c2[r] -= d2 * a
+      c3[r] -= d3 * a
+    }
+    return
+  }
+  for j in targets {
+    let cj = base + j * rows
+    var dot = 0.0
+    for r in 0..<rows { dot += ci[r] * cj[r] }
+    for r in 0..<rows { cj[r] -= dot * ci[r] }
+  }
+}
 /// Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations.
 /// Returns eigenvalues and eigenvectors as columns of a row-major n x n matrix.
 func symmetricEigen(_ matrix: [Double], n: Int) -> ([Double], [Double]) {
