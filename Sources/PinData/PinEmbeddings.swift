@@ -259,13 +259,11 @@ func orthonormalize(_ y: inout [Double], rows: Int, k: Int, workers: Int = 1) {
           $0..<min($0 + 4, block.upperBound)
         }
         inParallel(groups.count, workers: workers) { part in
-          for g in part {
-            for i in 0..<first { subtractProjections(shared.base, rows: rows, of: i, from: groups[g]) }
-          }
+          for g in part { subtractProjections(shared.base, rows: rows, of: 0..<first, from: groups[g]) }
         }
         // Within the block, in the textbook order.
         for j in block {
-          for i in first..<j { subtractProjections(base, rows: rows, of: i, from: j..<(j + 1)) }
+          subtractProjections(base, rows: rows, of: first..<j, from: j..<(j + 1))
           let cj = base + j * rows
           var norm = 0.0
           for r in 0..<rows { norm += cj[r] * cj[r] }
@@ -279,41 +277,88 @@ func orthonormalize(_ y: inout [Double], rows: Int, k: Int, workers: Int = 1) {
   for r in 0..<rows { for j in 0..<k { y[r * k + j] = columns[j * rows + r] } }
 }
 
-/// For each column j in `targets` (at most 4, contiguous column-major columns of `rows`):
-/// c_j -= (c_i · c_j) c_i, each dot product summed over the rows in order.
+/// For each column j in `targets` (contiguous column-major columns of `rows`) and each i in
+/// `sources` in order: c_j -= (c_i · c_j) c_i, each dot product summed over the rows in order.
+///
+/// One pass over memory per source column: the pass that subtracts c_i also sums the next dot
+/// product c_{i+1} · c_j from the values it has just written (the same products, added in the
+/// same order as a separate pass would), and four target columns share each pass.
 private func subtractProjections(
-  _ base: UnsafeMutablePointer<Double>, rows: Int, of i: Int, from targets: Range<Int>
+  _ base: UnsafeMutablePointer<Double>, rows: Int, of sources: Range<Int>, from targets: Range<Int>
 ) {
-  let ci = UnsafePointer(base + i * rows)
-  if targets.count == 4 {
-    let (c0, c1, c2, c3) = (
-      base + targets.lowerBound * rows, base + (targets.lowerBound + 1) * rows,
-      base + (targets.lowerBound + 2) * rows, base + (targets.lowerBound + 3) * rows
-    )
-    var (d0, d1, d2, d3) = (0.0, 0.0, 0.0, 0.0)
-    for r in 0..<rows {
-      let a = ci[r]
-      d0 += a * c0[r]
-      d1 += a * c1[r]
-      d2 += a * c2[r]
-      d3 += a * c3[r]
-    }
-    for r in 0..<rows {
-      let a = ci[r]
-      c0[r] -= d0 * a
-      c1[r] -= d1 * a
-      c2[r] -= d2 * a
-      c3[r] -= d3 * a
+  guard !sources.isEmpty else { return }
+  func column(_ j: Int) -> UnsafeMutablePointer<Double> { base + j * rows }
+  let last = sources.upperBound - 1
+  guard targets.count == 4 else {
+    for j in targets {
+      let cj = column(j)
+      var d = 0.0
+      let first = column(sources.lowerBound)
+      for r in 0..<rows { d += first[r] * cj[r] }
+      for i in sources {
+        let ci = column(i)
+        if i == last {
+          for r in 0..<rows { cj[r] -= d * ci[r] }
+          break
+        }
+        let cn = column(i + 1)
+        var next = 0.0
+        for r in 0..<rows {
+          let v = cj[r] - d * ci[r]
+          cj[r] = v
+          next += cn[r] * v
+        }
+        d = next
+      }
     }
     return
   }
-  for j in targets {
-    let cj = base + j * rows
-    var dot = 0.0
-    for r in 0..<rows { dot += ci[r] * cj[r] }
-    for r in 0..<rows { cj[r] -= dot * ci[r] }
+  let (c0, c1, c2, c3) = (
+    column(targets.lowerBound), column(targets.lowerBound + 1), column(targets.lowerBound + 2),
+    column(targets.lowerBound + 3)
+  )
+  var (d0, d1, d2, d3) = (0.0, 0.0, 0.0, 0.0)
+  let first = column(sources.lowerBound)
+  for r in 0..<rows {
+    let a = first[r]
+    d0 += a * c0[r]
+    d1 += a * c1[r]
+    d2 += a * c2[r]
+    d3 += a * c3[r]
+  }
+  for i in sources {
+    let ci = column(i)
+    if i == last {
+      for r in 0..<rows {
+        let a = ci[r]
+        c0[r] -= d0 * a
+        c1[r] -= d1 * a
+        c2[r] -= d2 * a
+        c3[r] -= d3 * a
+      }
+      break
+    }
+    let cn = column(i + 1)
+    var (n0, n1, n2, n3) = (0.0, 0.0, 0.0, 0.0)
+    for r in 0..<rows {
+      let (a, b) = (ci[r], cn[r])
+      let v0 = c0[r] - d0 * a
+      let v1 = c1[r] - d1 * a
+      let v2 = c2[r] - d2 * a
+      let v3 = c3[r] - d3 * a
+      c0[r] = v0
+      c1[r] = v1
+      c2[r] = v2
+      c3[r] = v3
+      n0 += b * v0
+      n1 += b * v1
+      n2 += b * v2
+      n3 += b * v3
+    }
+    (d0, d1, d2, d3) = (n0, n1, n2, n3)
   }
 }
+
 /// Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations.
 /// Returns eigenvalues and eigenvectors as columns of a row-major n x n matrix.
 func symmetricEigen(_ matrix: [Double], n: Int) -> ([Double], [Double]) {

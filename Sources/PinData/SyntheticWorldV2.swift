@@ -218,8 +218,9 @@ struct WorldV2: Sendable {
         let subCentres = (0..<p.subInterests).map { _ in
           zip(centre, unit(half)).map { $0 + p.subInterestSpread * $1 }
         }
-        var projection = [Int32: Float]()
-        for pin in members[t] {
+        // Each member's position along the topic's direction (indexed like `members[t]`).
+        var projection = [Float](repeating: 0, count: members[t].count)
+        for (m, pin) in members[t].enumerated() {
           let noise = unit(half)
           let c = subCentres[Int(region[Int(pin)])]
           var norm: Float = 0
@@ -234,11 +235,12 @@ struct WorldV2: Sendable {
             x[Int(pin) * half + j] /= norm
             along += x[Int(pin) * half + j] * direction[j]
           }
-          projection[pin] = along
+          projection[m] = along
         }
-        order[t] = members[t].sorted {
-          (region[Int($0)], projection[$0]!, $0) < (region[Int($1)], projection[$1]!, $1)
-        }
+        order[t] = members[t].indices.sorted {
+          let (a, b) = (members[t][$0], members[t][$1])
+          return (region[Int(a)], projection[$0], a) < (region[Int(b)], projection[$1], b)
+        }.map { members[t][$0] }
         var start = 0
         for r in 0..<p.subInterests {
           let inRegion = order[t][start...].prefix { Int(region[Int($0)]) == r }
@@ -282,28 +284,33 @@ struct WorldV2: Sendable {
       let stay = s == 1 ? p.searchStay : p.stay
       let transition = min(p.transition, 1 - stay)
       let fresh = 1 - stay - transition
+      // Dense vectors over topics, summed in increasing topic order (a dictionary's iteration
+      // order changes from process to process, and with it the last bits of these sums).
+      var v = [Double](repeating: 0, count: topics)
+      var next = [Double](repeating: 0, count: topics)
       for k in 0..<topics {
-        var v = [Int: Double]()
+        for t in 0..<topics { v[t] = 0 }
         v[k] = 1
         var survive = 1.0
         while survive > 1e-7 {
-          for (t, mass) in v { occupancy[k][t] += surfaceShare * survive * mass }
+          for t in 0..<topics where v[t] != 0 { occupancy[k][t] += surfaceShare * survive * v[t] }
           // Mass leaving the chain to a fresh draw: counted in the last slot, per step.
-          var next = [Int: Double]()
+          for t in 0..<topics { next[t] = 0 }
           var leaving = 0.0
-          for (t, mass) in v {
-            next[t, default: 0] += stay * mass
+          for t in 0..<topics where v[t] != 0 {
+            let mass = v[t]
+            next[t] += stay * mass
             let targets = related[t]
             if targets.isEmpty {
-              next[t, default: 0] += transition * mass
+              next[t] += transition * mass
             } else {
-              for r in targets { next[r, default: 0] += transition * mass / Double(targets.count) }
+              for r in targets { next[r] += transition * mass / Double(targets.count) }
             }
             leaving += fresh * mass
           }
           survive *= q
           occupancy[k][topics] += surfaceShare * survive * leaving
-          v = next
+          swap(&v, &next)
         }
       }
     }
@@ -340,10 +347,34 @@ extension WorldV2 {
     let mix: [(topic: Int, weight: Double)]
   }
 
+  /// One user's latent states over consecutive days, flattened into a few arrays (at 100,000
+  /// users one small array per day and user cost about 200 MB more).
+  struct LatentStates: Sendable {
+    private var days: [Int] = []
+    private var rates: [Double] = []
+    /// The mixes of all days back to back; day i's is mixes[mixStart[i]..<mixStart[i + 1]].
+    private var mixes: [(topic: Int, weight: Double)] = []
+    private var mixStart: [Int] = [0]
+
+    mutating func append(day: Int, rate: Double, mix: [(topic: Int, weight: Double)]) {
+      days.append(day)
+      rates.append(rate)
+      mixes += mix
+      mixStart.append(mixes.count)
+    }
+
+    /// The states, one per recorded day, in day order.
+    var expanded: [DayState] {
+      days.indices.map { i in
+        DayState(day: days[i], rate: rates[i], mix: Array(mixes[mixStart[i]..<mixStart[i + 1]]))
+      }
+    }
+  }
+
   /// Simulates one user over every day; appends the actions and returns the latent states of
   /// the last `truthDays` days. Latent choices and action draws use separate streams, so the
   /// same user can be re-simulated with other action draws (the ceiling's Monte Carlo check).
-  func simulate(user: Int32, into log: inout ActionLog, actionStream: UInt64 = 0) -> [DayState] {
+  func simulate(user: Int32, into log: inout ActionLog, actionStream: UInt64 = 0) -> LatentStates {
     let root = SeededGenerator(seed: config.seed)
     var latentRNG = root.derived(stream: 2 * UInt64(user) + 1)
     var rng = root.derived(stream: 2 * UInt64(user) + 2).derived(stream: actionStream)
@@ -360,7 +391,7 @@ extension WorldV2 {
       * exp(p.activitySigma * Double(latentRNG.nextGaussian()) - p.activitySigma * p.activitySigma / 2)
     var bursts = [(topic: Int, end: Int)]()
     var engaged = Set<Int32>()
-    var states = [DayState]()
+    var states = LatentStates()
     for day in 0..<totalDays {
       for i in weights.indices { weights[i] *= exp(p.interestDrift * Double(latentRNG.nextGaussian())) }
       bursts.removeAll { $0.end <= day }
@@ -377,9 +408,11 @@ extension WorldV2 {
       var combined = [Int: Double]()
       for (t, w) in zip(interests, weights) { combined[t, default: 0] += w }
       for b in bursts { combined[b.topic, default: 0] += p.burstWeight * base / Double(bursts.count) }
-      let total = combined.values.reduce(0, +)
-      let mix = combined.sorted { $0.key < $1.key }.map { (topic: $0.key, weight: $0.value / total) }
-      if day >= totalDays - p.truthDays { states.append(DayState(day: day, rate: rate, mix: mix)) }
+      // Summed in topic order: a dictionary's iteration order changes from process to process.
+      let sorted = combined.sorted { $0.key < $1.key }
+      let total = sorted.reduce(0) { $0 + $1.value }
+      let mix = sorted.map { (topic: $0.key, weight: $0.value / total) }
+      if day >= totalDays - p.truthDays { states.append(day: day, rate: rate, mix: mix) }
       simulateDay(day, user: user, rate: rate, mix: mix, engaged: &engaged, into: &log, rng: &rng)
     }
     return states

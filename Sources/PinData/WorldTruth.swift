@@ -32,6 +32,7 @@ extension SyntheticCorpus {
       log.append(contentsOf: chunks.buffer[chunk])
       (chunks.buffer.baseAddress! + chunk).deinitialize(count: 1)
     }
+    returnFreedMemory()
     let dayStates = (0..<config.users).map { (states.buffer.baseAddress! + $0).move() }
     let embeddings = try contentEmbeddings(world, log: log)
     let topics = PinTopics(topicOfPin: world.topicOfPin, topicNames: (0..<config.topics).map { "topic\($0)" })
@@ -78,7 +79,7 @@ private struct ListSlots: @unchecked Sendable {
 
 /// Per-user latent states written by distinct workers.
 private struct StateSlots: @unchecked Sendable {
-  let buffer: UnsafeMutableBufferPointer<[WorldV2.DayState]>
+  let buffer: UnsafeMutableBufferPointer<WorldV2.LatentStates>
   init(count: Int) { buffer = .allocate(capacity: count) }
 }
 
@@ -88,7 +89,7 @@ private struct StateSlots: @unchecked Sendable {
 /// actions, so no model that reads only the log can expect to beat its ranking.
 public struct WorldTruth: Sendable {
   let world: WorldV2
-  let states: [[WorldV2.DayState]]
+  let states: [WorldV2.LatentStates]
 
   /// Expected positive engagements (`PositiveRule.pinnerFormer`) of every pin by `user` in
   /// (from, to], without the re-engagement filter: Σ over days of sessions × expected visits to
@@ -105,7 +106,7 @@ public struct WorldTruth: Sendable {
     let exploreVisits = p.exploration * p.meanActionsPerSession / Double(topics)
     // Topics outside the day's mix have weight 0: affinity 0 or 0.5 (sub-region match).
     let unweighted = [WorldV2.positiveProbability(0), WorldV2.positiveProbability(0.5)]
-    for state in states[Int(user)] {
+    for state in states[Int(user)].expanded {
       let start = w.config.startTimestamp + Int64(state.day) * 86_400
       let overlap = max(0, min(to, start + 86_400) - max(from, start))
       guard overlap > 0 else { continue }
@@ -199,4 +200,16 @@ public struct WorldTruth: Sendable {
     _ = world.simulate(user: user, into: &log, actionStream: actionStream)
     return log
   }
+}
+
+/// Hands pages freed into glibc's heap back to the system (`malloc_trim(0)`, looked up at run
+/// time: Swift's Glibc module does not export it; a no-op elsewhere). The simulation's chunk
+/// logs are freed there after concatenation; without this the embedding's buffers come on top.
+func returnFreedMemory() {
+  #if os(Linux)
+    typealias Trim = @convention(c) (Int) -> Int32
+    guard let program = dlopen(nil, RTLD_NOW) else { return }
+    defer { dlclose(program) }
+    if let symbol = dlsym(program, "malloc_trim") { _ = unsafeBitCast(symbol, to: Trim.self)(0) }
+  #endif
 }
