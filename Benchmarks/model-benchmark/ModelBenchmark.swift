@@ -20,13 +20,25 @@ struct ModelBenchmark: ParsableCommand {
   @Option var batch = 128
   @Option var negatives = 1024
   @Option var pins = 50_000
-  @Option(help: "Python with torch for the PyTorch side; empty to skip.") var python =
-    "/opt/torchvenv/bin/python"
+  @Option(
+    help:
+      "Python with torch for the PyTorch side (the peers' environment of Benchmarks/setup-peers.sh); empty to measure Swift alone."
+  ) var python = "/opt/pinretrieval-peers/bin/python"
   @Option(help: "Preloaded into the PyTorch process (tcmalloc).") var preload =
     "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"
   @Option var out: String?
 
   func run() throws {
+    if !python.isEmpty && !FileManager.default.isExecutableFile(atPath: python) {
+      throw ValidationError(
+        "PEER MISSING: no PyTorch at \(python). Run Benchmarks/setup-peers.sh (or pass --python PATH), or --python '' to measure Swift alone."
+      )
+    }
+    if !python.isEmpty && !FileManager.default.fileExists(atPath: preload) {
+      print(
+        "warning: \(preload) missing: PyTorch runs with glibc malloc (Benchmarks/setup-peers.sh installs tcmalloc)"
+      )
+    }
     var g = SeededGenerator(seed: 3)
     var content = VectorMatrix(dimension: 64, count: pins) { o in
       for i in o.indices { o[i] = g.nextGaussian() }
@@ -195,9 +207,14 @@ struct ModelBenchmark: ParsableCommand {
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+    guard process.terminationStatus == 0,
+      let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       let step = json["step_ms"] as? Double, let users = json["infer_users_per_s"] as? Double
-    else { return nil }
+    else {
+      throw ValidationError(
+        "the PyTorch side (\(python) \(script)) failed with status \(process.terminationStatus); its output: \(String(decoding: data.prefix(2000), as: UTF8.self))"
+      )
+    }
     return (step, users)
   }
 }
