@@ -61,18 +61,22 @@ let package = Package(
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
     .target(name: "ANNEvaluation", dependencies: ["VectorIndex", "Vectors"]),
+    // Command-line helpers shared by the executables (typed list options).
+    .target(
+      name: "CommandLineSupport",
+      dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "PinData", "RetrievalEval", "RetrievalStage", "VectorIndex", "Vectors", "Randomness",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "ANNEvaluation", "CommandLineSupport", "PinData", "RetrievalEval", "RetrievalStage", "VectorIndex",
+        "Vectors", "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Eval/eval-retrieval"
     ),
     .executableTarget(
       name: "ann-benchmark",
       dependencies: [
-        "ANNEvaluation", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "CommandLineSupport", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/ann-benchmark"
@@ -82,7 +86,8 @@ let package = Package(
     .executableTarget(
       name: "data-benchmark",
       dependencies: [
-        "ANNEvaluation", "PinData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "ANNEvaluation", "PinData", "CommandLineSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/data-benchmark"
     ),
@@ -98,7 +103,7 @@ let package = Package(
       name: "model-benchmark",
       dependencies: [
         "ANNEvaluation", "Linalg", "PinnerFormer", "Vectors", "Randomness",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/model-benchmark"
     ),
@@ -120,6 +125,11 @@ let package = Package(
       ],
       path: "Tests/Fuzz/Targets"),
     .testTarget(name: "RandomnessTests", dependencies: ["Randomness"]),
+    .testTarget(
+      name: "CommandLineSupportTests",
+      dependencies: [
+        "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),

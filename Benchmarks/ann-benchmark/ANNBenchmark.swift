@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Randomness
 import VectorIndex
@@ -26,9 +27,9 @@ struct ANNBenchmark: ParsableCommand {
   @Option(help: "Per-component noise around a centre.") var spread: Float = 0.1
   @Option(help: "IVF lists.") var lists = 4096
   @Option(help: "Training vectors for IVF-PQ.") var trainSize = 262_144
-  @Option(help: "PQ sub-quantizer counts, comma-separated.") var subQuantizers = "16,32"
-  @Option(help: "nprobe values, comma-separated.") var nprobes = "1,4,16,64"
-  @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
+  @Option(help: "PQ sub-quantizer counts, comma-separated.") var subQuantizers = CommaSeparated<Int>([16, 32])
+  @Option(help: "nprobe values, comma-separated.") var nprobes = CommaSeparated<Int>([1, 4, 16, 64])
+  @Option(help: "Thread counts, comma-separated.") var threads = CommaSeparated<Int>([1, 2])
   @Option(help: "Re-ranking factor for the RFlat variants (0: no RFlat variants).") var kFactor = 16.0
   @Option(help: "Paired timed rounds per cell (medians reported).") var runs = 5
   @Option(help: "Neighbours per query.") var k = 10
@@ -38,7 +39,7 @@ struct ANNBenchmark: ParsableCommand {
   @Option(help: "Markdown file to write the results to.") var out: String?
 
   func run() throws {
-    let threadCounts = parseList(threads)
+    let threadCounts = threads.values
     let workDir = work ?? NSTemporaryDirectory() + "pinretrieval-ann-\(getpid())"
     try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
     let log = Log()
@@ -75,7 +76,7 @@ struct ANNBenchmark: ParsableCommand {
         queries: queryVectors.gathering(rows: 0..<min(flatQueries, queries)), exact: exact, worker: worker))
     log.say("Flat measured")
 
-    for m in parseList(subQuantizers) {
+    for m in subQuantizers.values {
       for rerank in kFactor > 0 ? [false, true] : [false] {
         let index = try IVFPQIndex(
           dimension: dimension, lists: lists, subQuantizers: m, metric: .innerProduct, reranking: rerank)
@@ -91,7 +92,7 @@ struct ANNBenchmark: ParsableCommand {
         try index.write(to: path)
         report.sections.append(
           try measure(
-            name: factory, built: index, path: path, build: (cost, pyCost), nprobes: parseList(nprobes),
+            name: factory, built: index, path: path, build: (cost, pyCost), nprobes: nprobes.values,
             threadCounts: threadCounts, queries: queryVectors, exact: exact, worker: worker))
         log.say("\(factory) measured")
       }
@@ -169,9 +170,6 @@ struct ANNBenchmark: ParsableCommand {
     return Section(name: name, build: build, bytes: try built.serializedSize(), cells: cells)
   }
 
-  func parseList(_ text: String) -> [Int] {
-    text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-  }
 }
 
 struct Cell {

@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import PinData
 
@@ -15,7 +16,7 @@ struct DataBenchmark: ParsableCommand {
   @Option var pins = SyntheticConfig().pins
   @Option var users = SyntheticConfig().users
   @Option(help: "Days of the log (v2: after its burn-in).") var days = SyntheticConfig().days
-  @Option(help: "Thread counts, comma-separated.") var threads = "1,2"
+  @Option(help: "Thread counts, comma-separated.") var threads = CommaSeparated<Int>([1, 2])
   @Option(help: "Timed runs per thread count (median reported).") var runs = 3
 
   func run() throws {
@@ -27,7 +28,7 @@ struct DataBenchmark: ParsableCommand {
     var rows = [String]()
     var medians = [Int: Double]()
     var actions = 0
-    for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+    for t in threads.values {
       var times = [Double]()
       for _ in 0..<runs {
         let (corpus, seconds) = try ANNMeasurements.seconds { () throws(DataError) in

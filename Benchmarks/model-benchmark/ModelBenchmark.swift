@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Linalg
 import PinnerFormer
@@ -12,8 +13,10 @@ import Vectors
 struct ModelBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "model-benchmark")
 
-  @Option(help: "Configurations as H:M pairs.") var configs = "64:64,64:128,256:64"
-  @Option var threads = "1,2"
+  @Option(help: "Configurations as H:M pairs.") var configs = CommaSeparated<Shape>([
+    Shape(hidden: 64, length: 64), Shape(hidden: 64, length: 128), Shape(hidden: 256, length: 64),
+  ])
+  @Option var threads = CommaSeparated<Int>([1, 2])
   @Option var steps = 10
   @Option var warmup = 2
   @Option(help: "Paired rounds per cell (Swift, then PyTorch); medians of per-round ratios.") var rounds = 3
@@ -49,10 +52,9 @@ struct ModelBenchmark: ParsableCommand {
       "Swift GFLOP/s",
       "sgemm peak GFLOP/s", "Swift users/s", "PyTorch users/s", "inference ratio",
     ])
-    for spec in configs.split(separator: ",") {
-      let parts = spec.split(separator: ":").compactMap { Int($0) }
-      let (h, m) = (parts[0], parts[1])
-      for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+    for shape in configs.values {
+      let (h, m) = (shape.hidden, shape.length)
+      for t in threads.values {
         Parallel.threads = t
         let peak = sgemmPeak()
         var config = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)
@@ -217,4 +219,23 @@ struct ModelBenchmark: ParsableCommand {
     }
     return (step, users)
   }
+}
+
+/// A model shape `H:M` (hidden size, sequence length), both positive.
+struct Shape: LosslessStringConvertible, Sendable {
+  let hidden: Int
+  let length: Int
+
+  init(hidden: Int, length: Int) {
+    self.hidden = hidden
+    self.length = length
+  }
+
+  init?(_ text: String) {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), h > 0, m > 0 else { return nil }
+    (hidden, length) = (h, m)
+  }
+
+  var description: String { "\(hidden):\(length)" }
 }

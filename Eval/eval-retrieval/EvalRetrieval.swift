@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Randomness
 import VectorIndex
@@ -29,7 +30,7 @@ struct ANN: ParsableCommand {
   @Option(help: "Vector dimension.") var dimension = 64
   @Option(help: "IVF lists.") var lists = 1024
   @Option(help: "PQ sub-quantizers.") var subQuantizers = 16
-  @Option(help: "nprobe values, comma-separated.") var nprobes = "1,4,16,64"
+  @Option(help: "nprobe values, comma-separated.") var nprobes = CommaSeparated<Int>([1, 4, 16, 64])
   @Option(help: "Re-ranking factor of the RFlat variant.") var kFactor = 16.0
   @Option(help: "Neighbours per query.") var k = 10
   @Option(help: "Seed of the synthetic corpus.") var seed: UInt64 = 42
@@ -56,11 +57,9 @@ struct ANN: ParsableCommand {
     guard kFactor.isFinite, (1...65_536).contains(kFactor) else {
       throw ValidationError("--k-factor must be in 1...65536, got \(kFactor)")
     }
-    guard !nprobeValues.isEmpty, nprobeValues.allSatisfy({ (1...lists).contains($0) }),
-      nprobeValues.count == nprobes.split(separator: ",").count
-    else {
+    guard nprobeValues.allSatisfy({ (1...lists).contains($0) }) else {
       throw ValidationError(
-        "--nprobes must be a comma-separated list of values in 1...\(lists), got \(nprobes)")
+        "--nprobes must be values in 1...\(lists), got \(nprobes.defaultValueDescription)")
     }
     // The corpus and queries, their copy in the flat index and the IVF-PQ index with its full
     // vectors for re-ranking: about four copies of the pin vectors.
@@ -74,7 +73,7 @@ struct ANN: ParsableCommand {
     try AtomicFile.checkWritableDirectory(out)
   }
 
-  var nprobeValues: [Int] { nprobes.split(separator: ",").compactMap { Int($0) } }
+  var nprobeValues: [Int] { nprobes.values }
 
   func run() throws {
     FaissThreads.count = threads

@@ -20,7 +20,7 @@ struct Retrieve: ParsableCommand {
 
   func run() throws {
     guard let data = FileManager.default.contents(atPath: history) else {
-      throw ValidationError("cannot read the history file \(history)")
+      throw ConfigError(file: history, message: "cannot read the history file")
     }
     let retriever = try loadRetriever(bundle: bundle)
     let encoder = JSONEncoder()
@@ -42,7 +42,7 @@ struct Retrieve: ParsableCommand {
         output = try encoder.encode(Dictionary(uniqueKeysWithValues: zip(users, results)))
       }
     } catch let error as DecodingError {
-      throw ValidationError("history file \(history): \(describe(error))")
+      throw ConfigError(file: history, message: "not a history: \(describe(error))")
     }
     print(String(decoding: output, as: UTF8.self))
   }

@@ -93,7 +93,7 @@ func progress(_ message: String) {
 func readNotes(_ path: String?) throws -> String? {
   guard let path else { return nil }
   guard let data = FileManager.default.contents(atPath: path) else {
-    throw ValidationError("cannot read the notes file \(path)")
+    throw ConfigError(file: path, message: "cannot read the notes file")
   }
   return String(decoding: data, as: UTF8.self)
 }
@@ -261,7 +261,7 @@ struct Render: ParsableCommand {
 
   func run() throws {
     guard let raw = FileManager.default.contents(atPath: json) else {
-      throw ValidationError("cannot read \(json)")
+      throw ConfigError(file: json, message: "cannot read the file")
     }
     let discussion = try readNotes(notes)
     let report: String
