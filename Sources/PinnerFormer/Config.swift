@@ -1,6 +1,6 @@
 import Foundation
 
-/// Every architectural choice of the encoder; choices PAPERS.md marks as open are fields with
+/// Every architectural choice of the encoder; choices docs/papers.md marks as open are fields with
 /// defaults, stored in checkpoints and printed in reports.
 public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// Dimension of the frozen pin content embeddings (PinSage at Pinterest).

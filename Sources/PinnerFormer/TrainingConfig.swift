@@ -20,7 +20,7 @@ public enum NegativeSource: String, Sendable, Codable, CaseIterable {
   case mixed
 }
 
-/// Training hyper-parameters; every open choice of PAPERS.md is a field with a default.
+/// Training hyper-parameters; every open choice of docs/papers.md is a field with a default.
 public struct TrainingConfig: Sendable, Codable, Equatable {
   public var objective = Objective.denseAllAction
   /// K: the label window after a position, in days (28 in training per the paper).

@@ -5,7 +5,7 @@ import Randomness
 import VectorIndex
 import Vectors
 
-/// PinnerSage's settings (Pal et al., KDD 2020; ../shared/PAPERS.md).
+/// PinnerSage's settings (Pal et al., KDD 2020; docs/papers.md).
 public struct PinnerSageConfig: Sendable, Codable, Equatable {
   /// Look-back window: actions older than this before the embedding time are ignored.
   public var lookbackDays = 90.0

@@ -4,7 +4,7 @@ import PinnerFormer
 import RetrievalMetrics
 import VectorIndex
 
-/// One axis of PinnerFormer's ablations (PinnerFormer section 4; PAPERS.md), varied alone.
+/// One axis of PinnerFormer's ablations (PinnerFormer section 4; docs/papers.md), varied alone.
 public enum AblationAxis: String, Sendable, Codable, CaseIterable {
   /// Output embedding dimension D.
   case dims
@@ -31,7 +31,7 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     }
   }
 
-  /// What the paper reports for this axis (PAPERS.md, "Results to reproduce in shape").
+  /// What the paper reports for this axis (docs/papers.md, "Results to reproduce in shape").
   public var paperShape: String {
     switch self {
     case .dims:

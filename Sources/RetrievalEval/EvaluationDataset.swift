@@ -92,7 +92,7 @@ public struct EvaluationDataset: Sendable {
   }
 
   /// Interest topics when a data set has none: FAISS spherical k-means (seeded) over the content
-  /// embeddings, about 20 pins per topic and at most 350 topics (PAPERS.md: Pinterest has about 350).
+  /// embeddings, about 20 pins per topic and at most 350 topics (docs/papers.md: Pinterest has about 350).
   public static func kMeansTopics(_ embeddings: VectorMatrix, clusters: Int = 350, seed: Int32 = 1234) throws
     -> PinTopics
   {

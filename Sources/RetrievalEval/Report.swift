@@ -315,7 +315,7 @@ public enum ComparisonReport {
     t +=
       "PinnerFormer trained once per value and seed, everything else as the configuration below, each value "
     t += "tuned by the same rule (validation section). Protocol: \(facts.protocolDescription); "
-    t += "\(facts.pins) pins. \(config.threads) threads. Paper (PAPERS.md): \(o.axis.paperShape).\n\n"
+    t += "\(facts.pins) pins. \(config.threads) threads. Paper (docs/papers.md): \(o.axis.paperShape).\n\n"
     t += statisticsNote(c)
     t += configBlock(config)
     for table in c.tables {

@@ -6,6 +6,8 @@ import Foundation
 /// the same as when it was stored; both are written into the file and compared in full, so a
 /// changed setting retrains rather than reusing a stale row. Each file is written to a
 /// temporary name and renamed into place: an interrupted write leaves no half file.
+/// The code is not part of the key: after a change that alters what a method computes, resume
+/// into a new directory.
 public struct ResultCache: Sendable {
   public let directory: URL
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The retrieval metrics of PinnerFormer's evaluation (section 4.1; ../shared/PAPERS.md).
+/// The retrieval metrics of PinnerFormer's evaluation (section 4.1; docs/papers.md).
 /// Results are ranked pin ids per user, best first.
 public enum Metrics {
   /// Recall@k averaged per user: for each user the fraction of its targets found in its top k,

@@ -2,7 +2,7 @@
 """PyTorch reference for the Swift PinnerFormer implementation.
 
 Builds the same architecture in PyTorch (written independently from the Swift code, from the
-description in ../../../shared/PAPERS.md and Sources/PinnerFormer/Config.swift), loads the
+description in docs/papers.md and Sources/PinnerFormer/Config.swift), loads the
 weights from tiny-model.safetensors (written by the Swift Checkpoint code), runs the forward and
 backward pass of the sampled-softmax loss on tiny-batch.json and writes expected.json: the loss,
 the user and pin vectors and the gradient of every parameter. Tests/PinnerFormerTests/

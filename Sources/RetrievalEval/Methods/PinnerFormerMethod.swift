@@ -18,7 +18,7 @@ public struct PinnerFormerRun: Sendable {
   public var finalLoss: Double { losses.suffix(20).reduce(0, +) / Double(max(1, min(20, losses.count))) }
 }
 
-/// PinnerFormer (Pancha et al., KDD 2022; PAPERS.md): trained on the training users, tuned on the
+/// PinnerFormer (Pancha et al., KDD 2022; docs/papers.md): trained on the training users, tuned on the
 /// held-out validation users with the same budget rule for every run: each learning rate of
 /// `tuning.learningRates` trains `tuning.pilotSteps` steps, the best (validation Recall@10 on new
 /// pins) continues with early stopping (validation every `tuning.validateEvery` steps, patience

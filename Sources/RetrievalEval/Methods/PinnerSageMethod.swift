@@ -5,7 +5,7 @@ import Randomness
 import VectorIndex
 import Vectors
 
-/// PinnerSage as its paper describes it (Pal et al., KDD 2020, sections 3-4; PAPERS.md): Ward
+/// PinnerSage as its paper describes it (Pal et al., KDD 2020, sections 3-4; docs/papers.md): Ward
 /// clusters of each user's engaged pins, one medoid per cluster, importance Σ exp(−λ · age).
 ///
 /// α (the dendrogram cut) is chosen on validation users among the values that form

@@ -233,7 +233,7 @@ public struct Comparison: Sendable, Codable {
     return Double(pins) / Double(indexSize)
   }
 
-  /// The paper's claims (PAPERS.md, "Results to reproduce in shape") that the comparison's rows can check.
+  /// The paper's claims (docs/papers.md, "Results to reproduce in shape") that the comparison's rows can check.
   static func comparisonClaims(rows: [RowSummary], metrics: [MetricSpec]) -> [ClaimSpec] {
     func key(_ kind: MethodKind, _ n: Int = 0) -> String { "\(kind.rawValue)#\(n)" }
     let recall = metrics.first { $0.kind == .recall && $0.k == 10 } ?? metrics.first { $0.kind == .recall }

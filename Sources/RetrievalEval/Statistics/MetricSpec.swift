@@ -2,7 +2,7 @@ import Foundation
 import RetrievalMetrics
 
 /// One metric of a report, written `name@k` in configs (`recall@10`, `ndcg@10`, `mrr@10`,
-/// `entropy@50`, `coverage@10`; PAPERS.md, PinnerFormer section 4.1).
+/// `entropy@50`, `coverage@10`; docs/papers.md, PinnerFormer section 4.1).
 public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   public enum Kind: String, Sendable, Codable, CaseIterable {
     /// Fraction of a user's targets in the top k, averaged over users.
