@@ -237,8 +237,30 @@ public class FaissIndex: @unchecked Sendable {
   /// or IVF-PQ index, possibly inside IDMap or exact re-ranking (RFlat). The bytes are validated
   /// before FAISS parses them (FAISS's reader trusts every count in the file), so a corrupt or
   /// hostile file is a `corruptFile` error, never a crash or a huge allocation.
+  ///
+  /// The result has the most specific type the file holds: a `FlatIndex`, an `IVFPQIndex` (with
+  /// its `lists`, PQ shape, `reranking` and `setRerankFactor`), else a `FaissIndex`, so
+  /// `FaissIndex.read(from: path) as? IVFPQIndex` recovers what was written.
   public static func read(from path: String) throws(VectorIndexError) -> FaissIndex {
-    FaissIndex(adopting: try readHandle(path))
+    typed(try readHandle(path))
+  }
+
+  /// Wraps a handle read from a file or bytes in the most specific type its structure allows.
+  static func typed(_ handle: OpaquePointer) -> FaissIndex {
+    guard let (description, _) = describe(handle) else { return FaissIndex(adopting: handle) }
+    if description == "Flat" { return FlatIndex(adopting: handle) }
+    // "IVF<lists>,PQ<m>x<bits>" with ",RFlat" for exact re-ranking.
+    let parts = description.split(separator: ",")
+    if parts.count == 2 || (parts.count == 3 && parts[2] == "RFlat"), parts[0].hasPrefix("IVF"),
+      parts[1].hasPrefix("PQ"), let lists = Int(parts[0].dropFirst(3))
+    {
+      let shape = parts[1].dropFirst(2).split(separator: "x")
+      if shape.count == 2, let m = Int(shape[0]), let bits = Int(shape[1]) {
+        return IVFPQIndex(
+          adopting: handle, lists: lists, subQuantizers: m, bitsPerCode: bits, reranking: parts.count == 3)
+      }
+    }
+    return FaissIndex(adopting: handle)
   }
 
   /// Reads an index from its serialized bytes (see `read(from:)`); `name` names them in errors.
@@ -249,7 +271,7 @@ public class FaissIndex: @unchecked Sendable {
       cfaiss_read_index_bytes(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, &handle)
     }
     guard status == CFAISS_OK, let handle else { throw .corruptFile(path: name, reason: lastError()) }
-    return FaissIndex(adopting: handle)
+    return typed(handle)
   }
 
   /// What a read index is, for checking it against what it should be.
@@ -264,13 +286,17 @@ public class FaissIndex: @unchecked Sendable {
   /// The structure of this index.
   public func structure() throws(VectorIndexError) -> Structure {
     try lock.reading { () throws(VectorIndexError) -> Structure in
-      var buffer = [CChar](repeating: 0, count: 256)
-      var largest: Int64 = -1
-      try check(cfaiss_index_describe(handle, &buffer, buffer.count, &largest))
-      let description = String(
-        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      guard let (description, largest) = Self.describe(handle) else { throw .faiss(Self.lastError()) }
       return Structure(description: description, largestID: largest)
     }
+  }
+
+  /// The factory-style description of a handle and the largest id it can return.
+  static func describe(_ handle: OpaquePointer) -> (String, Int64)? {
+    var buffer = [CChar](repeating: 0, count: 256)
+    var largest: Int64 = -1
+    guard cfaiss_index_describe(handle, &buffer, buffer.count, &largest) == CFAISS_OK else { return nil }
+    return (String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), largest)
   }
 
   static func readHandle(_ path: String) throws(VectorIndexError) -> OpaquePointer {

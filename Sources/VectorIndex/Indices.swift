@@ -4,6 +4,9 @@ public final class FlatIndex: FaissIndex, @unchecked Sendable {
     try super.init(dimension: dimension, factory: "Flat", metric: metric)
   }
 
+  /// Takes ownership of a flat index read from a file.
+  override init(adopting handle: OpaquePointer) { super.init(adopting: handle) }
+
   override var splitsLargeBatches: Bool { true }
 }
 
@@ -40,6 +43,15 @@ public final class IVFPQIndex: FaissIndex, @unchecked Sendable {
     // "np" turns off polysemous training, which is slow and unused by IVF-PQ search.
     let factory = "IVF\(lists),PQ\(subQuantizers)x\(bitsPerCode)np" + (reranking ? ",RFlat" : "")
     try super.init(dimension: dimension, factory: factory, metric: metric)
+  }
+
+  /// Takes ownership of an IVF-PQ index read from a file, with the shape its structure names.
+  init(adopting handle: OpaquePointer, lists: Int, subQuantizers: Int, bitsPerCode: Int, reranking: Bool) {
+    self.lists = lists
+    self.subQuantizers = subQuantizers
+    self.bitsPerCode = bitsPerCode
+    self.reranking = reranking
+    super.init(adopting: handle)
   }
 
   override func minimumTrainingCheck(_ count: Int) throws(VectorIndexError) {

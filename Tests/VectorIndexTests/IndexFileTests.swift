@@ -21,11 +21,27 @@ import Vectors
     let index = try trainedIVFPQ()
     let path = directory + "/ivfpq.faiss"
     try index.write(to: path)
+    // No temporary file is left beside it.
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["ivfpq.faiss"])
     let loaded = try FaissIndex.read(from: path)
     #expect(loaded.count == 2000 && loaded.dimension == 16 && loaded.metric == .innerProduct)
     #expect(loaded.listCount == 8)
     #expect(try loaded.nprobe() == 4)
+    // Read back as what was written: the IVF-PQ shape and its typed API survive the file.
+    let typed = try #require(loaded as? IVFPQIndex)
+    #expect(typed.lists == 8 && typed.subQuantizers == 4 && typed.bitsPerCode == 8 && !typed.reranking)
+    #expect(throws: VectorIndexError.self) { try typed.setRerankFactor(4) }
+    let refined = try IVFPQIndex(dimension: 16, lists: 8, subQuantizers: 4, reranking: true)
+    try refined.train(corpus)
+    try refined.add(corpus)
+    try refined.write(to: directory + "/refined.faiss")
+    let refinedLoaded = try #require(try FaissIndex.read(from: directory + "/refined.faiss") as? IVFPQIndex)
+    #expect(refinedLoaded.reranking)
+    try refinedLoaded.setRerankFactor(4)
+    let flat = try FlatIndex(dimension: 16)
+    try flat.add(corpus)
+    try flat.write(to: directory + "/flat.faiss")
+    #expect(try FaissIndex.read(from: directory + "/flat.faiss") is FlatIndex)
     let a = try index.search(queries, k: 10)
     let b = try loaded.search(queries, k: 10)
     for q in 0..<queries.count { #expect(a.ids(forQuery: q) == b.ids(forQuery: q)) }
