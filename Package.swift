@@ -56,7 +56,7 @@ let package = Package(
     // The retrieval stage: bundles (model, index, pin ids, checksummed manifest) and retrievers.
     .target(
       name: "RetrievalStage",
-      dependencies: ["PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
+      dependencies: ["Linalg", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
@@ -68,7 +68,8 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "CommandLineSupport", "PinData", "RetrievalEval", "RetrievalStage", "VectorIndex",
+        "ANNEvaluation", "CommandLineSupport", "Linalg", "PinData", "RetrievalEval", "RetrievalStage",
+        "VectorIndex",
         "Vectors", "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Eval/eval-retrieval"
@@ -154,7 +155,7 @@ let package = Package(
       name: "RetrievalStageTests",
       dependencies: [
         "RetrievalStage", "RetrievalEval", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors",
-        "TestSupport", "FuzzTargets",
+        "Linalg", "TestSupport", "FuzzTargets",
       ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(

@@ -14,7 +14,7 @@ struct EvalRetrieval: ParsableCommand {
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
     subcommands: [
-      Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self,
+      Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self, Embed.self,
       DatasetCommand.self,
     ],
     defaultSubcommand: Run.self)

@@ -46,19 +46,19 @@ struct Retrieve: ParsableCommand {
     }
     print(String(decoding: output, as: UTF8.self))
   }
+}
 
-  func describe(_ error: DecodingError) -> String {
-    switch error {
-    case .keyNotFound(let key, let c): "missing '\(key.stringValue)' at \(path(c))"
-    case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-      "\(c.debugDescription) at \(path(c))"
-    @unknown default: "\(error)"
-    }
-  }
-
+/// A decoding error as a location and a reason ("missing 'pin' at [3].u7").
+func describe(_ error: DecodingError) -> String {
   func path(_ c: DecodingError.Context) -> String {
     c.codingPath.isEmpty
       ? "the top level" : c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+  }
+  switch error {
+  case .keyNotFound(let key, let c): return "missing '\(key.stringValue)' at \(path(c))"
+  case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+    return "\(c.debugDescription) at \(path(c))"
+  @unknown default: return "\(error)"
   }
 }
 

@@ -108,7 +108,7 @@ extension Kernels {
     _ logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, weights: UnsafePointer<Float>,
     n: Int, classes: Int
   ) -> Double {
-    let workers = max(1, min(Parallel.threads, n))
+    let workers = max(1, min(Parallel.currentThreads, n))
     var partial = [Double](repeating: 0, count: workers)
     partial.withUnsafeMutableBufferPointer { partial in
       Parallel.forEach(workers) { w in

@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Row-major single-precision matrix products through CBLAS (OpenBLAS).
 ///
@@ -26,7 +27,7 @@ public enum GEMM {
     let lda = lda ?? (transposeA ? m : k)
     let ldb = ldb ?? (transposeB ? k : n)
     let ldc = ldc ?? n
-    let workers = parallel && m * n * k >= 1 << 20 ? min(Parallel.threads, m / 16) : 1
+    let workers = parallel && m * n * k >= 1 << 20 ? min(Parallel.currentThreads, m / 16) : 1
     guard workers > 1 else {
       sgemm(a, b, c, m, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
       return

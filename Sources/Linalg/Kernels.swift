@@ -338,9 +338,10 @@ public enum Parallel {
   /// Worker threads (default: one per core).
   nonisolated(unsafe) public static var threads = ProcessInfo.processInfo.activeProcessorCount
 
-  /// Runs body(0..<count), split in contiguous chunks over `threads` workers.
+  /// Runs body(0..<count), split in contiguous chunks over `threads` workers (one inside
+  /// `serially`).
   public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-    let workers = min(threads, count)
+    let workers = min(currentThreads, count)
     guard workers > 1 else {
       for i in 0..<count { body(i) }
       return
@@ -355,6 +356,25 @@ public enum Parallel {
 }
 
 extension Parallel {
+  private static let serialKey = "pinretrieval.Parallel.serial"
+
+  /// Runs `body` with the kernels called from this thread unsplit (one worker), for callers
+  /// that parallelize over independent items themselves: each item's result then does not
+  /// depend on `threads` (a product split by rows gives OpenBLAS other shapes, whose results
+  /// can differ in the last bits).
+  public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+    let dictionary = Thread.current.threadDictionary
+    let previous = dictionary[serialKey]
+    dictionary[serialKey] = true
+    defer { dictionary[serialKey] = previous }
+    return try body()
+  }
+
+  /// The workers a kernel called from this thread may use: `threads`, or 1 inside `serially`.
+  public static var currentThreads: Int {
+    Thread.current.threadDictionary[serialKey] == nil ? threads : 1
+  }
+
   /// Runs body(start, end) over consecutive blocks of `block` elements of 0..<count, in parallel.
   public static func forEachBlock(_ count: Int, block: Int = 4096, _ body: (Int, Int) -> Void) {
     forEach((count + block - 1) / block) { b in body(b * block, min(count, (b + 1) * block)) }

@@ -2,7 +2,7 @@
 /// `Parallel.threads`); results equal the serial kernels' (per-row work is unchanged, and the
 /// parameter gradients are summed from per-block partial sums).
 extension Kernels {
-  static func blocks(_ rows: Int) -> Int { rows >= 256 ? min(Parallel.threads, rows / 64) : 1 }
+  static func blocks(_ rows: Int) -> Int { rows >= 256 ? min(Parallel.currentThreads, rows / 64) : 1 }
 
   public static func layerNormForwardParallel(
     _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,

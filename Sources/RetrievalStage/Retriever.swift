@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import PinData
 import PinnerFormer
 import PinnerSage
@@ -384,10 +385,67 @@ public final class PinnerFormerRetriever: CandidateRetriever {
       corpus.fallback(k: k, excluding: excluding.isEmpty ? [] : excluding[i], resolved[i])
     }
     guard !usable.isEmpty else { return out }
-    let length = prototype.config.maxLength
-    var sequences = ActionSequences(count: usable.count, length: length)
+    let users = embedResolved(usable.map { resolved[$0] })
+    let found = try corpus.search(
+      users, k: k, excluding: excluding.isEmpty ? [] : usable.map { excluding[$0] })
     for (b, i) in usable.enumerated() {
-      let r = resolved[i]
+      out[i] = RetrievedPins(
+        pins: found[b].0, scores: found[b].1, skippedUnknownPins: resolved[i].unknownPins,
+        skippedUnknownActions: resolved[i].unknownActions, fallback: false)
+    }
+    return out
+  }
+}
+
+extension PinnerFormerRetriever {
+  /// The daily embedding job's core (PinnerFormer section 3.5: users are embedded once a day in
+  /// a batch job): each history's user vector, the encoder's output at its newest known
+  /// action, in input order. A history with no known pin gets a zero vector (`empty`).
+  ///
+  /// Pure: users are embedded in fixed chunks of `chunk` histories, each chunk by one worker
+  /// with unsplit kernels (`Parallel.serially`), the chunks spread over `workers` threads, so the
+  /// same histories give the same bytes whatever `workers` and `Parallel.threads` are.
+  public func embed(histories: [[HistoryAction]], workers: Int = Parallel.threads, chunk: Int = 256)
+    throws(BundleError) -> UserEmbeddings
+  {
+    _ = try corpus.checkArguments(histories, k: 1, excluding: [])
+    guard chunk >= 1 else { throw .invalidArgument("chunk must be positive (got \(chunk))") }
+    let resolved = histories.map(corpus.resolve)
+    let usable = resolved.indices.filter { !resolved[$0].pins.isEmpty }
+    let d = prototype.config.outputDimension
+    let chunks = stride(from: 0, to: usable.count, by: chunk).map { $0..<min($0 + chunk, usable.count) }
+    let parts = Mutex([VectorMatrix?](repeating: nil, count: chunks.count))
+    let threads = max(1, min(workers, chunks.count))
+    DispatchQueue.concurrentPerform(iterations: threads) { worker in
+      for c in stride(from: worker, to: chunks.count, by: threads) {
+        let rows = Parallel.serially { embedResolved(chunks[c].map { resolved[usable[$0]] }) }
+        parts.withLock { $0[c] = rows }
+      }
+    }
+    var vectors = VectorMatrix(dimension: d, count: histories.count)
+    let embedded = parts.withLock { $0 }
+    vectors.withUnsafeMutableBufferPointer { out in
+      for (c, range) in chunks.enumerated() {
+        guard let rows = embedded[c] else { continue }
+        rows.withUnsafeBufferPointer { part in
+          for (b, u) in range.enumerated() {
+            let i = usable[u]
+            for j in 0..<d { out[i * d + j] = part[b * d + j] }
+          }
+        }
+      }
+    }
+    return UserEmbeddings(
+      vectors: vectors, unknownPins: resolved.map(\.unknownPins),
+      unknownActions: resolved.map(\.unknownActions),
+      empty: resolved.map(\.pins.isEmpty))
+  }
+
+  /// User vectors of resolved histories, each with at least one known pin (its newest M actions).
+  func embedResolved(_ histories: [BundleCorpus.Resolved]) -> VectorMatrix {
+    let length = prototype.config.maxLength
+    var sequences = ActionSequences(count: histories.count, length: length)
+    for (b, r) in histories.enumerated() {
       let start = max(0, r.pins.count - length)
       sequences.lengths[b] = r.pins.count - start
       sequences.endTimes[b] = Double(r.timestamps.last ?? 0)
@@ -403,15 +461,21 @@ public final class PinnerFormerRetriever: CandidateRetriever {
     let model = idle.withLock { $0.popLast() } ?? prototype.copy()
     let users = model.embedUsers(sequences, content: corpus.content)
     idle.withLock { $0.append(model) }
-    let found = try corpus.search(
-      users, k: k, excluding: excluding.isEmpty ? [] : usable.map { excluding[$0] })
-    for (b, i) in usable.enumerated() {
-      out[i] = RetrievedPins(
-        pins: found[b].0, scores: found[b].1, skippedUnknownPins: resolved[i].unknownPins,
-        skippedUnknownActions: resolved[i].unknownActions, fallback: false)
-    }
-    return out
+    return users
   }
+}
+
+/// User vectors from `PinnerFormerRetriever.embed`, one row per input history, with what each
+/// history's resolution left out.
+public struct UserEmbeddings: Sendable {
+  /// One row per history (zero for an empty one), D columns.
+  public let vectors: VectorMatrix
+  /// Per history: actions whose pin the bundle does not know.
+  public let unknownPins: [Int]
+  /// Per history: actions whose type or surface the bundle does not know.
+  public let unknownActions: [Int]
+  /// Per history: no known pin was left (its row is zero).
+  public let empty: [Bool]
 }
 
 /// PinnerSage behind the same protocol: Ward clusters of the history's positives, the most
