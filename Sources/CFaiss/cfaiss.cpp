@@ -456,6 +456,13 @@ cfaiss_status cfaiss_index_reset(cfaiss_index *index) {
   return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] { unwrap(index)->reset(); });
 }
 
+cfaiss_status cfaiss_index_merge_from(cfaiss_index *into, cfaiss_index *from) {
+  return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {
+    if (into == from) throw std::invalid_argument("cannot merge an index into itself");
+    unwrap(into)->merge_from(*unwrap(from), 0);
+  });
+}
+
 cfaiss_status cfaiss_index_remove_ids(cfaiss_index *index, int64_t n, const int64_t *ids,
                                       int64_t *removed) {
   return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {

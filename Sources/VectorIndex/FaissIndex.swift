@@ -103,6 +103,29 @@ public class FaissIndex: @unchecked Sendable {
     }
   }
 
+  /// Moves every vector of `other` into this index, keeping their ids; `other` is left empty.
+  ///
+  /// For sharded builds: train once, write the trained empty index, give each shard a copy read
+  /// from that file, add the shard's vectors with their global ids, then merge the shards. The
+  /// result searches exactly as one index built over all vectors with the same trained parts.
+  /// Both indices must be of the same kind with identical trained parts (for IVF, FAISS compares
+  /// the coarse centroids); an index with exact re-ranking (`RFlat`) cannot be merged.
+  public func merge(from other: FaissIndex) throws(VectorIndexError) {
+    guard other !== self else { throw .invalidArgument("merge: an index cannot be merged into itself") }
+    guard other.dimension == dimension, other.metric == metric else {
+      throw .invalidArgument(
+        "merge: dimension \(other.dimension) / \(other.metric) into dimension \(dimension) / \(metric)")
+    }
+    // Both locks, always in the same order (two opposite merges cannot deadlock).
+    let (first, second) =
+      ObjectIdentifier(self) < ObjectIdentifier(other) ? (lock, other.lock) : (other.lock, lock)
+    try first.writing { () throws(VectorIndexError) in
+      try second.writing { () throws(VectorIndexError) in
+        try check(cfaiss_index_merge_from(handle, other.handle))
+      }
+    }
+  }
+
   /// Adds `vectors` under the given ids (one per vector; not supported by a bare flat index,
   /// use a factory string such as "IDMap,Flat" or an IVF index).
   public func add(_ vectors: VectorMatrix, ids: [Int64]) throws(VectorIndexError) {

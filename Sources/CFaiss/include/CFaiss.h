@@ -52,6 +52,10 @@ cfaiss_status cfaiss_index_add_with_ids(cfaiss_index *index, int64_t n, const fl
 cfaiss_status cfaiss_index_search(const cfaiss_index *index, int64_t n, const float *x, int64_t k,
                                   float *distances, int64_t *labels);
 cfaiss_status cfaiss_index_reset(cfaiss_index *index);
+/// Moves every vector of `from` into `into` (FAISS `merge_from`, ids kept; `from` is left
+/// empty). Both must have the same type and trained parts (IVF: identical coarse quantizer and
+/// codebooks, checked); indices with exact re-ranking (RFlat) cannot be merged.
+cfaiss_status cfaiss_index_merge_from(cfaiss_index *into, cfaiss_index *from);
 cfaiss_status cfaiss_index_remove_ids(cfaiss_index *index, int64_t n, const int64_t *ids,
                                       int64_t *removed);
 
