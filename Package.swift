@@ -155,7 +155,7 @@ let package = Package(
       name: "RetrievalStageTests",
       dependencies: [
         "RetrievalStage", "RetrievalEval", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors",
-        "Linalg", "TestSupport", "FuzzTargets",
+        "Linalg", "Randomness", "TestSupport", "FuzzTargets",
       ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(

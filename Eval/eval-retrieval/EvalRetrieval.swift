@@ -15,6 +15,7 @@ struct EvalRetrieval: ParsableCommand {
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
     subcommands: [
       Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self, Embed.self,
+      IndexCommand.self,
       DatasetCommand.self,
     ],
     defaultSubcommand: Run.self)

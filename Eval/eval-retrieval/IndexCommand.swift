@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import RetrievalEval
+import VectorIndex
+import Vectors
+
+/// `eval-retrieval index train | add | merge | search`: the pin index built in shards. Train the
+/// quantizer and codebooks once on a sample, add each pin shard to a copy of that trained
+/// index under its global ids, merge the shards; the merged index searches exactly as one built
+/// over all pins with the same trained parts (`FaissIndex.merge(from:)`).
+struct IndexCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "index", abstract: "Build the pin index in shards: train once, add shards, merge, search.",
+    subcommands: [Train.self, Add.self, Merge.self, Search.self])
+
+  /// Reads a .npy of vectors, naming the file in errors.
+  static func vectors(_ path: String) throws -> VectorMatrix {
+    do { return try NPY.read(path) } catch { throw ConfigError(file: path, message: "\(error)") }
+  }
+
+  static func read(_ path: String) throws -> FaissIndex {
+    do { return try FaissIndex.read(from: path) } catch { throw ConfigError(file: path, message: "\(error)") }
+  }
+
+  static func write(_ index: FaissIndex, to path: String) throws {
+    do { try index.write(to: path) } catch { throw ConfigError(file: path, message: "\(error)") }
+  }
+
+  static func checkOutput(_ path: String) throws {
+    do { try AtomicFile.checkWritableFile(path) } catch { throw ConfigError(file: path, message: "\(error)") }
+  }
+
+  struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Train an index on a sample of pin vectors and write it empty.")
+    @Option(help: "Training sample (.npy, float32 rows).") var sample: String
+    @Option(help: "FAISS factory string (IVF-Flat or IVF-PQ; no RFlat: shards could not be merged).")
+    var factory = "IVF1024,PQ16x8np"
+    @Option(help: "ip (inner product) or l2.") var metric = "ip"
+    @Option(help: "Where the trained empty index goes.") var out: String
+
+    func run() throws {
+      guard let metric = ["ip": Metric.innerProduct, "l2": Metric.l2][metric] else {
+        throw ValidationError("--metric must be ip or l2, got \(metric)")
+      }
+      guard !factory.contains("RFlat") else {
+        throw ValidationError(
+          "--factory \(factory): indices with exact re-ranking cannot be merged from shards")
+      }
+      try IndexCommand.checkOutput(out)
+      let sample = try IndexCommand.vectors(sample)
+      do {
+        let index = try FaissIndex(dimension: sample.dimension, factory: factory, metric: metric)
+        try index.train(sample)
+        try IndexCommand.write(index, to: out)
+      } catch let error as VectorIndexError {
+        throw ConfigError(file: self.sample, message: "\(error)")
+      }
+      progress("trained \(factory) on \(sample.count) vectors: \(out)")
+    }
+  }
+
+  struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Add one shard of pin vectors (global ids first-id, first-id + 1, ...) to a copy of the trained index."
+    )
+    @Option(help: "The trained empty index (`index train`).") var trained: String
+    @Option(help: "The shard's vectors (.npy): rows first-id ..< first-id + count of the pin matrix.")
+    var vectors: String
+    @Option(help: "Global id of the shard's first row.") var firstID: Int64
+    @Option(help: "Where the shard's index goes.") var out: String
+
+    func run() throws {
+      guard firstID >= 0 else { throw ValidationError("--first-id must be >= 0, got \(firstID)") }
+      try IndexCommand.checkOutput(out)
+      let index = try IndexCommand.read(trained)
+      guard index.count == 0 else {
+        throw ConfigError(
+          file: trained, message: "holds \(index.count) vectors; give the trained empty index")
+      }
+      let shard = try IndexCommand.vectors(vectors)
+      guard firstID <= Int64.max - Int64(shard.count) else {
+        throw ValidationError("--first-id \(firstID) + \(shard.count) rows overflows the id range")
+      }
+      do {
+        try index.add(shard, ids: (0..<Int64(shard.count)).map { firstID + $0 })
+      } catch {
+        throw ConfigError(file: vectors, message: "\(error)")
+      }
+      try IndexCommand.write(index, to: out)
+      progress("added \(shard.count) vectors (ids \(firstID)...\(firstID + Int64(shard.count) - 1)): \(out)")
+    }
+  }
+
+  struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Merge shard indices into one index file.")
+    @Option(help: "Where the merged index goes.") var out: String
+    @Argument(help: "Shard index files (`index add`), all from the same trained index.") var shards: [String]
+
+    func validate() throws {
+      guard !shards.isEmpty else { throw ValidationError("give at least one shard index") }
+    }
+
+    func run() throws {
+      try IndexCommand.checkOutput(out)
+      let merged = try IndexCommand.read(shards[0])
+      for path in shards.dropFirst() {
+        let shard = try IndexCommand.read(path)
+        do { try merged.merge(from: shard) } catch {
+          throw ConfigError(file: path, message: "cannot be merged into \(shards[0]): \(error)")
+        }
+      }
+      try IndexCommand.write(merged, to: out)
+      progress("merged \(shards.count) shards, \(merged.count) vectors: \(out)")
+    }
+  }
+
+  struct Search: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Top-k ids and scores of each query, as JSON.")
+    @Option(help: "Index file.") var index: String
+    @Option(help: "Queries (.npy, e.g. the user vectors of `embed`).") var queries: String
+    @Option(help: "Results per query.") var k = 10
+    @Option(help: "IVF lists probed.") var nprobe = 16
+
+    func run() throws {
+      guard (1...10_000).contains(k) else { throw ValidationError("--k must be in 1...10000, got \(k)") }
+      let loaded = try IndexCommand.read(index)
+      let queries = try IndexCommand.vectors(queries)
+      let results: SearchResults
+      do {
+        if let lists = loaded.listCount { try loaded.setNProbe(min(max(1, nprobe), lists)) }
+        results = try loaded.search(queries, k: min(k, max(1, loaded.count)))
+      } catch {
+        throw ConfigError(file: index, message: "\(error)")
+      }
+      struct Row: Encodable {
+        let ids: [Int64]
+        let scores: [Float]
+      }
+      let rows = (0..<results.queryCount).map {
+        Row(ids: Array(results.ids(forQuery: $0)), scores: Array(results.scores(forQuery: $0)))
+      }
+      print(String(decoding: try JSONEncoder().encode(rows), as: UTF8.self))
+    }
+  }
+}
