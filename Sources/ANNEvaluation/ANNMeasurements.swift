@@ -74,11 +74,14 @@ public enum ANNMeasurements {
 
   /// What building an index cost.
   public struct BuildCost: Sendable {
+    /// Wall-clock seconds of `train` (about 0 if the index was already trained).
     public let trainSeconds: Double
+    /// Wall-clock seconds of adding the corpus.
     public let addSeconds: Double
     /// Serialized size (codes, ids, quantizers): the index's memory footprint.
     public let bytes: Int
 
+    /// Memberwise initializer.
     public init(trainSeconds: Double, addSeconds: Double, bytes: Int) {
       self.trainSeconds = trainSeconds
       self.addSeconds = addSeconds

@@ -1,15 +1,20 @@
 /// A GitHub-flavoured Markdown table.
 public struct MarkdownTable: Sendable {
+  /// Column titles; every row has one cell per title.
   public let header: [String]
+  /// Data rows, in the order appended.
   public private(set) var rows: [[String]] = []
 
+  /// An empty table with these column titles.
   public init(_ header: [String]) { self.header = header }
 
+  /// Appends a row; it must have one cell per header column.
   public mutating func append(_ row: [String]) {
     precondition(row.count == header.count, "row has \(row.count) cells, header \(header.count)")
     rows.append(row)
   }
 
+  /// The table as Markdown: header, `---` separator, rows (`|` in cells escaped); ends in a newline.
   public var markdown: String {
     func line(_ cells: [String]) -> String {
       "| " + cells.map { $0.replacingPipes() }.joined(separator: " | ") + " |"

@@ -5,10 +5,13 @@ import Foundation
 /// elements allowed). Every element must parse: `1,x,4` or `1,,4` is a usage error naming the
 /// option and the value, never a shorter list run silently.
 public struct CommaSeparated<Element: LosslessStringConvertible & Sendable>: ExpressibleByArgument, Sendable {
+  /// The elements, in the order given.
   public let values: [Element]
 
+  /// A list of these values (e.g. an option's default).
   public init(_ values: [Element]) { self.values = values }
 
+  /// Parses `argument` split at commas, each element trimmed of spaces; nil if any element does not parse.
   public init?(argument: String) {
     var values = [Element]()
     for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
@@ -18,5 +21,6 @@ public struct CommaSeparated<Element: LosslessStringConvertible & Sendable>: Exp
     self.values = values
   }
 
+  /// The values joined by commas, as help shows a default.
   public var defaultValueDescription: String { values.map { "\($0)" }.joined(separator: ",") }
 }

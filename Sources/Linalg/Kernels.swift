@@ -41,6 +41,7 @@ public enum Kernels {
 
   // MARK: Layer normalization
 
+  /// Added to the variance before the square root in `layerNormForward` (1e-5, PyTorch's default).
   public static let layerNormEpsilon: Float = 1e-5
 
   /// Normalizes each row of `input` (n x dim) to zero mean and unit variance, then scales by
@@ -100,6 +101,7 @@ public enum Kernels {
 
   // MARK: GELU (exact, erf-based: PyTorch's nn.GELU default)
 
+  /// out[i] = GELU(input[i]) = x Φ(x), exact erf form, over `count` elements; overwrites `out`.
   public static func geluForward(
     _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int
   ) {
@@ -230,6 +232,7 @@ public enum Kernels {
 
   // MARK: L2 normalization
 
+  /// Lower bound on the row norm in `l2NormalizeForward` (1e-12), so an all-zero row maps to zeros.
   public static let normEpsilon: Float = 1e-12
 
   /// Each row of `input` divided by its L2 norm; the norms are saved for the backward pass.

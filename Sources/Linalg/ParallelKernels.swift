@@ -4,6 +4,8 @@
 extension Kernels {
   static func blocks(_ rows: Int) -> Int { rows >= 256 ? min(Parallel.currentThreads, rows / 64) : 1 }
 
+  /// `layerNormForward` with rows split over `Parallel.threads` (serial below 256 rows); overwrites
+  /// `out`, `mean` and `rstd` as the serial kernel does.
   public static func layerNormForwardParallel(
     _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
     _ input: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, n: Int, dim: Int
@@ -19,6 +21,8 @@ extension Kernels {
     }
   }
 
+  /// `layerNormBackward` with rows split over workers (serial below 256 rows): accumulates into `dInput`
+  /// per row, and into `dGamma` and `dBeta` the sum of per-worker partial sums.
   public static func layerNormBackwardParallel(
     dInput: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
     dBeta: UnsafeMutablePointer<Float>,
@@ -54,6 +58,8 @@ extension Kernels {
     }
   }
 
+  /// `timeEncodingForward` with rows split over `Parallel.threads` (serial below 256 rows); overwrites
+  /// `out` (n x (2 * periods.count + 1)).
   public static func timeEncodingForwardParallel(
     _ out: UnsafeMutablePointer<Float>, times: UnsafePointer<Double>, periods: [Double],
     phases: UnsafePointer<Float>, n: Int

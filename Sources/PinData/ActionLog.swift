@@ -26,6 +26,7 @@ public struct ActionLog: Sendable, Equatable {
   /// External id of each pin (dense index -> id).
   public let pinIDs: [String]
 
+  /// Creates an empty log over these vocabularies (at most 256 action types and 256 surfaces).
   public init(actionTypes: [String], surfaces: [String], userIDs: [String], pinIDs: [String]) {
     precondition(actionTypes.count <= 256 && surfaces.count <= 256, "at most 256 types and surfaces")
     self.actionTypes = actionTypes
@@ -34,10 +35,14 @@ public struct ActionLog: Sendable, Equatable {
     self.pinIDs = pinIDs
   }
 
+  /// Number of actions.
   public var count: Int { users.count }
+  /// Number of users in the vocabulary (`userIDs.count`), including users without actions.
   public var userCount: Int { userIDs.count }
+  /// Number of pins in the vocabulary (`pinIDs.count`), including pins without actions.
   public var pinCount: Int { pinIDs.count }
 
+  /// Reserves room for `n` actions in every column.
   public mutating func reserveCapacity(_ n: Int) {
     users.reserveCapacity(n)
     pins.reserveCapacity(n)

@@ -16,6 +16,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
   /// Nothing left to work with (e.g. a split with no evaluation users).
   case empty(String)
 
+  /// A one-line message naming the file and line, or the field, at fault.
   public var description: String {
     switch self {
     case .missingFile(let path, let hint):

@@ -1,22 +1,29 @@
 /// Summary figures of an action log, as printed by `eval-retrieval dataset stats`.
 public struct DatasetStatistics: Sendable, Equatable, CustomStringConvertible {
+  /// Users in the log's vocabulary (`ActionLog.userCount`), with or without actions.
   public let users: Int
   /// Users with at least one action.
   public let activeUsers: Int
+  /// Pins in the log's vocabulary (`ActionLog.pinCount`), with or without actions.
   public let pins: Int
   /// Pins with at least one action.
   public let engagedPins: Int
+  /// Number of actions in the log.
   public let actions: Int
+  /// Actions that the positive rule counts as positive engagements.
   public let positives: Int
   /// Actions per type name.
   public let actionsByType: [String: Int]
+  /// Earliest action time, in Unix seconds (0 for an empty log).
   public let firstTimestamp: Int64
+  /// Latest action time, in Unix seconds (0 for an empty log).
   public let lastTimestamp: Int64
   /// Median over users of (last - first action time), in seconds.
   public let medianUserSpanSeconds: Int64
   /// Median actions per active user.
   public let medianActionsPerUser: Int
 
+  /// Computes the figures of `log`, with `timelines` built from it and positives judged by `rule`.
   public init(_ log: ActionLog, timelines: Timelines, rule: PositiveRule) {
     let positive = rule.compiled(for: log)
     var byType = [String: Int]()
@@ -50,6 +57,7 @@ public struct DatasetStatistics: Sendable, Equatable, CustomStringConvertible {
     self.medianActionsPerUser = lengths.isEmpty ? 0 : lengths.sorted()[lengths.count / 2]
   }
 
+  /// One figure per line (time span in Unix seconds and days), then action counts by type name.
   public var description: String {
     let days = Double(lastTimestamp - firstTimestamp) / 86_400
     var lines = [

@@ -8,6 +8,8 @@ public enum KnownDatasets {
     ProcessInfo.processInfo.environment["PINRETRIEVAL_DATA"] ?? packageRoot + "/Datasets/cache"
   }
 
+  /// Script (relative to the package root) that fetches MovieLens 100K into the cache directory;
+  /// shown as the hint when the files are missing.
   public static let movieLensFetchCommand = "Datasets/fetch-ml-100k.sh"
 
   /// MovieLens 100K from RecBole 1.2.1's package: log, genres as topics.

@@ -15,18 +15,25 @@ public struct DelimitedLogFormat: Sendable, Codable, Equatable {
   public var delimiter: String = ","
   /// Column names.
   public var userColumn: String = "user_id"
+  /// Column holding the pin (item) id (default "item_id").
   public var pinColumn: String = "item_id"
+  /// Column holding the action time; times `timestampScale` it gives Unix seconds (default "timestamp").
   public var timestampColumn: String = "timestamp"
   /// Column holding the action type (nil: every action is `defaultActionType`).
   public var actionTypeColumn: String? = nil
   /// Prepended to the action type column's value ("rating" + "5" -> "rating5").
   public var actionTypePrefix: String = ""
+  /// Column holding the surface name (nil: every action is on `defaultSurface`).
   public var surfaceColumn: String? = nil
+  /// Column holding the action's duration in seconds, at least 0 (nil: every duration is 0).
   public var durationColumn: String? = nil
+  /// Action type of every action when `actionTypeColumn` is nil (default "engage").
   public var defaultActionType: String = "engage"
+  /// Surface of every action when `surfaceColumn` is nil (default "unknown").
   public var defaultSurface: String = "unknown"
   /// If set, the only action types accepted (in this order in the vocabulary).
   public var knownActionTypes: [String]? = nil
+  /// What to do with a type outside `knownActionTypes` (default `.reject`; unused without them).
   public var unknownActionTypes: UnknownActionTypePolicy = .reject
   /// Multiplies the timestamp column to get seconds (0.001 for milliseconds).
   public var timestampScale: Double = 1
@@ -34,6 +41,7 @@ public struct DelimitedLogFormat: Sendable, Codable, Equatable {
   /// rule (`PositiveRule.pinnerFormer`: repin, close-up > 10 s, click > 10 s).
   public var positiveRule: PositiveRule? = nil
 
+  /// The defaults: comma-separated; columns user_id, item_id, timestamp (Unix s); every action "engage".
   public init() {}
 
   enum CodingKeys: String, CodingKey, CaseIterable {
@@ -196,6 +204,7 @@ extension DecodingError {
 
 /// An action log and what loading it skipped.
 public struct LoadedLog: Sendable {
+  /// The actions read; users, pins and surfaces are numbered in order of first appearance.
   public let log: ActionLog
   /// Data lines read (header and blank lines excluded).
   public let lines: Int

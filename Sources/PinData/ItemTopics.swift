@@ -6,8 +6,10 @@ import Foundation
 public struct PinTopics: Sendable, Equatable {
   /// Topic index of each pin (-1: unknown).
   public let topicOfPin: [Int32]
+  /// Name of each topic, indexed by the values of `topicOfPin`.
   public let topicNames: [String]
 
+  /// Wraps a topic index per pin (-1: unknown) and the topics' names.
   public init(topicOfPin: [Int32], topicNames: [String]) {
     self.topicOfPin = topicOfPin
     self.topicNames = topicNames

@@ -9,6 +9,8 @@ public struct PositiveRule: Sendable, Codable, Equatable {
   /// If set, only actions on these surfaces are positive.
   public var surfaces: Set<String>?
 
+  /// A rule from per-type minimum durations in seconds (0: any duration; otherwise strictly longer),
+  /// restricted to `surfaces` if given.
   public init(minimumDuration: [String: Float], surfaces: Set<String>? = nil) {
     self.minimumDuration = minimumDuration
     self.surfaces = surfaces

@@ -2,6 +2,7 @@ import Randomness
 
 /// One evaluation user: the history the model sees and the pins it should retrieve.
 public struct EvaluationUser: Sendable, Equatable {
+  /// Dense user index (into the log's `userIDs`).
   public let user: Int32
   /// The user's actions visible at inference (indices into the log, oldest first).
   public let history: [Int32]
@@ -12,6 +13,7 @@ public struct EvaluationUser: Sendable, Equatable {
   /// Timestamp of each target's first engagement (for Daily / Realtime inference).
   public let targetTimes: [Int64]
 
+  /// Memberwise initializer; `targets` and `targetTimes` are parallel arrays.
   public init(user: Int32, history: [Int32], cutTime: Int64, targets: [Int32], targetTimes: [Int64]) {
     self.user = user
     self.history = history
@@ -29,6 +31,7 @@ public struct Split: Sendable {
   public let trainingUsers: [Int32]
   /// Per action: may training (of the model, of content embeddings) read it?
   public let trainingVisible: [Bool]
+  /// Users evaluated (disjoint from `trainingUsers`), ascending, each with history and targets.
   public let evaluationUsers: [EvaluationUser]
   /// Candidates for evaluation dropped because they had no history before the cut.
   public let droppedWithoutHistory: Int
@@ -50,7 +53,9 @@ public enum SplitProtocol: Sendable, Equatable {
   case perUserLastPositives(count: Int, evaluationFraction: Double)
 }
 
+/// Splits a log into training data and evaluation users by a `SplitProtocol`.
 public enum Splitter {
+  /// Seconds in a day (86,400).
   public static let day: Int64 = 86_400
 
   /// Splits `log` by `split`. Evaluation users are drawn with `seed`; training users are the rest.
@@ -229,13 +234,18 @@ public enum LeaveOneOutOrder: String, Sendable, Codable, CaseIterable {
 /// last one is the test item, the second to last the validation item, the rest train.
 /// Users with fewer than 3 interactions only contribute training data.
 public struct LeaveOneOutSplit: Sendable {
+  /// One user's leave-one-out split, as action indices into the log.
   public struct UserSplit: Sendable, Equatable {
+    /// Dense user index.
     public let user: Int32
     /// Training actions (all but the last two), oldest first.
     public let training: [Int32]
+    /// The second to last action: the validation target.
     public let validation: Int32
+    /// The last action: the test target.
     public let test: Int32
   }
+  /// Users with at least 3 interactions, in ascending user order.
   public let users: [UserSplit]
   /// Users with fewer than 3 interactions (training only).
   public let trainingOnlyUsers: [Int32]
@@ -316,11 +326,16 @@ extension LeaveOneOutSplit {
   /// test target with every earlier item as its input, the validation target with the items
   /// before it.
   public struct RawUserSplit: Sendable, Codable, Equatable {
+    /// Raw pin ids before the test item (the training items, then the validation item), oldest first.
     public let testInput: [String]
+    /// Raw pin id of the test item (the user's last interaction).
     public let test: String
+    /// Raw pin ids before the validation item (the training items), oldest first.
     public let validationInput: [String]
+    /// Raw pin id of the validation item (the second to last interaction).
     public let validation: String
 
+    /// Memberwise initializer.
     public init(testInput: [String], test: String, validationInput: [String], validation: String) {
       self.testInput = testInput
       self.test = test

@@ -9,7 +9,9 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   /// 50,000 pins, 4,000 users and 60 days it reproduces the earlier reports:
   /// `Eval/configs/world-v1.yaml`).
   public var world = "v2"
+  /// Number of pins (at least `topics`: every topic gets one).
   public var pins = 40_000
+  /// Number of users (at least 1).
   public var users = 10_000
   /// Interest topics (Pinterest has about 350).
   public var topics = 350
@@ -35,6 +37,7 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   public var meanInterests = 3.0
   /// Mean sessions per active day of an average user (users' rates vary log-normally).
   public var meanSessionsPerDay = 0.4
+  /// Mean actions per session, at least 1 (world v1; v2 reads `v2.meanActionsPerSession`).
   public var meanActionsPerSession = 8.0
   /// Daily log-normal sigma of interest weights (drift).
   public var interestDrift = 0.15
@@ -44,10 +47,12 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   public var sessionStickiness = 0.8
   /// Probability that an action explores a random topic outside the user's interests.
   public var exploration = 0.03
+  /// Seed of every random draw: the same config gives the same corpus, byte for byte.
   public var seed: UInt64 = 1
   /// World v2's own parameters.
   public var v2 = WorldV2Parameters()
 
+  /// The default world: v2 with 40,000 pins, 10,000 users, 350 topics and 84 days.
   public init() {}
 
   func validate() throws(DataError) {
@@ -75,7 +80,9 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
 
 /// A generated data set: the action log, the pins' content embeddings and their topics.
 public struct SyntheticCorpus: Sendable {
+  /// The configuration the corpus was generated from.
   public let config: SyntheticConfig
+  /// The simulated actions; user i has id "u<i>", pin i id "p<i>".
   public let log: ActionLog
   /// One L2-normalized row per pin.
   public let embeddings: VectorMatrix
@@ -86,6 +93,7 @@ public struct SyntheticCorpus: Sendable {
 
   /// Action types and surfaces of the synthetic world.
   public static let actionTypes = ["repin", "closeup", "click", "hide"]
+  /// Surfaces of the synthetic world, by index: home 0, search 1, related 2.
   public static let surfaces = ["home", "search", "related"]
 
   /// Generates the corpus deterministically from `config.seed`: the same config gives the same

@@ -14,12 +14,15 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   public var preferredShare = 0.7
   /// Mean number of long-term interests (1 + Poisson(mean − 1)), at most `maxInterests`.
   public var meanInterests = 3.0
+  /// Most long-term interests a user can have (1...64).
   public var maxInterests = 8
   /// Daily log-normal sigma of the long-term interest weights.
   public var interestDrift = 0.1
   /// Daily probability that a burst starts.
   public var burstRate = 1.0 / 30
+  /// Shortest burst, in days (at least 1).
   public var burstMinDays = 7
+  /// Longest burst, in days (`burstMinDays`...3650); lengths are uniform in between.
   public var burstMaxDays = 28
   /// Share of bursts on a topic related to a long-term interest (else drawn by popularity).
   public var burstRelatedShare = 0.5
@@ -27,7 +30,9 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   public var burstWeight = 1.0
   /// Mean sessions per day of an average user, times a log-normal(0, `activitySigma`) factor.
   public var meanSessionsPerDay = 0.3
+  /// Sigma of the per-user log-normal activity factor (0...3; the factor's mean is 1).
   public var activitySigma = 1.1
+  /// Mean actions per session (1...1000; lengths are 1 + a geometric draw).
   public var meanActionsPerSession = 8.0
   /// Probability that the next action stays on the session's current topic (home, related).
   public var stay = 0.75
@@ -36,6 +41,7 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   /// Probability of moving to one of the current topic's related topics (on search at most
   /// 1 − `searchStay`).
   public var transition = 0.15
+  /// Related topics of each topic, drawn by popularity (1...64).
   public var relatedTopics = 3
   /// Probability that one action explores a uniformly random topic (half of them hides).
   public var exploration = 0.02
@@ -51,10 +57,12 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   public var geometryWeight = 0.6
   /// Norm of a sub-region centre's offset from its topic centre, and of a pin's from its sub-region's.
   public var subInterestSpread: Float = 0.5
+  /// Norm of a pin's offset from its sub-region centre (see `subInterestSpread`; at least 0).
   public var pinSpread: Float = 0.35
   /// Days at the end of the log whose latent state is kept for the ceiling.
   public var truthDays = 28
 
+  /// The default parameters (`Datasets/README.md`, "World v2").
   public init() {}
 
   func validate() throws(DataError) {

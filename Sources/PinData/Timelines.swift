@@ -8,6 +8,7 @@ public struct Timelines: Sendable {
   /// Action indices into the log, grouped by user, each group sorted by time.
   public let order: [Int32]
 
+  /// Groups the actions of `log` by user, each group stably sorted by timestamp.
   public init(_ log: ActionLog) {
     let userCount = log.userCount
     var offsets = [Int](repeating: 0, count: userCount + 1)
@@ -43,6 +44,7 @@ public struct Timelines: Sendable {
     self.order = order
   }
 
+  /// Number of users (the log's `userCount`), including users without actions.
   public var userCount: Int { offsets.count - 1 }
 
   /// Action indices of user `u`, oldest first.

@@ -50,6 +50,7 @@ public struct WindowStatistics: Sendable, CustomStringConvertible {
     medianTopicsTouched = sorted.isEmpty ? 0 : Double(sorted[sorted.count / 2])
   }
 
+  /// One line with the four statistics.
   public var description: String {
     String(
       format:

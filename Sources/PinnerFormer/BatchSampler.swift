@@ -6,14 +6,20 @@ import Vectors
 /// What training may read: the log, its timelines, the positive rule, and which actions are
 /// visible to training (`Split.trainingVisible`) for which users.
 public struct TrainingData: Sendable {
+  /// The action log (every action; `visible` says which ones training may read).
   public let log: ActionLog
+  /// Each user's action indices into `log`, oldest first.
   public let timelines: Timelines
+  /// Which actions are positives (the labels).
   public let rule: PositiveRule
+  /// Per action of `log`: whether training may read it.
   public let visible: [Bool]
+  /// The training users (dense user indices); examples are drawn from them uniformly.
   public let users: [Int32]
   /// Frozen content embedding of every pin.
   public let content: VectorMatrix
 
+  /// Bundles the training inputs as given (not checked).
   public init(
     log: ActionLog, timelines: Timelines, rule: PositiveRule, visible: [Bool], users: [Int32],
     content: VectorMatrix
@@ -43,6 +49,7 @@ public struct BatchSampler {
   var rng: SeededGenerator
   var content: VectorMatrix { data.content }
 
+  /// A sampler seeded with `config.seed`, holding each training user's visible actions.
   public init(model: PinnerFormerConfig, config: TrainingConfig, data: TrainingData) {
     self.model = model
     self.config = config

@@ -13,22 +13,27 @@ public enum Checkpoint {
 
   /// What a checkpoint holds besides the model.
   public struct Extras: Sendable {
+    /// The training config the model was trained with, if saved (nil when absent or unreadable).
     public var training: TrainingConfig?
+    /// AdamW state (step and moments) to resume training from, if saved.
     public var optimizer: AdamW?
+    /// Extras holding the given training config and optimizer state (neither by default).
     public init(training: TrainingConfig? = nil, optimizer: AdamW? = nil) {
       self.training = training
       self.optimizer = optimizer
     }
   }
 
-  /// Writes `model` (and optionally the training config and optimizer state) atomically.
-  /// Sorted keys: the same model gives the same bytes (bundle checksums are reproducible).
+  /// A JSON encoder with sorted keys: the same model gives the same bytes (bundle checksums
+  /// are reproducible).
   static var sortedEncoder: JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     return encoder
   }
 
+  /// Writes `model` and `extras` (optionally the training config and optimizer state) as a safetensors
+  /// file at `path`, atomically; errors are `.checkpoint`.
   public static func write(_ model: PinnerFormerModel, extras: Extras = Extras(), to path: String)
     throws(ModelError)
   {

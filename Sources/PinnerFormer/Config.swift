@@ -7,16 +7,21 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   public var contentDimension: Int
   /// Number of action types and surfaces in the log's vocabularies.
   public var actionTypes: Int
+  /// Number of surfaces (where in the app an action happened) in the log's vocabulary.
   public var surfaces: Int
   /// Transformer width H, depth, heads, and the sequence length M (most recent actions).
   public var hidden = 64
+  /// Number of transformer blocks (default 2).
   public var layers = 2
+  /// Attention heads per block; must divide `hidden` (default 4).
   public var heads = 4
+  /// Sequence length M: the most recent actions encoded per user (default 64).
   public var maxLength = 64
   /// Output (user and pin embedding) dimension D.
   public var outputDimension = 64
   /// Learned action-type and surface embedding sizes.
   public var typeEmbedding = 8
+  /// Width of the learned surface embedding (default 8).
   public var surfaceEmbedding = 8
   /// Hidden width of the pin tower MLP.
   public var pinTowerHidden = 64
@@ -31,6 +36,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   public var features = FeatureSwitches()
   /// Floor of the learned temperature τ (score = cosine / τ).
   public var temperatureFloor: Float = 0.01
+  /// Initial value of the learned temperature τ (default 0.1; at least `temperatureFloor`).
   public var initialTemperature: Float = 0.1
   /// Learned pin-ID embeddings (not in the paper, whose pins are seen only through their frozen
   /// content embedding so that the model serves billions of pins): one D-wide row per pin, used
@@ -40,6 +46,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// Rows of the pin-ID table (the data's pin count; set from the data like `actionTypes`).
   public var pinCount = 0
 
+  /// A config with the data's vocabulary sizes and every other field at its default.
   public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
     self.contentDimension = contentDimension
     self.actionTypes = actionTypes
@@ -132,21 +139,32 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
 
 /// Which per-action feature groups feed the encoder (PinnerFormer section 3.2 and table 6).
 public struct FeatureSwitches: Sendable, Codable, Equatable {
+  /// The pin's frozen content embedding (rescaled to unit variance per component).
   public var content = true
+  /// The learned action-type embedding.
   public var actionType = true
+  /// The learned surface embedding.
   public var surface = true
+  /// The action's duration, as log(1 + seconds).
   public var duration = true
+  /// The absolute-time, time-to-end and gap-since-previous-action encodings.
   public var time = true
+  /// The learned positional embedding added after the input projection.
   public var position = true
+  /// Every feature group on.
   public init() {}
 }
 
 /// Errors of the model, its checkpoints and its training.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
+  /// A config field out of range: the field's name and the allowed range or rule.
   case invalidConfig(field: String, reason: String)
+  /// Input the model cannot use (empty data, mismatched sizes), with the reason.
   case invalidInput(String)
+  /// A checkpoint that cannot be written or read: its path and the reason.
   case checkpoint(path: String, reason: String)
 
+  /// A one-line message naming the field, the input or the checkpoint path, and the reason.
   public var description: String {
     switch self {
     case .invalidConfig(let field, let reason): "model config field \(field): \(reason)"

@@ -8,7 +8,9 @@ import Vectors
 /// Not safe for concurrent use: one model instance trains or embeds on one thread at a time
 /// (its kernels use both cores internally).
 public final class PinnerFormerModel: @unchecked Sendable {
+  /// The architecture (validated at init).
   public let config: PinnerFormerConfig
+  /// Names, shapes and offsets of the tensors in `parameters` and `gradients`.
   public let layout: ParameterLayout
   let offsets: ModelOffsets
   /// All parameters, in `layout` order.
@@ -237,6 +239,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
 /// One step's training data: sequences, the (position, label) pairs chosen by the objective,
 /// and the candidate pins of the sampled softmax.
 public struct TrainingBatch: Sendable {
+  /// The batch's B action sequences, right-padded to length M.
   public var sequences: ActionSequences
   /// Token index (b * length + t) of each pair's user vector.
   public var pairTokens: [Int]
@@ -246,6 +249,7 @@ public struct TrainingBatch: Sendable {
   public var weights: [Float]
   /// Candidate pins: the first `inBatchCount` are the batch's labels, the rest random pins.
   public var candidates: [Int32]
+  /// Number of leading `candidates` that are the batch's labels (the rest are random negatives).
   public var inBatchCount: Int
   /// Whether the other pairs' labels are negatives (in-batch and mixed). If false, each pair's
   /// softmax runs over its own label and the random candidates only.
@@ -255,6 +259,7 @@ public struct TrainingBatch: Sendable {
   /// (pair, candidate) entries excluded from the softmax: the pair's user's other positives.
   public var masked: [(Int32, Int32)]
 
+  /// A batch from its parts; `inBatchCount` defaults to every candidate being an in-batch label.
   public init(
     sequences: ActionSequences, pairTokens: [Int], targets: [Int32], weights: [Float], candidates: [Int32],
     logQ: [Float], masked: [(Int32, Int32)], inBatchCount: Int? = nil, inBatchNegatives: Bool = true

@@ -3,16 +3,23 @@ import Randomness
 /// Named tensors stored back to back in one flat `Float` buffer (so the optimizer, gradient
 /// clipping and checkpoints see one array).
 public struct ParameterLayout: Sendable, Equatable {
+  /// One named tensor: its shape and where it starts in the flat buffer.
   public struct Tensor: Sendable, Equatable, Codable {
+    /// Dotted name, e.g. `blocks.0.attn.qkv.weight` (also its safetensors key).
     public let name: String
+    /// Dimensions, row-major (a linear weight is [inDim, outDim]).
     public let shape: [Int]
+    /// Index of its first element in the flat parameter (and gradient) buffer.
     public let offset: Int
     /// Whether AdamW's weight decay applies (matrices yes; biases, norms, embeddings no).
     public let decays: Bool
+    /// Number of elements (the product of `shape`).
     public var count: Int { shape.reduce(1, *) }
   }
 
+  /// The tensors, in buffer order.
   public private(set) var tensors: [Tensor] = []
+  /// Total number of parameters (the sum of the tensors' counts).
   public private(set) var total = 0
 
   mutating func add(_ name: String, _ shape: [Int], decays: Bool = false) -> Int {
@@ -22,6 +29,7 @@ public struct ParameterLayout: Sendable, Equatable {
     return offset
   }
 
+  /// The tensor named `name`, if any.
   public subscript(name: String) -> Tensor? { tensors.first { $0.name == name } }
 
   /// A flag per parameter: true where weight decay applies.

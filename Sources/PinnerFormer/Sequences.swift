@@ -4,18 +4,26 @@ import PinData
 /// `lengths[b]` most recent actions, oldest first, at positions 0..<lengths[b]. With the causal
 /// mask, real positions never attend to the padding after them.
 public struct ActionSequences: Sendable {
+  /// Number of sequences B.
   public let count: Int
+  /// Padded length M of every sequence (tokens per sequence).
   public let length: Int
+  /// Per sequence (count): its number of real actions, at most `length`.
   public var lengths: [Int]
   /// Per token (count x length): dense pin index, action type, surface, duration (s), time (Unix s).
   public var pins: [Int32]
+  /// Per token (count x length): action type index.
   public var types: [Int32]
+  /// Per token (count x length): surface index.
   public var surfaces: [Int32]
+  /// Per token (count x length): duration in seconds.
   public var durations: [Float]
+  /// Per token (count x length): action time in Unix seconds.
   public var timestamps: [Double]
   /// Per sequence: the time the embedding is computed at (the relative-time features count from it).
   public var endTimes: [Double]
 
+  /// `count` empty sequences (every length 0, every field zero) of padded length `length`.
   public init(count: Int, length: Int) {
     self.count = count
     self.length = length

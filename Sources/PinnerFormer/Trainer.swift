@@ -3,25 +3,38 @@ import Linalg
 
 /// One line of training progress.
 public struct TrainingProgress: Sendable {
+  /// Optimizer steps completed so far.
   public let step: Int
+  /// Total steps of the run (`config.steps`).
   public let steps: Int
+  /// Mean batch loss over the last `every` steps (fewer early in a `train` call).
   public let loss: Double
+  /// The schedule's learning rate for the next step.
   public let learningRate: Float
+  /// Training pairs per second of wall-clock time since `train` started.
   public let pairsPerSecond: Double
+  /// Sequences per second of wall-clock time since `train` started.
   public let sequencesPerSecond: Double
+  /// Wall-clock seconds since `train` started.
   public let elapsedSeconds: Double
+  /// Estimated seconds to the last step: (steps - step) x elapsedSeconds / step.
   public var etaSeconds: Double { elapsedSeconds / Double(step) * Double(steps - step) }
 }
 
 /// Trains a `PinnerFormerModel` with AdamW, warm-up + cosine decay and gradient clipping.
 public final class Trainer {
+  /// The model being trained (its parameters are updated in place).
   public let model: PinnerFormerModel
+  /// The training hyper-parameters (validated at init).
   public let config: TrainingConfig
   var sampler: BatchSampler
+  /// AdamW state; `optimizer.step` counts the steps done (save it with `Checkpoint.write` to resume).
   public private(set) var optimizer: AdamW
   let decayMask: [Bool]
   let schedule: LearningRateSchedule
 
+  /// Validates `config` and sets up a sampler, a fresh AdamW and the schedule; throws if `data` has
+  /// no users.
   public init(model: PinnerFormerModel, config: TrainingConfig, data: TrainingData) throws(ModelError) {
     try config.validate()
     guard !data.users.isEmpty else { throw .invalidInput("no training users") }

@@ -22,6 +22,7 @@ public enum NegativeSource: String, Sendable, Codable, CaseIterable {
 
 /// Training hyper-parameters; every open choice of docs/papers.md is a field with a default.
 public struct TrainingConfig: Sendable, Codable, Equatable {
+  /// Which (position, label) pairs train the model (default `.denseAllAction`).
   public var objective = Objective.denseAllAction
   /// K: the label window after a position, in days (28 in training per the paper).
   public var windowDays = 28.0
@@ -29,6 +30,7 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
   public var positionsPerSequence = 32
   /// All Action: labels sampled per sequence (32 in the paper).
   public var labelsPerSequence = 32
+  /// Where the sampled-softmax negatives come from (default `.mixed`).
   public var negatives = NegativeSource.mixed
   /// Uniform random negatives per batch (8,192 in production).
   public var randomNegatives = 1024
@@ -36,19 +38,28 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
   public var inBatchCap = 5000
   /// Subtract log Q from every logit (sampling-bias correction, Yi et al. 2019).
   public var logQCorrection = true
+  /// Sequences per batch (default 128; fewer when sampling keeps finding no example).
   public var batchSize = 128
+  /// Optimizer steps of the run, also where the cosine decay ends (default 1000).
   public var steps = 1000
+  /// Peak learning rate of the warm-up + cosine schedule, which decays to a tenth of it (default 1e-3).
   public var learningRate: Float = 1e-3
+  /// Steps of linear learning-rate warm-up (default 100).
   public var warmupSteps = 100
+  /// AdamW's decoupled weight decay, applied to weight matrices only (default 0.01).
   public var weightDecay: Float = 0.01
+  /// Maximum global L2 norm of the gradients; larger ones are scaled down to it (default 1.0).
   public var gradientClip: Float = 1.0
   /// Mask the most recent actions (a random 0-24 h window before the end) in training sequences
   /// (arXiv 2209.08435), so the model does not over-react to the last actions.
   public var recentActionMask = false
+  /// Seed of the batch sampler's random generator (default 1).
   public var seed: UInt64 = 1
 
+  /// A config with every field at its default.
   public init() {}
 
+  /// Checks the fields' ranges; errors are `.invalidConfig` naming the field as `training.<field>`.
   public func validate() throws(ModelError) {
     func check(_ ok: Bool, _ field: String, _ reason: String) throws(ModelError) {
       if !ok { throw .invalidConfig(field: "training.\(field)", reason: reason) }

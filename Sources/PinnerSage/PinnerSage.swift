@@ -19,6 +19,7 @@ public struct PinnerSageConfig: Sendable, Codable, Equatable {
   /// Only positive engagements (per the data set's rule) enter the clustering.
   public var positivesOnly = true
 
+  /// The defaults: 90-day look-back, at most 5,000 actions, alpha 1, λ 0.01 per day, positives only.
   public init() {}
 
   /// The longest look-back accepted, in days (about 2,700 years: any real log fits, and the
@@ -41,11 +42,13 @@ public struct PinnerSageConfig: Sendable, Codable, Equatable {
   }
 }
 
+/// Why PinnerSage refused a config or could not cluster a user.
 public enum PinnerSageError: Error, Equatable, CustomStringConvertible {
   case invalidConfig(String)
   case emptyHistory(user: Int32)
   case nonFiniteEmbedding(pin: Int32)
 
+  /// A one-line message naming the config field, user or pin at fault.
   public var description: String {
     switch self {
     case .invalidConfig(let reason): "PinnerSage config: \(reason)"
@@ -57,6 +60,7 @@ public enum PinnerSageError: Error, Equatable, CustomStringConvertible {
 
 /// One user's PinnerSage representation: clusters of engaged pins, most important first.
 public struct UserClusters: Sendable, Equatable {
+  /// The user's dense index (as given to `PinnerSage.cluster`).
   public let user: Int32
   /// The medoid pin of each cluster.
   public let medoids: [Int32]
@@ -65,6 +69,7 @@ public struct UserClusters: Sendable, Equatable {
   /// Distinct pins per cluster.
   public let sizes: [Int]
 
+  /// Wraps parallel per-cluster arrays, most important cluster first.
   public init(user: Int32, medoids: [Int32], importance: [Double], sizes: [Int]) {
     self.user = user
     self.medoids = medoids
@@ -73,6 +78,8 @@ public struct UserClusters: Sendable, Equatable {
   }
 }
 
+/// PinnerSage's user representation: Ward clusters of a user's engaged pins summarized by medoids
+/// and importance, and retrieval by round-robin over one ANN search per medoid.
 public enum PinnerSage {
   /// Clusters one user's actions (indices into `log`, any order) as of `now` (Unix s).
   public static func cluster(

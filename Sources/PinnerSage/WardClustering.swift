@@ -3,11 +3,14 @@ import Vectors
 /// One merge of an agglomerative clustering, in SciPy's linkage-matrix convention: clusters
 /// 0..<n are the points, merge i creates cluster n + i.
 public struct Merge: Sendable, Equatable {
+  /// The merged cluster with the smaller label.
   public let first: Int
+  /// The merged cluster with the larger label.
   public let second: Int
   /// Ward distance between the merged clusters: sqrt(2 · ΔSSE), which for two single points is
   /// their Euclidean distance (SciPy's height convention for method="ward").
   public let height: Double
+  /// Number of points in the new cluster.
   public let size: Int
 }
 
@@ -19,6 +22,8 @@ public struct Merge: Sendable, Equatable {
 /// Time O(m²·d) for the distances plus O(m²) for the chain; memory: one condensed distance
 /// matrix of m(m−1)/2 doubles (about 100 MB at m = 5,000; cap the actions per user above that).
 public enum WardClustering {
+  /// The Ward linkage of `points` (Euclidean): n − 1 merges by increasing height, as SciPy's;
+  /// empty for fewer than 2 points.
   public static func linkage(_ points: VectorMatrix) -> [Merge] {
     let n = points.count
     guard n >= 2 else { return [] }

@@ -31,6 +31,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     return SeededGenerator(seed: Self.splitMix64(&mixer))
   }
 
+  /// The next 64 random bits of the xoshiro256** stream.
   public mutating func next() -> UInt64 {
     let result = (s1 &* 5).rotatedLeft(by: 7) &* 9
     let t = s1 << 17

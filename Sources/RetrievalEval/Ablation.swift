@@ -50,6 +50,7 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
 
 /// The outcome of an ablation run; `Codable` for `--json`.
 public struct AblationOutcome: Sendable, Codable {
+  /// The axis whose values were varied.
   public let axis: AblationAxis
   /// One row per value (kind `ablationVariant`), with the most-popular baseline as reference.
   public let comparison: Comparison

@@ -14,12 +14,17 @@ public typealias CeilingRanker =
 /// A log with what the harness needs beside it: the positive rule, topics for Interest Entropy,
 /// and content embeddings (nil: computed from training-visible actions after the split).
 public struct EvaluationDataset: Sendable {
+  /// Display name for reports (the synthetic world with its parameters, MovieLens 100K, or the file's path).
   public let name: String
+  /// The actions, with users, pins, action types and surfaces as dense indices.
   public let log: ActionLog
+  /// Which actions are positives (training labels and evaluation targets).
   public let rule: PositiveRule
   /// Ground-truth or data-set topics; nil: k-means over the content embeddings.
   public let topics: PinTopics?
+  /// Content embeddings, one row per dense pin id; nil: computed from training-visible actions.
   public let embeddings: VectorMatrix?
+  /// Lines of the source file skipped for an unknown action type (0 when none).
   public let skippedLines: Int
   /// How the content embeddings were made (reports), when the data set says.
   public let embeddingsDescription: String?
@@ -28,6 +33,7 @@ public struct EvaluationDataset: Sendable {
   /// (from, to], without the excluded pins.
   public let ceiling: CeilingRanker?
 
+  /// A data set from its parts; no skipped lines, embeddings description or ceiling unless given.
   public init(
     name: String, log: ActionLog, rule: PositiveRule, topics: PinTopics?, embeddings: VectorMatrix?,
     skippedLines: Int = 0, embeddingsDescription: String? = nil, ceiling: CeilingRanker? = nil

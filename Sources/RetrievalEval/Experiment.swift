@@ -11,11 +11,14 @@ import Vectors
 
 /// A wall-clock phase of a run, with the process's peak memory at its end.
 public struct PhaseTiming: Sendable, Codable, Equatable {
+  /// Name of the phase, e.g. `seed 1: data and split` or `seed 1: pinnerFormer`.
   public let phase: String
+  /// Wall-clock duration of the phase, in seconds.
   public let seconds: Double
   /// Peak resident set size of the process so far (Linux `VmHWM`), in MiB; 0 where unknown.
   public let peakResidentMiB: Double
 
+  /// A phase that took `seconds`, with the peak memory read now (at its end).
   public init(phase: String, seconds: Double) {
     self.phase = phase
     self.seconds = seconds
@@ -70,6 +73,7 @@ struct PhaseClock {
 /// The comparison of every registered method (`MethodRegistry`) on one data set, over one or
 /// more seeds, through exact search and IVF-PQ, with intervals (`Bootstrap`).
 public struct Experiment {
+  /// The configuration; `compare` runs it once per seed of `config.seeds`.
   public let config: ExperimentConfig
   /// Package root (where Datasets/cache lives).
   public var packageRoot = FileManager.default.currentDirectoryPath
@@ -79,6 +83,7 @@ public struct Experiment {
   /// when the run keeps its artifacts (a resumed method has no trained model to export).
   public var resultCache: ResultCache?
 
+  /// An experiment of `config`, rooted at the current directory, silent and without a result cache.
   public init(config: ExperimentConfig) { self.config = config }
 
   /// Applies `config.threads` to every worker pool (model kernels, FAISS).
@@ -125,7 +130,9 @@ public struct Experiment {
 
   /// A PinnerFormer served from an index, for retrieval bundles.
   public struct ServedPinnerFormer: Sendable {
+    /// The trained model with its pin vectors and the evaluation users' vectors.
     public let run: PinnerFormerRun
+    /// The trained model (`run.model`).
     public var model: PinnerFormerModel { run.model }
     /// IVF-PQ when `config.ann.enabled`, else exact.
     public let servingIndex: FaissIndex
@@ -135,7 +142,9 @@ public struct Experiment {
 
   /// What the first seed trained and built, beyond its figures (for exporting retrieval bundles).
   public struct Artifacts: Sendable {
+    /// The first seed's data after the split.
     public let data: PreparedData
+    /// The first seed's PinnerFormer, with its serving index and lists.
     public let pinnerFormer: ServedPinnerFormer
     /// The content index PinnerSage and the content baselines search (IVF-PQ if enabled).
     public let contentIndex: FaissIndex

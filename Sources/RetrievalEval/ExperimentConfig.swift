@@ -6,6 +6,7 @@ import Yams
 
 /// How evaluation users and their targets are cut out of a log (see `SplitProtocol`).
 public struct SplitConfig: Sendable, Codable, Equatable {
+  /// The split protocols (`SplitProtocol`).
   public enum Kind: String, Sendable, Codable, CaseIterable {
     /// PinnerFormer's: one cut `windowDays` before the end of the log; targets in the window.
     case globalTimeCut
@@ -14,30 +15,38 @@ public struct SplitConfig: Sendable, Codable, Equatable {
     /// Each evaluation user's cut at `fraction` of their own span; targets in the window.
     case perUserTimeFraction
   }
+  /// Which protocol cuts out evaluation users and targets (default: PinnerFormer's global time cut).
   public var kind = Kind.globalTimeCut
   /// Evaluation window after the cut (PinnerFormer: 14 days).
   public var windowDays = 14.0
   /// Share of users evaluated: a quarter makes users × 10 / pins = 0.6 on the default world, so
   /// P90 Coverage@10 is far from its cap.
   public var evaluationFraction = 0.25
+  /// Targets per evaluation user under `perUserLastPositives` (1...100000).
   public var lastPositives = 10
+  /// Where each user's cut falls in their own time span under `perUserTimeFraction`, in (0, 1).
   public var fraction = 0.8
+  /// The defaults: PinnerFormer's global cut with a 14-day window, a quarter of users evaluated.
   public init() {}
 }
 
 /// The approximate index every model is also evaluated through (`IVFPQIndex`).
 public struct ANNConfig: Sendable, Codable, Equatable {
+  /// Also score every `.merged` search row through IVF-PQ (and serve bundles from it); false: exact only.
   public var enabled = true
   /// IVF lists; 0 chooses 4·sqrt(pins) rounded to a power of two, at most pins / 39.
   public var lists = 0
   /// PQ sub-quantizers; 0 chooses dimension / 4 (8 bits each).
   public var subQuantizers = 0
+  /// IVF lists probed per query (capped at the number of lists).
   public var nprobe = 16
   /// Keep full vectors and re-rank `kFactor`·k PQ candidates exactly (`IndexRefineFlat`).
   public var reranking = true
+  /// Re-ranking factor: with `reranking`, `kFactor`·k PQ candidates are re-ranked exactly (1...65536).
   public var kFactor = 16.0
   /// Single-query searches timed for the latency percentiles.
   public var latencyQueries = 500
+  /// The defaults: IVF-PQ enabled, automatic lists and sub-quantizers, nprobe 16, exact re-ranking of 16·k.
   public init() {}
 }
 
@@ -61,6 +70,7 @@ public struct EvaluationConfig: Sendable, Codable, Equatable {
   /// How leave-one-out orders each user's interactions: `exact` (timestamp, ties in file order)
   /// or `recBole` (RecBole 1.2.1's float32-normalized timestamps; what its split really is).
   public var leaveOneOutOrder = LeaveOneOutOrder.exact
+  /// The defaults above (new pins first, recall@10 the headline, 1000 bootstrap replicates).
   public init() {}
 
   /// The parsed metric list.
@@ -89,6 +99,7 @@ public struct TuningConfig: Sendable, Codable, Equatable {
   public var validateEvery = 200
   /// Stop after this many validations without improvement; the best step is kept.
   public var patience = 2
+  /// The defaults above: learning rates 1e-3 and 3e-3, validation every 200 steps, patience 2.
   public init() {}
 }
 
@@ -103,6 +114,7 @@ public struct AlphaRule: Sendable, Codable, Equatable {
   public var minClustersP90 = 5.0
   /// ... and at most this many (PinnerSage: up to about 100 for heavy users).
   public var maxClustersP90 = 100.0
+  /// The defaults above: at most half singletons, 5 to 100 clusters for the 90th-percentile user.
   public init() {}
 
   /// Whether clusters with these statistics are interest-level.
@@ -122,15 +134,19 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var format = ""
   /// For a CSV/TSV path: content embeddings (.npy); empty computes co-engagement embeddings.
   public var embeddings = ""
+  /// The generated world when `dataset` is `synthetic`; its seed follows `seed`.
   public var synthetic = SyntheticConfig()
+  /// How evaluation users and their targets are cut out of the log.
   public var split = SplitConfig()
   /// Dimension of co-engagement embeddings for data sets without content embeddings.
   public var coEngagementDimension = 64
   /// The model; `contentDimension`, `actionTypes` and `surfaces` are taken from the data.
   public var model = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)
+  /// PinnerFormer's training (its seed follows `seed`); `init()` sets 2000 steps and learning rate 3e-3.
   public var training = TrainingConfig()
   /// When user embeddings are computed for a target (PinnerFormer section 4.4).
   public var inference = InferenceMode.once
+  /// PinnerSage's clustering and serving; the comparison replaces `alpha` by the α chosen from `alphaGrid`.
   public var pinnerSage = PinnerSageConfig()
   /// Cut heights α tried on validation users (the best interest-level one is used).
   public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4, 8, 16]
@@ -140,8 +156,11 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var alphaUsers = 2000
   /// Medoids served per user (PinnerSage serves 3), merged round-robin.
   public var roundRobinMedoids = 3
+  /// Target sets, metrics, bootstrap and validation users.
   public var evaluation = EvaluationConfig()
+  /// PinnerFormer's tuning budget on validation users.
   public var tuning = TuningConfig()
+  /// The IVF-PQ index every model is also evaluated through.
   public var ann = ANNConfig()
   /// Also run RecBole's next-item leave-one-out protocol (its own section in the report).
   public var leaveOneOut = false
@@ -152,6 +171,7 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   /// Worker threads (model kernels, clustering, FAISS).
   public var threads = 2
 
+  /// The defaults; training runs 2000 steps (60 warm-up) at learning rate 3e-3 with 16 positions per sequence.
   public init() {
     training.steps = 2000
     training.warmupSteps = 60
@@ -245,11 +265,15 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
 
 /// A configuration file that cannot be used, with the file and the key at fault.
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
+  /// The file at fault, or the key or flag when no file is (`seeds`, `--resume`).
   public let file: String
+  /// What is wrong, naming the key (and for a range check, the range and the value).
   public let message: String
+  /// An error about `file` (a path, key or flag) saying `message`.
   public init(file: String, message: String) {
     self.file = file
     self.message = message
   }
+  /// `file: message`.
   public var description: String { "\(file): \(message)" }
 }

@@ -8,6 +8,7 @@ import Vectors
 
 /// One model under RecBole's next-item leave-one-out protocol.
 public struct LeaveOneOutResult: Sendable, Codable, Equatable {
+  /// Display name of the model, with its settings.
   public let name: String
   /// Per metric (`recall@10`, ...): mean with its per-user bootstrap interval.
   public let estimates: [String: Estimate]
@@ -15,20 +16,27 @@ public struct LeaveOneOutResult: Sendable, Codable, Equatable {
 
 /// The outcome of `Experiment.leaveOneOut()`; `Codable` for `--json`.
 public struct LeaveOneOutOutcome: Sendable, Codable {
+  /// Display name of the data set (`EvaluationDataset.name`).
   public let dataset: String
+  /// Users ranked: those with at least 3 interactions (training items, a validation and a test item).
   public let users: Int
+  /// Items in the catalogue every list is ranked over.
   public let pins: Int
   /// Whether each user's earlier items were removed from the ranking (RecBole: no, for sequential
   /// models) in `results` and in PinnerFormer's early stopping.
   public let maskHistory: Bool
+  /// The configured per-user metrics as `name@k` (coverage, a global metric, left out).
   public let metrics: [String]
+  /// One row per model, ranked by the configured rule (`maskHistory`).
   public let results: [LeaveOneOutResult]
   /// The same models ranked by the other rule (masked when `maskHistory` is false, and the
   /// reverse), so both columns of a comparison with RecBole come from one training.
   public let otherRuleResults: [LeaveOneOutResult]?
   /// PinnerFormer's training wall time per row name (seconds, validation included).
   public let trainingSeconds: [String: Double]?
+  /// PinnerFormer's training and early-stopping records, one per objective trained.
   public let tunings: [TuningRecord]
+  /// Wall-clock phases of the run.
   public let phases: [PhaseTiming]
 }
 

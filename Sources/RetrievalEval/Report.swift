@@ -2,10 +2,13 @@ import Foundation
 
 /// Where and how a report was produced (its header).
 public struct ReportContext: Sendable {
+  /// The command line that produced the report.
   public let command: String
+  /// The git commit of the code that produced it.
   public let commit: String
   /// Hand-written discussion appended under "Discussion" (why a shape held or not).
   public let discussion: String?
+  /// A report's header context; `discussion` defaults to none.
   public init(command: String, commit: String, discussion: String? = nil) {
     self.command = command
     self.commit = commit

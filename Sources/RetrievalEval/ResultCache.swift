@@ -9,8 +9,10 @@ import Foundation
 /// The code is not part of the key: after a change that alters what a method computes, resume
 /// into a new directory.
 public struct ResultCache: Sendable {
+  /// Where the results live: one JSON file per (seed, method), the directory created on the first store.
   public let directory: URL
 
+  /// A cache in `directory`; nothing is read or created until a result is loaded or stored.
   public init(directory: URL) { self.directory = directory }
 
   /// What one method produced on one seed, in the form the comparison combines.

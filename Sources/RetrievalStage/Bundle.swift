@@ -9,38 +9,54 @@ import Vectors
 public struct BundleManifest: Sendable, Codable, Equatable {
   /// Which user representation the bundle serves.
   public enum Kind: String, Sendable, Codable {
+    /// A PinnerFormer encoder (`model.safetensors`) and the index of its pin embeddings.
     case pinnerFormer
+    /// PinnerSage: the content index; medoids are clustered from each history at query time.
     case pinnerSage
   }
   /// A file of the bundle with its size and SHA-256.
   public struct FileEntry: Sendable, Codable, Equatable {
+    /// The file's size in bytes.
     public let bytes: Int
+    /// The lowercase hex SHA-256 digest of the file's contents.
     public let sha256: String
   }
 
+  /// The bundle format version (`RetrievalBundle.formatVersion` when written; newer ones are refused).
   public let formatVersion: Int
+  /// Which retriever serves the bundle.
   public let kind: Kind
   /// The library that wrote it ("pinretrieval") and the index library it links.
   public let library: String
+  /// The index library the writer links ("faiss (Debian libfaiss-dev)").
   public let indexLibrary: String
+  /// When the bundle was written: an ISO 8601 UTC timestamp.
   public let createdAt: String
   /// Dimension of the index vectors (PinnerFormer: D; PinnerSage: the content dimension).
   public let dimension: Int
+  /// Columns of `content.npy`: the content embedding dimension.
   public let contentDimension: Int
+  /// The index metric: "innerProduct" (what the writer uses) or "l2".
   public let metric: String
+  /// Pins in the bundle: vectors of the index, rows of `content.npy`, lines of `pin-ids.txt`.
   public let pinCount: Int
   /// FAISS factory string and nprobe of the index (nprobe 0: not an IVF index).
   public let index: String
+  /// Inverted lists the index probes per query; 0 when it is not an IVF index.
   public let nprobe: Int
   /// Vocabularies of history actions (PinnerFormer's type and surface embeddings).
   public let actionTypes: [String]
+  /// Surface names, at most 256 (may be empty); a history action without a surface gets the first.
   public let surfaces: [String]
   /// Which history actions PinnerSage clusters.
   public let positiveRule: PositiveRule
+  /// PinnerSage's clustering configuration (α, λ, look-back); nil in a PinnerFormer bundle.
   public let pinnerSage: PinnerSageConfig?
+  /// Medoids searched per user, in 1...1000; nil in a PinnerFormer bundle.
   public let medoidsPerUser: Int?
   /// The fallback for users without a usable history: most engaged pins first.
   public let popular: [String]
+  /// Size and SHA-256 of every other file of the bundle, by file name (`manifest.json` excluded).
   public let files: [String: FileEntry]
 }
 
@@ -106,18 +122,28 @@ extension BundleManifest {
 
 /// A bundle that cannot be written or loaded, naming the file and what is wrong.
 public enum BundleError: Error, Equatable, CustomStringConvertible {
+  /// A bundle file (its path) that is absent or cannot be read.
   case missingFile(String)
+  /// A file whose size or SHA-256 differs from its manifest entry (`actual`: the file's digest).
   case checksumMismatch(file: String, expected: String, actual: String)
+  /// Counts or dimensions of the index, content, pin ids, model or manifest disagree (the string says how).
   case dimensionMismatch(String)
+  /// The manifest's format version is newer than the one this library reads (`supported`).
   case newerFormat(found: Int, supported: Int)
+  /// A manifest that cannot be decoded, has a field out of range, or disagrees with the bundle.
   case invalidManifest(path: String, reason: String)
+  /// A caller's argument out of range (k, exclusion sets, timestamps, durations, chunk, medoids).
   case invalidArgument(String)
+  /// The FAISS index file cannot be read or searched, or is not the index the manifest describes.
   case index(file: String, VectorIndexError)
+  /// The PinnerFormer checkpoint `model.safetensors` cannot be read.
   case model(ModelError)
+  /// A file system operation that failed, or a file whose contents are malformed (e.g. `pin-ids.txt`).
   case io(path: String, reason: String)
   /// An export destination that exists and is not a bundle of ours (or cannot be written).
   case unsafeDestination(path: String, reason: String)
 
+  /// A one-line message naming the file or argument and what is wrong.
   public var description: String {
     switch self {
     case .missingFile(let path): "bundle file missing: \(path)"
@@ -150,14 +176,20 @@ public enum RetrievalBundle {
 
   /// What both kinds of bundle share.
   public struct Corpus: Sendable {
+    /// The pin id of each dense pin index (index and content row), written to `pin-ids.txt`.
     public let pinIDs: [String]
+    /// Content embeddings, one row per pin, written to `content.npy`.
     public let content: VectorMatrix
+    /// Action type names by code (the manifest's `actionTypes`; a loadable bundle needs 1 to 256).
     public let actionTypes: [String]
+    /// Surface names by code (the manifest's `surfaces`).
     public let surfaces: [String]
+    /// Which history actions are positives (those PinnerSage clusters).
     public let positiveRule: PositiveRule
     /// Dense pin indices, most engaged first (the empty-history fallback).
     public let popular: [Int32]
 
+    /// Creates a corpus; `content` has one row per pin id and `popular` indexes `pinIDs`.
     public init(
       pinIDs: [String], content: VectorMatrix, actionTypes: [String], surfaces: [String],
       positiveRule: PositiveRule, popular: [Int32]

@@ -9,6 +9,7 @@ import Vectors
 
 /// One action of a user's history, as a caller knows it (ids and names, not dense codes).
 public struct HistoryAction: Sendable, Codable, Equatable {
+  /// The pin's id as in `pin-ids.txt`; an action on an unknown pin is skipped and counted.
   public var pin: String
   /// An action type of the bundle's vocabulary (`manifest.actionTypes`).
   public var action: String
@@ -19,6 +20,7 @@ public struct HistoryAction: Sendable, Codable, Equatable {
   /// Seconds.
   public var duration: Float
 
+  /// Creates an action; an empty `surface` means the first surface, `duration` is in seconds.
   public init(pin: String, action: String, timestamp: Int64, surface: String = "", duration: Float = 0) {
     self.pin = pin
     self.action = action
@@ -31,6 +33,7 @@ public struct HistoryAction: Sendable, Codable, Equatable {
   public static let maximumTimestamp: Double = 9_007_199_254_740_992
 
   enum CodingKeys: String, CodingKey { case pin, action, timestamp, surface, duration }
+  /// Decodes an action; `surface` and `duration` may be absent (then "" and 0).
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     pin = try c.decode(String.self, forKey: .pin)
@@ -43,6 +46,7 @@ public struct HistoryAction: Sendable, Codable, Equatable {
 
 /// The top-k pins for one user, best first, with what was left out of the history.
 public struct RetrievedPins: Sendable, Codable, Equatable {
+  /// Pin ids, best first: at most `k`, none of the excluded ones.
   public let pins: [String]
   /// Inner products with the user's query vector (fallback rows: 0).
   public let scores: [Float]
@@ -57,6 +61,7 @@ public struct RetrievedPins: Sendable, Codable, Equatable {
 /// A retrieval stage: user history in, top-k pins out. Implementations are safe to call from
 /// many tasks at once.
 public protocol CandidateRetriever: Sendable {
+  /// The verified manifest of the bundle this retriever serves.
   var manifest: BundleManifest { get }
   /// Top `k` pins for each history (one batched search), none of `excluding[i]` in result i.
   func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
@@ -346,6 +351,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
   let prototype: PinnerFormerModel
   /// Idle model instances (an instance reuses its buffers, so each call borrows one).
   let idle = Mutex<[PinnerFormerModel]>([])
+  /// The verified manifest of the loaded bundle.
   public var manifest: BundleManifest { corpus.manifest }
 
   init(_ directory: String, corpus: BundleCorpus) throws(BundleError) {
@@ -375,6 +381,8 @@ public final class PinnerFormerRetriever: CandidateRetriever {
     }
   }
 
+  /// Embeds the histories with a known pin in one batch and searches them at once; the others get
+  /// the popular fallback. `excluding` is empty or holds one set per history; `k` must be positive.
   public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
     -> [RetrievedPins]
   {
@@ -484,6 +492,7 @@ public final class PinnerSageRetriever: CandidateRetriever {
   let corpus: BundleCorpus
   let config: PinnerSageConfig
   let medoids: Int
+  /// The verified manifest of the loaded bundle.
   public var manifest: BundleManifest { corpus.manifest }
 
   init(corpus: BundleCorpus) throws(BundleError) {
@@ -496,6 +505,9 @@ public final class PinnerSageRetriever: CandidateRetriever {
     self.medoids = medoids
   }
 
+  /// Per history: clusters its known positives, searches the `medoidsPerUser` most important medoids
+  /// and merges their lists round-robin (a pin's score is from the first medoid query that found
+  /// it); a history with no positive, or that cannot be clustered, gets the popular fallback.
   public func retrieve(histories: [[HistoryAction]], k: Int, excluding: [Set<String>]) throws(BundleError)
     -> [RetrievedPins]
   {

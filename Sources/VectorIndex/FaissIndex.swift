@@ -28,6 +28,7 @@ public class FaissIndex: @unchecked Sendable {
   let lock = ReadWriteLock()
   /// Components per vector.
   public let dimension: Int
+  /// How vectors are compared (read from the file for an index read from a file).
   public let metric: Metric
   /// The factory string this index was created with (nil for an index read from a file).
   public let factoryString: String?

@@ -1,5 +1,6 @@
 /// Exact (brute-force) search: the ground truth for every approximate index.
 public final class FlatIndex: FaissIndex, @unchecked Sendable {
+  /// An exact index of vectors of `dimension` components (inner product by default).
   public init(dimension: Int, metric: Metric = .innerProduct) throws(VectorIndexError) {
     try super.init(dimension: dimension, factory: "Flat", metric: metric)
   }
@@ -16,9 +17,13 @@ public final class FlatIndex: FaissIndex, @unchecked Sendable {
 /// codes of `bitsPerCode` bits. With `reranking`, FAISS also keeps the full vectors
 /// (factory suffix `RFlat`) and re-ranks `k * kFactor` PQ candidates exactly.
 public final class IVFPQIndex: FaissIndex, @unchecked Sendable {
+  /// Number of inverted lists (coarse centroids), at least 1.
   public let lists: Int
+  /// PQ codes per vector (sub-vectors); divides the dimension.
   public let subQuantizers: Int
+  /// Bits per PQ code (1...16, default 8): each codebook has 2^bitsPerCode entries.
   public let bitsPerCode: Int
+  /// Whether full vectors are kept to re-rank PQ candidates exactly (factory suffix `RFlat`).
   public let reranking: Bool
 
   /// - Parameters:

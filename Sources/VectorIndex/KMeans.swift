@@ -4,18 +4,23 @@ import Vectors
 /// FAISS's k-means (Lloyd iterations with FAISS's empty-cluster splitting), e.g. to derive
 /// interest topics from content embeddings.
 public struct KMeans: Sendable {
+  /// Number of centroids (at least 1 and at most the number of vectors).
   public var clusters: Int
+  /// Lloyd iterations per run (at least 1; default 20).
   public var iterations: Int = 20
   /// Runs with different seeds; the one with the best objective is kept.
   public var restarts: Int = 1
+  /// Seed of FAISS's random choices (initial centroids, subsampling); default 1234.
   public var seed: Int32 = 1234
   /// Normalize centroids after each iteration (cosine k-means, inner-product assignment).
   public var spherical: Bool = false
   /// FAISS subsamples the training set to this many points per centroid.
   public var maxPointsPerCentroid: Int = 256
 
+  /// k-means with `clusters` centroids and the defaults above.
   public init(clusters: Int) { self.clusters = clusters }
 
+  /// What `fit` returns: the centroids, each vector's assignment and the final objective.
   public struct Result: Sendable {
     /// `clusters` rows.
     public let centroids: VectorMatrix

@@ -4,6 +4,7 @@
 /// visits short lists); those slots are never exposed: `ids(forQuery:)` and
 /// `scores(forQuery:)` return only the `counts[query]` real results, best first.
 public struct SearchResults: Sendable {
+  /// Number of queries in the batch.
   public let queryCount: Int
   /// Slots per query.
   public let k: Int

@@ -33,6 +33,7 @@ public enum VectorIndexError: Error, Equatable, CustomStringConvertible {
   /// Any other error raised inside FAISS.
   case faiss(String)
 
+  /// A one-line message naming the operation, vector or file at fault.
   public var description: String {
     switch self {
     case .dimensionMismatch(let op, let expected, let actual):

@@ -10,6 +10,7 @@ public struct VectorMatrix: Sendable, Equatable {
 
   /// Number of vectors (rows).
   public var count: Int { values.count / dimension }
+  /// Whether the matrix holds no vectors.
   public var isEmpty: Bool { values.isEmpty }
 
   /// An empty matrix of vectors with `dimension` components.

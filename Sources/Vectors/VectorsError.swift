@@ -8,6 +8,7 @@ public enum VectorsError: Error, Equatable, CustomStringConvertible {
   /// The file exists but its content is not what the format requires.
   case malformedFile(path: String, reason: String)
 
+  /// A one-line message naming the file or shape at fault.
   public var description: String {
     switch self {
     case .invalidDimension(let d): "invalid vector dimension \(d) (must be positive)"

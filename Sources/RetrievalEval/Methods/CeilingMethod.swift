@@ -4,9 +4,13 @@ import PinData
 /// a positive engagement in the evaluation window (engaged pins left out for "new pins"). No
 /// method can expect to beat it; every other row reads as a fraction of it.
 public struct CeilingMethod: EvaluatedMethod {
+  /// The row's kind: always `.ceiling`.
   public var kind: MethodKind { .ceiling }
+  /// Creates the method; it has no parameters.
   public init() {}
 
+  /// One row: each user's top 100 pins by true probability of a positive in (cut, cut + window],
+  /// ranked per target set; no rows when the data set has no ceiling (real data).
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     guard let ceiling = d.dataset.ceiling else { return MethodRun(rows: []) }

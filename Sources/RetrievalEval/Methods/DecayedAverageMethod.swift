@@ -4,9 +4,12 @@ import Vectors
 /// Σ exp(−λ · age) · content over the user's last 64 actions (λ = 0.1/day), searched against the
 /// content index: the cheapest sequence model.
 public struct DecayedAverageMethod: EvaluatedMethod {
+  /// The row's kind: always `.decayedAverage`.
   public var kind: MethodKind { .decayedAverage }
+  /// Creates the method; it has no parameters.
   public init() {}
 
+  /// One row: one decayed-average query per evaluation user (as of its cut), searched against `content`.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     var queries = VectorMatrix(dimension: d.content.dimension)

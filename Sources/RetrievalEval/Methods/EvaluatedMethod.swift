@@ -7,6 +7,7 @@ import Vectors
 public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
   /// The world's Bayes-optimal ranking (synthetic worlds only): what is achievable.
   case ceiling
+  /// PinnerFormer, the comparison's row (one row per configured inference mode).
   case pinnerFormer
   /// PinnerSage served as the paper does: medoids sampled in proportion to importance.
   case pinnerSageSampled
@@ -14,8 +15,11 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
   case pinnerSageTop
   /// The paper's optimistic oracle: each target scored by the user's closest of c medoids.
   case pinnerSageOracle
+  /// The most engaged training-visible pins: the same list for every user.
   case popular
+  /// The content embedding of the user's last action as the query.
   case lastPin
+  /// The time-decayed sum of the user's recent content embeddings as the query.
   case decayedAverage
   /// The user's own most-engaged pre-cut pins: re-engagement made visible.
   case ownTopPins
@@ -47,11 +51,14 @@ public struct SearchPlan: Sendable {
   public let space: String
   /// One row per pin (dense pin id = row).
   public let vectors: VectorMatrix
+  /// Query vectors, one row per query, of the same dimension as `vectors`.
   public let queries: VectorMatrix
   /// The evaluation user (index) of each query.
   public let owner: [Int]
+  /// How the queries' lists score each user's targets.
   public let rule: ScoringRule
 
+  /// Creates a plan; `owner` has one entry per row of `queries`.
   public init(space: String, vectors: VectorMatrix, queries: VectorMatrix, owner: [Int], rule: ScoringRule) {
     self.space = space
     self.vectors = vectors
@@ -83,11 +90,14 @@ public enum RowOutput: Sendable {
 
 /// One row of a report.
 public struct MethodRow: Sendable {
+  /// What the row is: reports and verdicts find rows by it.
   public let kind: MethodKind
   /// Display name, with the method's parameters.
   public let label: String
+  /// The row's lists, or the searches that make them.
   public let output: RowOutput
 
+  /// Creates a row.
   public init(kind: MethodKind, label: String, output: RowOutput) {
     self.kind = kind
     self.label = label
@@ -97,6 +107,7 @@ public struct MethodRow: Sendable {
 
 /// A method's tuning on validation users, rendered generically in reports.
 public struct TuningRecord: Sendable, Codable, Equatable {
+  /// The method's name: the heading of its tuning section in reports.
   public let method: String
   /// The declared budget and the rule that picked the setting.
   public let summary: String
@@ -105,14 +116,19 @@ public struct TuningRecord: Sendable, Codable, Equatable {
   /// A curve (e.g. loss and validation recall against training steps).
   public let curve: Curve?
 
+  /// Named series over one x axis, plotted in reports.
   public struct Curve: Sendable, Codable, Equatable {
+    /// The plot's title.
     public let title: String
+    /// The x axis label (e.g. "training step").
     public let xName: String
+    /// The x values (e.g. training steps).
     public let x: [Double]
     /// Named series over `x` (same length).
     public let series: [String: [Double]]
   }
 
+  /// Creates a record; `table` defaults to empty and `curve` to none.
   public init(method: String, summary: String, table: [[String]] = [], curve: Curve? = nil) {
     self.method = method
     self.summary = summary
@@ -123,11 +139,14 @@ public struct TuningRecord: Sendable, Codable, Equatable {
 
 /// What a method returns: its rows, its tuning, and anything a caller may export.
 public struct MethodRun: Sendable {
+  /// The method's report rows (may be empty, e.g. the ceiling on a data set without one).
   public let rows: [MethodRow]
+  /// How the method was tuned on validation users; nil for a method without tuning.
   public let tuning: TuningRecord?
   /// Method-specific results for callers (e.g. the trained model for a retrieval bundle).
   public let artifact: (any Sendable)?
 
+  /// Creates a run; `tuning` and `artifact` default to nil.
   public init(rows: [MethodRow], tuning: TuningRecord? = nil, artifact: (any Sendable)? = nil) {
     self.rows = rows
     self.tuning = tuning
@@ -148,8 +167,11 @@ public protocol EvaluatedMethod: Sendable {
 
 /// Everything a method may read for one seed.
 public struct MethodContext: Sendable {
+  /// The experiment's configuration.
   public let config: ExperimentConfig
+  /// The seed's prepared data: split, evaluation and validation users, embeddings.
   public let data: PreparedData
+  /// Reports one line of progress (e.g. training steps) to the caller.
   public let progress: @Sendable (String) -> Void
 
   /// Headline Recall@10 on the validation users (new pins) of per-user lists.

@@ -3,9 +3,12 @@ import Vectors
 
 /// The content embedding of the user's last action, searched against the content index.
 public struct LastPinMethod: EvaluatedMethod {
+  /// The row's kind: always `.lastPin`.
   public var kind: MethodKind { .lastPin }
+  /// Creates the method; it has no parameters.
   public init() {}
 
+  /// One row: each evaluation user's last pre-cut action's content embedding, searched against `content`.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     var queries = VectorMatrix(dimension: d.content.dimension)

@@ -2,6 +2,7 @@
 /// fails before PinnerFormer trains). Reports order rows by `MethodKind`, not by this list.
 /// A new method: one file with its type, one line here.
 public enum MethodRegistry {
+  /// The comparison's methods for `config` (PinnerFormer with its model, training and inference mode).
   public static func methods(for config: ExperimentConfig) -> [any EvaluatedMethod] {
     [
       CeilingMethod(),

@@ -5,9 +5,12 @@ import PinData
 /// every action on the pin (λ of `pinnerSage.lambda`, as PinnerSage's cluster importance):
 /// re-engagement made visible. Under "new pins" its lists are empty by construction.
 public struct OwnTopPinsMethod: EvaluatedMethod {
+  /// The row's kind: always `.ownTopPins`.
   public var kind: MethodKind { .ownTopPins }
+  /// Creates the method; it has no parameters.
   public init() {}
 
+  /// One row: each evaluation user's `ranked` pins with λ = `config.pinnerSage.lambda` per day.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let log = d.dataset.log

@@ -6,8 +6,11 @@ import Vectors
 
 /// A trained PinnerFormer and what serving it needs.
 public struct PinnerFormerRun: Sendable {
+  /// The trained model: the best validation step's parameters with early stopping, else the last step's.
   public let model: PinnerFormerModel
+  /// Training loss of every step in order, the chosen learning rate's pilot steps included.
   public let losses: [Double]
+  /// Wall-clock seconds of tuning and training (every pilot and validation included).
   public let trainingSeconds: Double
   /// Pin vectors (one row per pin) the index searches.
   public let pinVectors: VectorMatrix
@@ -24,14 +27,19 @@ public struct PinnerFormerRun: Sendable {
 /// pins) continues with early stopping (validation every `tuning.validateEvery` steps, patience
 /// `tuning.patience`, at most `training.steps`) and the best step's parameters are kept.
 public struct PinnerFormerMethod: EvaluatedMethod {
+  /// The encoder's configuration; its content dimension, pin count and vocabularies come from the data.
   public let model: PinnerFormerConfig
+  /// Training settings; `learningRate` is used only when `tuning.learningRates` is empty.
   public let training: TrainingConfig
+  /// Inference modes, one row each (`once`: embedded at the cut; `daily`, `realtime`: per target).
   public let inference: [InferenceMode]
   /// The label of a variant (ablations); nil: the comparison's row.
   public let variant: String?
 
+  /// `.pinnerFormer` for the comparison's row, `.ablationVariant` for a variant.
   public var kind: MethodKind { variant == nil ? .pinnerFormer : .ablationVariant }
 
+  /// Creates the method; `variant` labels an ablation's rows (nil: the comparison's PinnerFormer).
   public init(
     model: PinnerFormerConfig, training: TrainingConfig, inference: [InferenceMode], variant: String? = nil
   ) {
@@ -41,6 +49,8 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     self.variant = variant
   }
 
+  /// Trains and tunes as above, then returns one row per inference mode; the artifact is the
+  /// `PinnerFormerRun`.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let log = d.dataset.log

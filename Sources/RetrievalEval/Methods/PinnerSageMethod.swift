@@ -21,7 +21,9 @@ import Vectors
 /// deterministic 3 most important medoids, and the oracle with 5 and 20 clusters (each target
 /// scored by the user's closest medoid; recall only).
 public struct PinnerSageMethod: EvaluatedMethod {
+  /// The main row's kind: `.pinnerSageSampled` (the top-medoid and oracle rows have their own).
   public var kind: MethodKind { .pinnerSageSampled }
+  /// Creates the method; its settings come from the experiment's config.
   public init() {}
 
   /// Cluster statistics of one α on some users.
@@ -74,6 +76,8 @@ public struct PinnerSageMethod: EvaluatedMethod {
     return SearchPlan(space: "content", vectors: content, queries: queries, owner: owner, rule: rule)
   }
 
+  /// Chooses α on validation users, clusters the evaluation users and returns the four rows above;
+  /// the artifact is the chosen `PinnerSageConfig`. Throws `ConfigError` when no α is interest-level.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let config = context.config

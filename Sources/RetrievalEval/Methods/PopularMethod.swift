@@ -2,9 +2,13 @@ import PinData
 
 /// The most engaged pins among training-visible positives, the same list for every user.
 public struct PopularMethod: EvaluatedMethod {
+  /// The row's kind: always `.popular`.
   public var kind: MethodKind { .popular }
+  /// Creates the method; it has no parameters.
   public init() {}
 
+  /// One row: the same popular list for every user, deep enough that 100 pins remain after removing
+  /// any user's engaged pins.
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let depth = 100 + (d.targetSets.engagedBeforeCut.map(\.count).max() ?? 0)

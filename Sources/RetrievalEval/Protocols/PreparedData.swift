@@ -8,7 +8,9 @@ import Vectors
 /// one window before the evaluation cut (global cut) so that no tuning reads the evaluation
 /// window; their targets are new pins.
 public struct ValidationSet: Sendable {
+  /// The validation users that have both history and targets (at most `evaluation.validationUsers`).
   public let users: [EvaluationUser]
+  /// The validation users' targets and engaged pins (tuning reads the new-pins set).
   public let targetSets: TargetSets
 
   /// Recall@k over users with new-pin targets; `lists` are unfiltered (engaged pins are removed here).
@@ -28,21 +30,29 @@ public struct ValidationSet: Sendable {
 
 /// One seed's data after the split: what every method is fitted, tuned and evaluated on.
 public struct PreparedData: Sendable {
+  /// The loaded data set: action log, positive rule and, when it has them, topics, embeddings, ceiling.
   public let dataset: EvaluationDataset
+  /// Each user's actions in time order (for sequences as of a given time).
   public let timelines: Timelines
   /// Training users and the actions training may read (validation users held out).
   public let split: Split
   /// Evaluation users, embedded at the cut.
   public let users: [EvaluationUser]
+  /// The evaluation users' targets per target set, and the pins each engaged with before its cut.
   public let targetSets: TargetSets
   /// Content embeddings (the data set's, or co-engagement embeddings from training-visible actions).
   public let content: VectorMatrix
+  /// How `content` was made, for reports.
   public let contentDescription: String
+  /// The topic of each pin (dense pin id): the data set's, or k-means over `content`.
   public let topicOfPin: [Int32]
+  /// Where the topics come from, for reports.
   public let topicDescription: String
+  /// The held-out users methods tune on.
   public let validation: ValidationSet
   /// Users the split could not evaluate: no history before the cut, or no positive after it.
   public let droppedWithoutHistory: Int
+  /// Evaluation candidates dropped because they had no positive in the window.
   public let droppedWithoutTargets: Int
 
   /// All-positive targets per evaluation user (the split's).

@@ -16,11 +16,15 @@ public struct RowScores: Sendable, Codable {
 
 /// How a row fared through the approximate index (one seed).
 public struct ANNMeasure: Sendable, Codable, Equatable {
+  /// The approximate index's FAISS factory string ("?" when unknown).
   public let index: String
+  /// Inverted lists probed per query.
   public let nprobe: Int
   /// Overlap of the approximate top 10 with the exact top 10 of the same queries.
   public let recallVersusExact: Double
+  /// Median latency of one-query searches (k = 100, the first `ann.latencyQueries` queries), in ms.
   public let latencyP50Milliseconds: Double
+  /// 99th-percentile latency of the same one-query searches, in milliseconds.
   public let latencyP99Milliseconds: Double
 }
 

@@ -3,10 +3,14 @@ import Randomness
 
 /// A mean with its 95% interval.
 public struct Estimate: Sendable, Codable, Equatable {
+  /// Point estimate: the mean over seeds of each seed's full-sample value.
   public let mean: Double
+  /// Lower end of the 95% interval (2.5th percentile of the replicates, shifted onto `mean`).
   public let low: Double
+  /// Upper end of the 95% interval (97.5th percentile of the replicates, shifted onto `mean`).
   public let high: Double
 
+  /// An estimate from its mean and the ends of its interval.
   public init(mean: Double, low: Double, high: Double) {
     self.mean = mean
     self.low = low
@@ -23,9 +27,12 @@ public struct Estimate: Sendable, Codable, Equatable {
 public struct Bootstrap: Sendable {
   /// Users per seed (the same users for every row).
   public let usersPerSeed: [Int]
+  /// Bootstrap replicates drawn (`evaluation.bootstrapResamples`, 1000 by default).
   public let resamples: Int
+  /// Seed of the draws: replicate `b` uses stream `b + 1` derived from it.
   public let seed: UInt64
 
+  /// A bootstrap over `usersPerSeed` users per seed, `resamples` replicates drawn from `seed`.
   public init(usersPerSeed: [Int], resamples: Int, seed: UInt64) {
     self.usersPerSeed = usersPerSeed
     self.resamples = resamples

@@ -4,26 +4,41 @@ import Foundation
 public struct Comparison: Sendable, Codable {
   /// What one seed's data looked like.
   public struct SeedFacts: Sendable, Codable, Equatable {
+    /// The seed of this run (data, split, model and sampling).
     public let seed: UInt64
+    /// Display name of the data set (`EvaluationDataset.name`).
     public let dataset: String
+    /// Pins in the log: every one is a candidate of the index searched.
     public let pins: Int
+    /// Actions in the log.
     public let actions: Int
+    /// Evaluation users: those with history before their cut and at least one target after it.
     public let evaluationUsers: Int
+    /// Users whose actions train the models (validation users held out).
     public let trainingUsers: Int
+    /// Held-out validation users the methods tune on (at most `evaluation.validationUsers`).
     public let validationUsers: Int
+    /// Evaluation candidates dropped because they had no history before the cut.
     public let droppedWithoutHistory: Int
+    /// Evaluation candidates dropped because they had no positive in the window.
     public let droppedWithoutTargets: Int
     /// Evaluation users with at least one target, per target set.
     public let usersPerTargetSet: [String: Int]
+    /// The split protocol in words (`Split.protocolDescription`), for reports.
     public let protocolDescription: String
+    /// How the content embeddings were made (the data set's, or co-engagement embeddings).
     public let contentDescription: String
+    /// Where the topics for Interest Entropy come from (the data set's, or k-means over content embeddings).
     public let topicDescription: String
   }
 
   /// A row's figures under one target set.
   public struct RowSummary: Sendable, Codable, Equatable {
+    /// Row key `kind#n` (the n-th row of that kind, from 0); claims name rows by it.
     public let key: String
+    /// What the row is; it also sets the row's place in the table.
     public let kind: MethodKind
+    /// Display name, with the method's parameters.
     public let label: String
     /// Per metric (`recall@10`, ...): mean over seeds with its 95% interval; absent where the
     /// row's scoring rule does not define the metric.
@@ -32,18 +47,27 @@ public struct Comparison: Sendable, Codable {
     public let ann: ANNSummary?
   }
 
+  /// A row's figures through the IVF-PQ index, combined over seeds.
   public struct ANNSummary: Sendable, Codable, Equatable {
+    /// FAISS factory string of the index (the first seed's; `?` when unknown).
     public let index: String
+    /// IVF lists probed per query (the first seed's: `ann.nprobe`, capped at the list count).
     public let nprobe: Int
+    /// Per metric through the index: mean over seeds with its 95% interval.
     public let estimates: [String: Estimate]
     /// Means over seeds.
     public let recallVersusExact: Double
+    /// Median latency of single-query searches (k = 100), in milliseconds; mean over seeds.
     public let latencyP50Milliseconds: Double
+    /// 99th-percentile latency of single-query searches (k = 100), in milliseconds; mean over seeds.
     public let latencyP99Milliseconds: Double
   }
 
+  /// One target set's results: every row's figures, in report order.
   public struct Table: Sendable, Codable, Equatable {
+    /// Which of the evaluation users' future positives count as targets.
     public let targetSet: TargetSet
+    /// One summary per row, ordered by kind (`MethodKind` order), then by key.
     public let rows: [RowSummary]
     /// Largest possible P90 Coverage@k: users × k / index size (the smallest over seeds).
     public let coverageCap: Double
@@ -51,35 +75,58 @@ public struct Comparison: Sendable, Codable {
 
   /// A claim of a paper checked on the interval of a paired difference.
   public struct Claim: Sendable, Codable, Equatable {
+    /// The claim in words.
     public let claim: String
+    /// What the paper reports for it (or why it is checked).
     public let paper: String
+    /// The metric compared, as `name@k`.
     public let metric: String
+    /// The target set the claim was checked on.
     public let targetSet: TargetSet
+    /// Display label of the row claimed to be larger.
     public let larger: String
+    /// Display label of the row claimed to be smaller.
     public let smaller: String
+    /// The larger row's value (exact search): mean over seeds with its 95% interval.
     public let largerEstimate: Estimate
+    /// The smaller row's value (exact search): mean over seeds with its 95% interval.
     public let smallerEstimate: Estimate
+    /// Paired difference, larger − smaller, on the same bootstrap replicates, with its 95% interval.
     public let difference: Estimate
+    /// Whether the claim held, judged on `difference`'s interval.
     public let verdict: Verdict
   }
 
+  /// The seeds run, in order (`config.seeds`).
   public let seeds: [UInt64]
+  /// What each seed's data looked like, in the order of `seeds`.
   public let facts: [SeedFacts]
+  /// Metrics as `name@k`, in configuration order; the first is the headline.
   public let metrics: [String]
+  /// One table per target set, in `evaluation.targetSets` order (the first is the headline).
   public let tables: [Table]
+  /// The paper claims checked, for every target set.
   public let claims: [Claim]
   /// Per seed, every method's tuning.
   public let tunings: [[TuningRecord]]
+  /// Bootstrap replicates behind every interval.
   public let bootstrapResamples: Int
+  /// Wall-clock phases of every seed, in the order they ran.
   public let phases: [PhaseTiming]
 
   /// A claim to check: `larger` beats `smaller` on `metric` (row keys).
   public struct ClaimSpec: Sendable {
+    /// The claim in words.
     public let claim: String
+    /// What the paper reports for it (or why it is checked).
     public let paper: String
+    /// Key (`kind#n`) of the row claimed to be larger.
     public let larger: String
+    /// Key (`kind#n`) of the row claimed to be smaller.
     public let smaller: String
+    /// The metric the two rows are compared on (exact search).
     public let metric: MetricSpec
+    /// A claim that row `larger` beats row `smaller` on `metric`.
     public init(claim: String, paper: String, larger: String, smaller: String, metric: MetricSpec) {
       self.claim = claim
       self.paper = paper

@@ -4,6 +4,7 @@ import RetrievalMetrics
 /// One metric of a report, written `name@k` in configs (`recall@10`, `ndcg@10`, `mrr@10`,
 /// `entropy@50`, `coverage@10`; docs/papers.md, PinnerFormer section 4.1).
 public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
+  /// The metric's name: the part of `name@k` before `@`.
   public enum Kind: String, Sendable, Codable, CaseIterable {
     /// Fraction of a user's targets in the top k, averaged over users.
     case recall
@@ -16,9 +17,12 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
     /// P90 Coverage@k: the smallest fraction of the index filling 90% of all users' top-k slots.
     case coverage
   }
+  /// Which metric.
   public let kind: Kind
+  /// Cut-off: how many of the top pins of each list the metric reads (1...10000 when parsed).
   public let k: Int
 
+  /// `kind@k`; `k`'s range is not checked here (`init?(parsing:)` checks it).
   public init(_ kind: Kind, _ k: Int) {
     self.kind = kind
     self.k = k
@@ -33,6 +37,7 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
     self.init(kind, k)
   }
 
+  /// `name@k` (`recall@10`): how configs write it, and the key of every estimate.
   public var description: String { "\(kind.rawValue)@\(k)" }
 
   /// Column title in reports.
