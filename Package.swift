@@ -16,6 +16,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    // `swift package generate-documentation` (DocC catalogs under Sources/<Module>/<Module>.docc).
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // C++ shim over Debian's static libfaiss.a (libfaiss-dev); see Sources/CFaiss/include/CFaiss.h.

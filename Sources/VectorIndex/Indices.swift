@@ -28,6 +28,10 @@ public final class IVFPQIndex: FaissIndex, @unchecked Sendable {
 
   /// - Parameters:
   ///   - dimension: must be divisible by `subQuantizers`.
+  ///   - lists: coarse centroids (inverted lists), at least 1.
+  ///   - subQuantizers: PQ codes per vector.
+  ///   - bitsPerCode: bits of each PQ code, 1...16 (8: 256 centroids per sub-quantizer).
+  ///   - metric: inner product (cosine for L2-normalized vectors) or squared L2.
   ///   - reranking: keep full vectors and re-rank a short list exactly (`IndexRefineFlat`).
   public init(
     dimension: Int, lists: Int, subQuantizers: Int, bitsPerCode: Int = 8,
