@@ -5,22 +5,53 @@ import Vectors
 /// Activations of one forward pass, kept for the backward pass, sized for a batch of B
 /// sequences of the model's length (reallocated only when B changes).
 final class Activations {
-  let batch: Int
-  let tokens: Int
+  // Shapes, llm.c style (row-major, last index fastest; token t of sequence b is row b * M + t):
+  //   B = sequences in the batch, M = sequence length (maxLength), H = hidden, D = outputDimension,
+  //   F = feed-forward width (4H), L = layers, NH = heads (H = NH x head size), C = contentDimension,
+  //   Et = typeEmbedding, Es = surfaceEmbedding, Ta = 2 * absolutePeriods.count + 1,
+  //   Tr = 2 * relativePeriods.count + 1, W = featureWidth = C + Et + Es + 1 + Ta + 2Tr (+ D with
+  //   pinIDEmbedding); in Model.swift: N = pins in the pin-tower batch, Hp = pinTowerHidden,
+  //   P = (position, label) pairs.
+  // "L x (B*M, H)" is an array of L buffers of that shape. With newestOnly, the last block's
+  // attentionOut, residual1, ln2/ln2Mean/ln2Rstd, fc1/fc1Gelu and residual[L], and the head's
+  // buffers, use rows 0..<B only (row b: sequence b's newest position).
+  let batch: Int  // B
+  let tokens: Int  // B*M
+  /// features (B*M, W): per-token input rows, groups at `FeatureColumns` offsets (zero for padding);
+  /// typeOut (B*M, Et), surfaceOut (B*M, Es): embedding lookups; absoluteOut (B*M, Ta),
+  /// toEndOut (B*M, Tr), gapOut (B*M, Tr): time encodings (cos, sin, log1p of each token's time).
   let features, typeOut, surfaceOut, absoluteOut, toEndOut, gapOut: FloatBuffer
   /// residual[l] is the input of block l; residual[layers] feeds the head.
-  let residual: [FloatBuffer]
+  let residual: [FloatBuffer]  // (L+1) x (B*M, H)
+  /// Per block, L x: ln1 (B*M, H): LN1 output; ln1Mean, ln1Rstd (B*M): its row means and 1/std;
+  /// qkv (B*M, 3H): each token's query, key, value (head h at columns h * H/NH of each);
+  /// attention (B, NH, M, M): softmax probabilities (zero above the diagonal);
+  /// attentionOut (B*M, H): the heads' weighted values, before the projection;
+  /// residual1 (B*M, H): x + proj(attentionOut), the input of the block's FFN half.
   let ln1, ln1Mean, ln1Rstd, qkv, attention, attentionOut, residual1: [FloatBuffer]
+  /// Per block, L x: ln2 (B*M, H): LN2 output; ln2Mean, ln2Rstd (B*M); fc1 (B*M, F): before
+  /// GELU; fc1Gelu (B*M, F): GELU(fc1), the input of fc2 (whose output + residual1 is residual[l + 1]).
   let ln2, ln2Mean, ln2Rstd, fc1, fc1Gelu: [FloatBuffer]
+  /// Head: finalNorm (B*M, H): LN of residual[L]; finalMean, finalRstd (B*M); head1 (B*M, H);
+  /// head1Gelu (B*M, H); head2 (B*M, D): before normalization; output (B*M, D): the L2-normalized
+  /// user vectors; outputNorms (B*M): the L2 norm of each head2 row.
   let finalNorm, finalMean, finalRstd, head1, head1Gelu, head2, output, outputNorms: FloatBuffer
   // Gradient scratch.
+  /// One buffer each, reused by every block: dResidual (B*M, H): gradient w.r.t. the residual stream
+  /// (residual[l + 1], then residual1[l], then residual[l] as block l is undone); dNorm (B*M, H):
+  /// w.r.t. a layer-norm output (finalNorm, ln2, ln1); dQKV (B*M, 3H); dAttentionOut (B*M, H);
+  /// dFC1 (B*M, F): w.r.t. fc1; dFC1Gelu (B*M, F): w.r.t. fc1Gelu; dAttentionScratch (B, NH, M, M):
+  /// dP (w.r.t. attention), then in place the pre-softmax scores' gradient; dFeatures (B*M, W).
   let dResidual, dNorm, dQKV, dAttentionOut, dFC1, dFC1Gelu, dAttentionScratch, dFeatures: FloatBuffer
+  /// dHead1 (B*M, H), dHead1Gelu (B*M, H), dHead2 (B*M, D): w.r.t. head1, head1Gelu, head2;
+  /// dGroup (B*M, G): one feature group's gradient rows, G its width (Et, Es, Ta, Tr or D);
+  /// allocated B*M x max(Tr, Ta, Et, Es, D with pinIDEmbedding).
   let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
-  var typeIDs: [Int32]
-  var surfaceIDs: [Int32]
+  var typeIDs: [Int32]  // (B*M)
+  var surfaceIDs: [Int32]  // (B*M)
   /// Pin-ID row of each token (-1 for padding and for pins outside the table).
-  var pinIDs: [Int32]
-  var times: (absolute: [Double], toEnd: [Double], gap: [Double])
+  var pinIDs: [Int32]  // (B*M)
+  var times: (absolute: [Double], toEnd: [Double], gap: [Double])  // 3 x (B*M), seconds
 
   init(config c: PinnerFormerConfig, batch: Int) {
     let n = batch * c.maxLength
@@ -236,10 +267,11 @@ extension PinnerFormerModel {
     let hs = h / c.heads
     let scale = 1 / Float(hs).squareRoot()
     let qkv = a.qkv[l].pointer
-    let attended = a.attentionOut[l].pointer
+    let attended = a.attentionOut[l].pointer  // rows 0..<B used: (B, H), one per sequence
     Parallel.forEach(b) { seq in
       let newest = max(s.lengths[seq] - 1, 0)
       let base = qkv + seq * m * 3 * h
+      // (newest + 1): one head's scaled scores over positions 0...newest, then their exponentials.
       var scores = [Float](repeating: 0, count: newest + 1)
       for head in 0..<c.heads {
         let q = base + newest * 3 * h + head * hs

@@ -19,6 +19,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
+  /// Sampled-softmax logits: (P, N), or (P, 1 + N - inBatchCount) without in-batch negatives
+  /// (at least that many floats: kept while big enough).
   private var logitScratch: FloatBuffer?
 
   /// A reusable buffer of at least `count` floats for the logits (contents undefined).
@@ -65,9 +67,13 @@ public final class PinnerFormerModel: @unchecked Sendable {
   // MARK: Pin tower
 
   final class PinTowerActivations {
-    let count: Int
+    // Shapes use the symbols defined at the top of `Activations` (Encoder.swift); N = `count`.
+    let count: Int  // N
     /// The pins of the last forward (their pin-ID rows receive the gradient).
-    var pins: [Int32] = []
+    var pins: [Int32] = []  // (N)
+    /// input (N, C): content rows; hidden (N, Hp): before GELU; hiddenGelu (N, Hp); output (N, D):
+    /// MLP output plus the pin-ID row; normalized (N, D): the L2-normalized pin vectors; norms (N);
+    /// dHiddenGelu (N, Hp), dHidden (N, Hp), dOutput (N, D): w.r.t. hiddenGelu, hidden, output.
     let input, hidden, hiddenGelu, output, normalized, norms, dHiddenGelu, dHidden, dOutput: FloatBuffer
     init(count: Int, config c: PinnerFormerConfig) {
       self.count = count
@@ -166,18 +172,18 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix) -> Double {
     let c = config
     let d = c.outputDimension
-    let users = encoderForward(batch.sequences, content: content)
-    let pins = pinTowerForward(batch.candidates, content: content)
+    let users = encoderForward(batch.sequences, content: content)  // (B*M, D)
+    let pins = pinTowerForward(batch.candidates, content: content)  // (N, D)
     let pairs = batch.pairTokens.count
     // Gather the user vectors of the pairs.
-    var u = [Float](repeating: 0, count: pairs * d)
+    var u = [Float](repeating: 0, count: pairs * d)  // (P, D)
     for (i, token) in batch.pairTokens.enumerated() {
       for j in 0..<d { u[i * d + j] = users[token * d + j] }
     }
-    let dPins = FloatBuffer(count: batch.candidates.count * d)
-    var du = [Float](repeating: 0, count: pairs * d)
+    let dPins = FloatBuffer(count: batch.candidates.count * d)  // (N, D)
+    var du = [Float](repeating: 0, count: pairs * d)  // (P, D)
     let loss = sampledSoftmax(batch, users: &u, pins: pins.pointer, dUsers: &du, dPins: dPins.pointer)
-    let dUsers = FloatBuffer(count: batch.sequences.count * batch.sequences.length * d)
+    let dUsers = FloatBuffer(count: batch.sequences.count * batch.sequences.length * d)  // (B*M, D)
     for (i, token) in batch.pairTokens.enumerated() {
       for j in 0..<d { dUsers[token * d + j] += du[i * d + j] }
     }
@@ -209,7 +215,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
       return result
     }
     let d = config.outputDimension
-    let out = encoderForward(sequences, content: content, newestOnly: true)
+    let out = encoderForward(sequences, content: content, newestOnly: true)  // (B*M, D), rows 0..<B used
     return VectorMatrix(dimension: d, count: sequences.count) { result in
       for b in 0..<sequences.count {
         for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[b * d + j] : 0 }
@@ -229,7 +235,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     result.reserveCapacity(rows: content.count)
     for start in stride(from: 0, to: content.count, by: batchSize) {
       let ids = (start..<min(start + batchSize, content.count)).map { Int32($0) }
-      let out = pinTowerForward(ids, content: content)
+      let out = pinTowerForward(ids, content: content)  // (N, D), N = ids.count
       for i in 0..<ids.count { result.append(UnsafeBufferPointer(start: out.pointer + i * d, count: d)) }
     }
     return result
