@@ -70,7 +70,8 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "CommandLineSupport", "Linalg", "PinData", "RetrievalEval", "RetrievalStage",
+        "ANNEvaluation", "CommandLineSupport", "Linalg", "PinData", "PinnerFormer", "RetrievalEval",
+        "RetrievalStage",
         "VectorIndex",
         "Vectors", "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],

@@ -2,17 +2,24 @@ import ANNEvaluation
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import PinnerFormer
 import Randomness
+import RetrievalStage
 import VectorIndex
 import Vectors
 
 /// The evaluation harness: `run` (the default) compares PinnerFormer, PinnerSage and baselines
 /// on the embedded synthetic corpus; `ann` measures the index trade-off; `dataset` inspects data.
+/// What `--version` prints: the package version and the file formats and worlds it reads and writes.
+let versionText =
+  "pinretrieval 0.4.0 (retrieval bundle format \(RetrievalBundle.formatVersion), checkpoint format \(Checkpoint.version), synthetic worlds v1 and v2)"
+
 @main
 struct EvalRetrieval: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
+    version: versionText,
     subcommands: [
       Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self, Embed.self,
       IndexCommand.self,

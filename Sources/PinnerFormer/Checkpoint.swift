@@ -9,7 +9,8 @@ import Vectors
 /// `__metadata__`; AdamW's moments are optional extra tensors, so training can resume.
 public enum Checkpoint {
   static let format = "pinretrieval.pinnerformer"
-  static let version = 1
+  /// The checkpoint format version this library writes and reads.
+  public static let version = 1
 
   /// What a checkpoint holds besides the model.
   public struct Extras: Sendable {

@@ -41,6 +41,21 @@ import Testing
     #expect(result.stderr.contains(expected), "\(result.stderr)")
   }
 
+  @Test func versionNamesTheFormats() throws {
+    let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+      .appendingPathComponent("eval-retrieval")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = ["--version"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(output.hasPrefix("pinretrieval ") && output.contains("retrieval bundle format 1"), "\(output)")
+  }
+
   @Test func retrieveWithAHugeKAndExcludedHistoryReturnsResults() throws {
     let bundle = try exportedPinnerFormer()
     let a = trainedRun.artifacts
