@@ -73,26 +73,30 @@ struct DatasetCommand: ParsableCommand {
   }
 }
 
-/// Where the data comes from: `--dataset synthetic|ml-100k|PATH`.
+/// Where the data comes from: `--dataset synthetic|ml-100k|PATH`, or `--config FILE`.
 struct DatasetOptions: ParsableArguments {
+  @Option(help: "JSON or YAML file of configuration overrides (as `run --config`); the flags below apply on top.")
+  var config: String?
   @Option(
     help:
       "synthetic (the embedded default), ml-100k (fetch with Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
-  var dataset = "synthetic"
+  var dataset: String?
   @Option(help: "For a CSV/TSV path: a JSON file with the DelimitedLogFormat (column names, delimiter, ...).")
   var format: String?
   @Option(help: "Pin content embeddings (.npy, one float32 row per pin in first-appearance order).")
   var embeddings: String?
+  @Option(help: "Synthetic corpus: world version (v1, v2, v3).") var world: String?
   @Option(help: "Synthetic corpus: pins.") var pins: Int?
   @Option(help: "Synthetic corpus: users.") var users: Int?
   @Option(help: "Synthetic corpus: seed.") var seed: UInt64?
 
   /// The data set, loaded as the harness loads it (`EvaluationDataset.load`).
   func load() throws -> EvaluationDataset {
-    var config = ExperimentConfig()
-    config.dataset = dataset
-    config.format = format ?? ""
-    config.embeddings = embeddings ?? ""
+    var config = try self.config.map { try ExperimentConfig.load(from: $0) } ?? ExperimentConfig()
+    if let dataset { config.dataset = dataset }
+    if let format { config.format = format }
+    if let embeddings { config.embeddings = embeddings }
+    if let world { config.synthetic.world = world }
     if let pins { config.synthetic.pins = pins }
     if let users { config.synthetic.users = users }
     if let seed { config.synthetic.seed = seed }

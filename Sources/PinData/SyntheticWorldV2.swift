@@ -3,8 +3,10 @@ import Foundation
 import Randomness
 import Vectors
 
-/// Parameters of world v2 (`Datasets/README.md`, "World v2", where each value has its reason).
-/// `SyntheticConfig` holds what both worlds share (pins, users, topics, days, dimension, skews).
+/// Parameters of worlds v2 and v3 (`Datasets/README.md`, "World v2" and "World v3", where each
+/// value has its reason): v3 is v2's generative model with the re-engagement and burst changes
+/// of its calibration log, so both read this block; `init(version:)` gives each version's values.
+/// `SyntheticConfig` holds what every world shares (pins, users, topics, days, dimension, skews).
 public struct WorldV2Parameters: Sendable, Codable, Equatable {
   /// Days simulated before the `days` of `SyntheticConfig`; content embeddings use only these.
   public var burnInDays = 28
@@ -51,8 +53,17 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   public var chainReach = 4
   /// Share of sessions that start near their topic's peak hour.
   public var topicPeakShare = 0.5
-  /// Probability that a drawn pin the user already acted on is kept (else redrawn, up to 8 times).
+  /// Probability that a drawn pin the user already acted on is kept (else replaced: see
+  /// `redrawFromUnengaged`).
   public var revisitProbability = 0.05
+  /// How a drawn pin the user already acted on is replaced when it is not kept. false (v2): up
+  /// to 8 fresh draws, each again kept with `revisitProbability`, and the last one kept, so a
+  /// heavy user who has acted on a topic's popular pins re-engages far more often than the
+  /// parameter says. true (v3): one exact draw from the user's distribution over the topic's
+  /// pins they have not acted on (kept only when every pin of the topic has been acted on), so
+  /// the share of draws that re-engage is exactly `revisitProbability` of those that hit an
+  /// engaged pin.
+  public var redrawFromUnengaged = false
   /// Share of the content inner product that comes from topic geometry (the rest: co-engagement).
   public var geometryWeight = 0.6
   /// Norm of a sub-region centre's offset from its topic centre, and of a pin's from its sub-region's.
@@ -64,6 +75,20 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
 
   /// The default parameters (`Datasets/README.md`, "World v2").
   public init() {}
+
+  /// The parameters of a world version: v3's differ from v2's in the three values its
+  /// calibration log gives (`Datasets/README.md`, "World v3"); any other name gets v2's.
+  public init(version: String) {
+    self.init()
+    if version == "v3" {
+      redrawFromUnengaged = true
+      revisitProbability = Self.v3RevisitProbability
+      burstRelatedShare = 1
+    }
+  }
+
+  /// v3's keep probability, calibrated on world statistics only (`Datasets/README.md`).
+  static let v3RevisitProbability = 0.05
 
   func validate() throws(DataError) {
     func check(_ ok: Bool, _ key: String, _ reason: String) throws(DataError) {
@@ -472,11 +497,20 @@ extension WorldV2 {
         let preferred = preferredRegion(user: user, topic: actionTopic)
         var place = nextPlace(topic: actionTopic, preferred: preferred, previous: previous, &rng)
         var pin = pinsOfTopic[actionTopic][place]
-        var tries = 0
-        while tries < 8 && engaged.contains(pin) && rng.nextUnitDouble() >= p.revisitProbability {
-          place = draw(topic: actionTopic, preferred: preferred, &rng)
-          pin = pinsOfTopic[actionTopic][place]
-          tries += 1
+        if p.redrawFromUnengaged {
+          if engaged.contains(pin) && rng.nextUnitDouble() >= p.revisitProbability,
+            let fresh = unengagedPlace(topic: actionTopic, preferred: preferred, engaged: engaged, &rng)
+          {
+            place = fresh
+            pin = pinsOfTopic[actionTopic][place]
+          }
+        } else {
+          var tries = 0
+          while tries < 8 && engaged.contains(pin) && rng.nextUnitDouble() >= p.revisitProbability {
+            place = draw(topic: actionTopic, preferred: preferred, &rng)
+            pin = pinsOfTopic[actionTopic][place]
+            tries += 1
+          }
         }
         engaged.insert(pin)
         previous = (actionTopic, place)
@@ -493,6 +527,32 @@ extension WorldV2 {
         time += Int64(duration) + Int64(15 * exp(0.7 * Double(rng.nextGaussian())))
       }
     }
+  }
+
+  /// A draw from π_{u,t} restricted to the pins the user has not acted on (a place in the
+  /// topic's order), or nil when they have acted on every pin of the topic. Rejection sampling
+  /// first (cheap while the engaged pins hold little of the mass), then, if 32 draws all hit
+  /// engaged pins, the exact conditional by one pass over the topic: either way the result is
+  /// distributed as π_{u,t}(q) / (1 − π_{u,t}(engaged)) over unengaged pins q.
+  func unengagedPlace(topic t: Int, preferred: Int, engaged: Set<Int32>, _ rng: inout SeededGenerator) -> Int? {
+    let pins = pinsOfTopic[t]
+    for _ in 0..<32 {
+      let place = draw(topic: t, preferred: preferred, &rng)
+      if !engaged.contains(pins[place]) { return place }
+    }
+    var total = 0.0
+    for pin in pins where !engaged.contains(pin) { total += pinProbability(Int(pin), preferred: preferred) }
+    guard total > 0 else { return nil }
+    var u = rng.nextUnitDouble() * total
+    var last: Int? = nil
+    for (place, pin) in pins.enumerated() where !engaged.contains(pin) {
+      let mass = pinProbability(Int(pin), preferred: preferred)
+      guard mass > 0 else { continue }
+      last = place
+      u -= mass
+      if u < 0 { return place }
+    }
+    return last  // rounding left u a hair above 0: the last unengaged pin with mass
   }
 
   /// The next pin's place in the topic's order: a Metropolis step to a pin within `chainReach`

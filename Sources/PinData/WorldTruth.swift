@@ -140,18 +140,42 @@ public struct WorldTruth: Sendable {
   }
 
   /// P(at least one positive engagement of each pin in (from, to]) ≈ 1 − exp(−expected count);
-  /// pins in `engaged` are scaled by the re-engagement rate.
+  /// `engaged` (the user's pins before `from`) under the re-engagement filter (`applyReengagement`).
   public func engagementProbabilities(user: Int32, from: Int64, to: Int64, engaged: Set<Int32> = [])
     -> [Float]
   {
     var expected = expectedPositives(user: user, from: from, to: to)
-    for pin in engaged { expected[Int(pin)] *= world.p.revisitProbability }
+    applyReengagement(&expected, user: user, engaged: engaged)
     return expected.map { Float(1 - exp(-$0)) }
+  }
+
+  /// The re-engagement filter applied to expected counts (`expectedPositives`): a draw of an
+  /// engaged pin is kept with probability k (`revisitProbability`). In v3 a draw not kept goes to
+  /// the user's unengaged pins of the same topic in proportion to π_{u,t}, so each unengaged pin of
+  /// topic t gets (1 − k·π(E_t)) / (1 − π(E_t)) times its draws, π(E_t) being the user's mass on
+  /// the topic's engaged pins. E_t grows during the window, so this is exact for the window's
+  /// first draw and close after. v2 (redraws from the full distribution) scales engaged pins only.
+  func applyReengagement(_ expected: inout [Double], user: Int32, engaged: Set<Int32>) {
+    let keep = world.p.revisitProbability
+    for pin in engaged { expected[Int(pin)] *= keep }
+    guard world.p.redrawFromUnengaged, !engaged.isEmpty else { return }
+    var engagedMass = [Int: Double]()
+    var preferred = [Int: Int]()
+    for pin in engaged.sorted() {  // sums in a fixed order (a set's order changes per process)
+      let t = Int(world.topicOfPin[Int(pin)])
+      let region = preferred[t] ?? world.preferredRegion(user: user, topic: t)
+      preferred[t] = region
+      engagedMass[t, default: 0] += world.pinProbability(Int(pin), preferred: region)
+    }
+    for (t, mass) in engagedMass where mass < 1 - 1e-12 {
+      let factor = (1 - keep * mass) / (1 - mass)
+      for pin in world.pinsOfTopic[t] where !engaged.contains(pin) { expected[Int(pin)] *= factor }
+    }
   }
 
   /// For each user, the top `k` dense pin ids by true engagement probability in (from, to]
   /// (ties: smaller id): `newPins` without the user's `engaged` pins, `allPositives` with them
-  /// scaled by the re-engagement rate. Users are ranked in parallel.
+  /// under the re-engagement filter (`applyReengagement`). Users are ranked in parallel.
   public func ceilingLists(users: [Int32], from: Int64, to: Int64, k: Int, engaged: [Set<Int32>])
     -> (newPins: [[Int64]], allPositives: [[Int64]])
   {
@@ -161,7 +185,7 @@ public struct WorldTruth: Sendable {
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       for u in stride(from: w, to: users.count, by: workers) {
         var expected = expectedPositives(user: users[u], from: from, to: to)
-        for pin in engaged[u] { expected[Int(pin)] *= world.p.revisitProbability }
+        applyReengagement(&expected, user: users[u], engaged: engaged[u])
         let all = Self.top(k, of: expected)
         for pin in engaged[u] { expected[Int(pin)] = -1 }
         (slots.buffer.baseAddress! + u).initialize(to: (Self.top(k, of: expected), all))

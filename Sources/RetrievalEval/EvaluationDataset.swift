@@ -67,12 +67,12 @@ public struct EvaluationDataset: Sendable {
       let name =
         v1
         ? "synthetic world v1 (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.days) days, seed \(s.seed))"
-        : "synthetic world v2 (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.v2.burnInDays) burn-in + \(s.days) days, seed \(s.seed))"
+        : "synthetic world \(s.world) (\(s.pins) pins, \(s.users) users, \(s.topics) topics, \(s.v2.burnInDays) burn-in + \(s.days) days, seed \(s.seed))"
       let geometry = Int((s.v2.geometryWeight * 100).rounded())
       let content =
         v1
         ? "v1 content embeddings (topic centre + noise: no engagement signal)"
-        : "world v2 content embeddings (\(s.dimension)-d: \(geometry)% topic geometry, \(100 - geometry)% co-engagement of the \(s.v2.burnInDays) burn-in days only)"
+        : "world \(s.world) content embeddings (\(s.dimension)-d: \(geometry)% topic geometry, \(100 - geometry)% co-engagement of the \(s.v2.burnInDays) burn-in days only)"
       return EvaluationDataset(
         name: name, log: corpus.log, rule: .pinnerFormer, topics: corpus.topics,
         embeddings: corpus.embeddings,

@@ -217,7 +217,15 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   /// These values with `overrides` (a parsed JSON/YAML object) applied; unknown keys and values
   /// of the wrong type throw, naming the key.
   public func overridden(by overrides: Any, file: String) throws -> ExperimentConfig {
-    let template = try JSONSerialization.jsonObject(with: JSONEncoder().encode(self))
+    // A new `synthetic.world` chooses the defaults of the world's parameter block (v3 presets
+    // some of them), so the given `synthetic.v2` keys apply on top of that version's values.
+    var base = self
+    if let world = ((overrides as? [String: Any])?["synthetic"] as? [String: Any])?["world"] as? String,
+      world != base.synthetic.world
+    {
+      base.synthetic.world = world
+    }
+    let template = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base))
     let merged = try Self.merge(overrides, into: template, like: self, path: "", file: file)
     do {
       var config = try JSONDecoder().decode(
