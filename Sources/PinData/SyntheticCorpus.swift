@@ -5,11 +5,12 @@ import Vectors
 
 /// Parameters of the synthetic Pinterest-like world (see `Datasets/README.md`).
 public struct SyntheticConfig: Sendable, Codable, Equatable {
-  /// `v3` (v2 with its calibration log's corrections: `Datasets/README.md`, "World v3"), `v2`
+  /// `v3` (the default: v2 with its calibration log's corrections, `Datasets/README.md`, "World
+  /// v3"), `v2`
   /// ("World v2") or `v1` (the earlier world; with 50,000 pins, 4,000 users and 60 days it
   /// reproduces the earlier reports: `Eval/configs/world-v1.yaml`). Setting it resets `v2` to
   /// that version's parameters (`WorldV2Parameters(version:)`); change them afterwards.
-  public var world = "v2" {
+  public var world = "v3" {
     didSet { v2 = WorldV2Parameters(version: world) }
   }
   /// Number of pins (at least `topics`: every topic gets one).
@@ -53,9 +54,9 @@ public struct SyntheticConfig: Sendable, Codable, Equatable {
   /// Seed of every random draw: the same config gives the same corpus, byte for byte.
   public var seed: UInt64 = 1
   /// The parameters of worlds v2 and v3 (v3 presets some of them: `WorldV2Parameters(version:)`).
-  public var v2 = WorldV2Parameters()
+  public var v2 = WorldV2Parameters(version: "v3")
 
-  /// The default world: v2 with 40,000 pins, 10,000 users, 350 topics and 84 days.
+  /// The default world: v3 with 40,000 pins, 10,000 users, 350 topics and 84 days.
   public init() {}
 
   func validate() throws(DataError) {

@@ -88,7 +88,7 @@ public struct WorldV2Parameters: Sendable, Codable, Equatable {
   }
 
   /// v3's keep probability, calibrated on world statistics only (`Datasets/README.md`).
-  static let v3RevisitProbability = 0.05
+  static let v3RevisitProbability = 0.10
 
   func validate() throws(DataError) {
     func check(_ ok: Bool, _ key: String, _ reason: String) throws(DataError) {
@@ -494,14 +494,14 @@ extension WorldV2 {
           exploring = true
         }
         guard !pinsOfTopic[actionTopic].isEmpty else { continue }
-        let preferred = preferredRegion(user: user, topic: actionTopic)
+        var preferred = preferredRegion(user: user, topic: actionTopic)
         var place = nextPlace(topic: actionTopic, preferred: preferred, previous: previous, &rng)
         var pin = pinsOfTopic[actionTopic][place]
         if p.redrawFromUnengaged {
           if engaged.contains(pin) && rng.nextUnitDouble() >= p.revisitProbability,
-            let fresh = unengagedPlace(topic: actionTopic, preferred: preferred, engaged: engaged, &rng)
+            let fresh = unengagedDraw(user: user, topic: actionTopic, engaged: engaged, &rng)
           {
-            place = fresh
+            (actionTopic, preferred, place) = fresh
             pin = pinsOfTopic[actionTopic][place]
           }
         } else {
@@ -527,6 +527,27 @@ extension WorldV2 {
         time += Int64(duration) + Int64(15 * exp(0.7 * Double(rng.nextGaussian())))
       }
     }
+  }
+
+  /// v3's replacement of a drawn pin the user already acted on: a draw from their unengaged pins
+  /// of topic `t` (`unengagedPlace`), or, when they have acted on every pin of `t` (a small topic
+  /// in a 40,000-pin world; a real corpus never runs out), from one of `t`'s related topics, tried
+  /// in a random order, as a feed with nothing new in a topic serves adjacent ones. nil: every
+  /// pin of `t` and of its related topics has been acted on (the drawn pin is kept).
+  func unengagedDraw(user: Int32, topic t: Int, engaged: Set<Int32>, _ rng: inout SeededGenerator)
+    -> (topic: Int, preferred: Int, place: Int)?
+  {
+    var candidates = [t]
+    var neighbours = related[t]
+    rng.shuffle(&neighbours)
+    candidates += neighbours
+    for topic in candidates where !pinsOfTopic[topic].isEmpty {
+      let preferred = preferredRegion(user: user, topic: topic)
+      if let place = unengagedPlace(topic: topic, preferred: preferred, engaged: engaged, &rng) {
+        return (topic, preferred, place)
+      }
+    }
+    return nil
   }
 
   /// A draw from π_{u,t} restricted to the pins the user has not acted on (a place in the

@@ -72,6 +72,7 @@ extension ExperimentConfig {
 
   func validateSynthetic(_ v: inout ConfigValidator) throws(ConfigError) {
     let s = synthetic
+    try v.require(["v1", "v2", "v3"].contains(s.world), "synthetic.world", "v1, v2 or v3", s.world)
     try v.int("synthetic.topics", s.topics, 1...1_000_000)
     try v.int("synthetic.pins", s.pins, 1...Int(Int32.max))
     try v.require(s.pins >= s.topics, "synthetic.pins", "at least synthetic.topics (\(s.topics))", s.pins)

@@ -106,6 +106,7 @@ import Testing
   /// dictionary-and-loops implementation (commit eeca392) before the parallel one replaced it.
   @Test func worldV2ContentEmbeddingsAreUnchanged() throws {
     var config = SyntheticConfig()
+    config.world = "v2"
     config.pins = 3_000
     config.users = 600
     config.topics = 30

@@ -6,6 +6,7 @@ import Vectors
 /// A small v2 world (seconds to generate).
 func smallWorld(seed: UInt64 = 3) -> SyntheticConfig {
   var c = SyntheticConfig()
+  c.world = "v2"
   c.pins = 1500
   c.users = 400
   c.topics = 20

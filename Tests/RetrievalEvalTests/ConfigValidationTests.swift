@@ -1,4 +1,5 @@
 import Foundation
+import PinData
 import RetrievalEval
 import TestSupport
 import Testing
@@ -134,5 +135,17 @@ import Testing
     }
     // The data set loader (the first step of every run) checks it too.
     #expect(throws: ConfigError.self) { _ = try EvaluationDataset.load(config, packageRoot: directory) }
+  }
+
+  /// `synthetic.world: v3` starts from v3's parameters; the file's `synthetic.v2` keys apply on top.
+  @Test func aWorldVersionPresetsItsParametersBeforeTheFileIsApplied() throws {
+    let config = try ExperimentConfig.decode(
+      Data("synthetic: {world: v3, v2: {burstRate: 0.05}}".utf8), file: "c.yaml")
+    var expected = WorldV2Parameters(version: "v3")
+    expected.burstRate = 0.05
+    #expect(config.synthetic.world == "v3" && config.synthetic.v2 == expected)
+    let v2 = try ExperimentConfig.decode(Data("synthetic: {world: v2, v2: {burstRate: 0.05}}".utf8), file: "c.yaml")
+    #expect(!v2.synthetic.v2.redrawFromUnengaged && v2.synthetic.v2.revisitProbability == 0.05)
+    #expect(error("synthetic: {world: v4}") == "c.yaml: synthetic.world must be v1, v2 or v3, got v4")
   }
 }
