@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Synthetic corpus generation (world v2, the default, and v1 for reference) at the default scale
+# Synthetic corpus generation (world v3, the default; v2 and v1 for reference) at the default scale
 # and at 1,000,000 pins / 100,000 users, with 1 and 2 threads; writes Benchmarks/data-results.md.
 # Release build.
 set -euo pipefail
@@ -16,6 +16,8 @@ out=Benchmarks/data-results.md
   echo
   echo "| world | pins | days | users | actions | threads | seconds | speed-up vs 1 thread | peak RSS MiB |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  "$bin" --world v3 --runs 3
+  "$bin" --world v3 --pins 1000000 --users 100000 --runs 1
   "$bin" --world v2 --runs 3
   "$bin" --world v2 --pins 1000000 --users 100000 --runs 1
   "$bin" --world v1 --pins 50000 --users 4000 --days 60 --runs 3

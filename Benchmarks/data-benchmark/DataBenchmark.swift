@@ -11,7 +11,7 @@ import PinData
 struct DataBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "data-benchmark")
 
-  @Option(help: "Synthetic world version (v2: the default; v1: the earlier world).") var world =
+  @Option(help: "Synthetic world version (v3: the default; v2, v1: the earlier worlds).") var world =
     SyntheticConfig().world
   @Option var pins = SyntheticConfig().pins
   @Option var users = SyntheticConfig().users

@@ -162,44 +162,58 @@ struct Run: ParsableCommand {
   }
 }
 
-/// `eval-retrieval ablate --dims 8,32,64,128,256` (one axis): writes Reports/ablation-<axis>.md.
+extension AblationAxis: ExpressibleByArgument {}
+
+/// `eval-retrieval ablate dims 8,32,64,128,256` (one axis): writes Reports/ablation-<axis>.md.
 struct Ablate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Vary one PinnerFormer setting; writes Reports/ablation-<axis>.md.",
-    discussion: "Give exactly one axis. An axis flag without values (e.g. --dims '') runs its default values."
+    discussion:
+      "ablate AXIS [VALUES...]: values comma-separated or as separate arguments; none runs the axis's defaults. "
+      + "Axes and defaults: "
+      + AblationAxis.allCases.map { "\($0.rawValue) (\($0.defaultValues.joined(separator: ",")))" }.joined(
+        separator: "; ")
+      + ". The older form --<axis> VALUES still works."
   )
 
   @OptionGroup var options: ExperimentOptions
-  @Option(help: "Embedding dimensions D (default 8,32,64,128,256).") var dims: String?
-  @Option(help: "Objectives: nextAction, sasRec, allAction, denseAllAction.") var objectives: String?
-  @Option(help: "Negative sources: random, inBatch, mixed (each with and without log-Q).") var negatives:
-    String?
-  @Option(help: "Sequence lengths M (default 8,16,32,64,128).") var seqLens: String?
-  @Option(
-    help:
-      "Feature groups to drop one at a time: none, content, actionType, surface, duration, time, position.")
-  var features: String?
-  @Option(help: "Inference modes: once, daily, realtime (one trained model).") var inference: String?
+  @Argument(help: "The axis: \(AblationAxis.allCases.map(\.rawValue).joined(separator: ", ")).")
+  var axisName: AblationAxis?
+  @Argument(help: "Its values (default: the axis's defaults, listed above).") var values: [String] = []
+  @Option(help: .hidden) var dims: String?
+  @Option(help: .hidden) var objectives: String?
+  @Option(help: .hidden) var negatives: String?
+  @Option(help: .hidden) var seqLens: String?
+  @Option(help: .hidden) var features: String?
+  @Option(help: .hidden) var inference: String?
   @Option(
     help:
       "Directory of finished (seed, variant) results: each is stored as it finishes, and a rerun with the same configuration reuses them (for ablations longer than one session)."
   )
   var resume: String?
 
+  /// The axis and its values: from the arguments, or from the one older `--<axis>` flag given.
   func axis() throws -> (AblationAxis, [String]) {
-    let given: [(AblationAxis, String?)] = [
+    let flags: [(AblationAxis, String?)] = [
       (.dims, dims), (.objectives, objectives), (.negatives, negatives), (.seqLens, seqLens),
       (.features, features), (.inference, inference),
     ]
-    let chosen = given.filter { $0.1 != nil }
-    guard chosen.count == 1, let (axis, list) = chosen.first, let list else {
+    var chosen: [(AblationAxis, [String])] = flags.compactMap { flag in flag.1.map { (flag.0, [$0]) } }
+    if let axisName { chosen.append((axisName, values)) }
+    guard chosen.count == 1, let (named, lists) = chosen.first else {
       throw ValidationError(
-        "give exactly one axis: \(AblationAxis.allCases.map { "--\($0.rawValue)" }.joined(separator: ", "))")
+        "give exactly one axis: ablate <\(AblationAxis.allCases.map(\.rawValue).joined(separator: "|"))> [values]")
     }
-    let values = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-      !$0.isEmpty
+    let parsed: [String] = lists.flatMap { list in
+      list.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
     }
-    return (axis, values.isEmpty ? axis.defaultValues : values)
+    if parsed.contains(where: { $0.isEmpty }) && !(lists.count == 1 && lists[0].isEmpty) {
+      throw ValidationError("ablate \(named.rawValue): empty value in '\(lists.joined(separator: " "))'")
+    }
+    let given = parsed.filter { !$0.isEmpty }
+    return (named, given.isEmpty ? named.defaultValues : given)
   }
 
   func validate() throws { _ = try axis() }

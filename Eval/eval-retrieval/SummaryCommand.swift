@@ -24,22 +24,23 @@ struct Summary: ParsableCommand {
       else { continue }
       let report = String(file.dropLast(5)) + ".md"
       let comparison: Comparison
-      let seeds: String
+      let config: ExperimentConfig
       if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
-        comparison = run.outcome
-        seeds = run.config.seeds.map(String.init).joined(separator: ",")
+        (comparison, config) = (run.outcome, run.config)
       } else if let ablation = try? JSONDecoder().decode(Ablate.JSONOutput.self, from: data) {
-        comparison = ablation.outcome.comparison
-        seeds = ablation.config.seeds.map(String.init).joined(separator: ",")
+        (comparison, config) = (ablation.outcome.comparison, ablation.config)
       } else {
         progress("skipped \(file): not the JSON of a run or an ablation of this version")
         stale.append("[\(report)](\(report))")
         continue
       }
-      sources.append("[\(report)](\(report)) (seeds \(seeds))")
+      let seeds = config.seeds.map(String.init).joined(separator: ",")
+      // Which data: reports on several worlds (the default and a superseded one) sit side by side.
+      let dataName = config.dataset == "synthetic" ? "world \(config.synthetic.world)" : config.dataset
+      sources.append("[\(report)](\(report)) (\(dataName), seeds \(seeds))")
       for c in comparison.claims {
         rows.append(
-          "| \(c.claim) | \(c.paper) | \(c.targetSet.rawValue), \(c.metric) | \(Self.f(c.largerEstimate)) vs \(Self.f(c.smallerEstimate)) | \(Self.f(c.difference)) | **\(c.verdict.rawValue)** | [\(report)](\(report)) |"
+          "| \(dataName) | \(c.claim) | \(c.paper) | \(c.targetSet.rawValue), \(c.metric) | \(Self.f(c.largerEstimate)) vs \(Self.f(c.smallerEstimate)) | \(Self.f(c.difference)) | **\(c.verdict.rawValue)** | [\(report)](\(report)) |"
         )
       }
     }
@@ -56,8 +57,8 @@ struct Summary: ParsableCommand {
       t += "\(stale.joined(separator: ", ")).\n\n"
     }
     t +=
-      "| claim | paper | target set, metric | ours: larger vs smaller | difference [95%] | verdict | report |\n"
-    t += "| --- | --- | --- | --- | --- | --- | --- |\n"
+      "| data | claim | paper | target set, metric | ours: larger vs smaller | difference [95%] | verdict | report |\n"
+    t += "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
     t += rows.joined(separator: "\n") + "\n"
     try AtomicFile.write(Data(t.utf8), to: reports + "/README.md")
     progress("wrote \(reports)/README.md (\(rows.count) claims from \(sources.count) reports)")

@@ -27,6 +27,13 @@ func smallWorldV3(seed: UInt64 = 3) -> SyntheticConfig {
     #expect(c.v2 == WorldV2Parameters())
   }
 
+  @Test func sameSeedSameBytesWhateverTheThreads() throws {
+    let one = try SyntheticCorpus.generate(smallWorldV3(), threads: 1)
+    let two = try SyntheticCorpus.generate(smallWorldV3(), threads: 2)
+    #expect(one.log == two.log && one.embeddings == two.embeddings)
+    #expect(one.log != (try SyntheticCorpus.generate(smallWorld(), threads: 2)).log)  // v2 differs
+  }
+
   /// The replacement of an engaged pin is distributed as π_{u,t}(q) / (1 − π_{u,t}(E)) over the
   /// unengaged pins q, both while rejection sampling finds them and when only the exact pass does.
   @Test func unengagedDrawIsTheExactConditional() throws {

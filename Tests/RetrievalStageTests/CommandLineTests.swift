@@ -41,6 +41,18 @@ import Testing
     #expect(result.stderr.contains(expected), "\(result.stderr)")
   }
 
+  @Test(arguments: [
+    (["ablate"], "give exactly one axis: ablate <dims|objectives|negatives|seq-lens|features|inference>"),
+    (["ablate", "dims", "--objectives", "sasRec"], "give exactly one axis"),
+    (["ablate", "dims", "8,,32"], "ablate dims: empty value in '8,,32'"),
+    (["ablate", "depth"], "The value 'depth' is invalid for '<axis-name>'"),
+  ])
+  func ablateNeedsOneAxisAndWellFormedValues(_ arguments: [String], _ expected: String) throws {
+    let result = try run(arguments)
+    #expect(!result.signaled && result.status != 0)
+    #expect(result.stderr.contains(expected), "\(result.stderr)")
+  }
+
   @Test func versionNamesTheFormats() throws {
     let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
       .appendingPathComponent("eval-retrieval")
