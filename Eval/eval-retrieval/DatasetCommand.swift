@@ -75,7 +75,8 @@ struct DatasetCommand: ParsableCommand {
 
 /// Where the data comes from: `--dataset synthetic|ml-100k|PATH`, or `--config FILE`.
 struct DatasetOptions: ParsableArguments {
-  @Option(help: "JSON or YAML file of configuration overrides (as `run --config`); the flags below apply on top.")
+  @Option(
+    help: "JSON or YAML file of configuration overrides (as `run --config`); the flags below apply on top.")
   var config: String?
   @Option(
     help:

@@ -202,7 +202,8 @@ struct Ablate: ParsableCommand {
     if let axisName { chosen.append((axisName, values)) }
     guard chosen.count == 1, let (named, lists) = chosen.first else {
       throw ValidationError(
-        "give exactly one axis: ablate <\(AblationAxis.allCases.map(\.rawValue).joined(separator: "|"))> [values]")
+        "give exactly one axis: ablate <\(AblationAxis.allCases.map(\.rawValue).joined(separator: "|"))> [values]"
+      )
     }
     let parsed: [String] = lists.flatMap { list in
       list.split(separator: ",", omittingEmptySubsequences: false).map {

@@ -555,7 +555,8 @@ extension WorldV2 {
   /// first (cheap while the engaged pins hold little of the mass), then, if 32 draws all hit
   /// engaged pins, the exact conditional by one pass over the topic: either way the result is
   /// distributed as π_{u,t}(q) / (1 − π_{u,t}(engaged)) over unengaged pins q.
-  func unengagedPlace(topic t: Int, preferred: Int, engaged: Set<Int32>, _ rng: inout SeededGenerator) -> Int? {
+  func unengagedPlace(topic t: Int, preferred: Int, engaged: Set<Int32>, _ rng: inout SeededGenerator) -> Int?
+  {
     let pins = pinsOfTopic[t]
     for _ in 0..<32 {
       let place = draw(topic: t, preferred: preferred, &rng)

@@ -43,7 +43,8 @@ func smallWorldV3(seed: UInt64 = 3) -> SyntheticConfig {
     let preferred = world.preferredRegion(user: user, topic: t)
     let pins = world.pinsOfTopic[t]
     let byMass = pins.sorted {
-      world.pinProbability(Int($0), preferred: preferred) > world.pinProbability(Int($1), preferred: preferred)
+      world.pinProbability(Int($0), preferred: preferred)
+        > world.pinProbability(Int($1), preferred: preferred)
     }
     // Light: the 5 likeliest pins engaged. Heavy: all but 6 of the least likely engaged, so the
     // 32 rejection draws almost always fail and the exact pass decides.

@@ -144,7 +144,8 @@ import Testing
     var expected = WorldV2Parameters(version: "v3")
     expected.burstRate = 0.05
     #expect(config.synthetic.world == "v3" && config.synthetic.v2 == expected)
-    let v2 = try ExperimentConfig.decode(Data("synthetic: {world: v2, v2: {burstRate: 0.05}}".utf8), file: "c.yaml")
+    let v2 = try ExperimentConfig.decode(
+      Data("synthetic: {world: v2, v2: {burstRate: 0.05}}".utf8), file: "c.yaml")
     #expect(!v2.synthetic.v2.redrawFromUnengaged && v2.synthetic.v2.revisitProbability == 0.05)
     #expect(error("synthetic: {world: v4}") == "c.yaml: synthetic.world must be v1, v2 or v3, got v4")
   }

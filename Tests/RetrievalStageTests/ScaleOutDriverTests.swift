@@ -35,7 +35,9 @@ import Testing
       .deletingLastPathComponent()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.python)
-    process.arguments = [root.appendingPathComponent("scale-out/test_driver.py").path, "--binary", binary.path]
+    process.arguments = [
+      root.appendingPathComponent("scale-out/test_driver.py").path, "--binary", binary.path,
+    ]
     let outputPath = temporaryDirectory() + "/driver-test.log"
     _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
