@@ -129,4 +129,31 @@ func smallWorldV3(seed: UInt64 = 3) -> SyntheticConfig {
     let other = pins.isEmpty ? 0 : (t + 1) % c.topics
     for pin in truth.world.pinsOfTopic[other] { #expect(scaled[Int(pin)] == raw[Int(pin)]) }
   }
+
+  /// World v3's log and content embeddings (a small world) are the bytes v3 had when its first
+  /// report was made (commit 9cce5e1): a speed change must keep them, a change of behaviour is
+  /// a new world version. FNV-1a over every action's fields and the embeddings' bit patterns.
+  @Test func worldV3BytesAreUnchanged() throws {
+    var config = SyntheticConfig()
+    config.pins = 3_000
+    config.users = 600
+    config.topics = 30
+    config.days = 30
+    let corpus = try SyntheticCorpus.generate(config, threads: 2)
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
+    let log = corpus.log
+    for i in 0..<log.count {
+      mix(UInt64(UInt32(bitPattern: log.users[i])))
+      mix(UInt64(UInt32(bitPattern: log.pins[i])))
+      mix(UInt64(bitPattern: log.timestamps[i]))
+      mix(UInt64(log.types[i]) << 8 | UInt64(log.surfaceIndices[i]))
+      mix(UInt64(log.durations[i].bitPattern))
+    }
+    corpus.embeddings.withUnsafeBufferPointer { values in
+      for v in values { mix(UInt64(v.bitPattern)) }
+    }
+    #expect(config.world == "v3" && log.count > 10_000)
+    #expect(String(hash, radix: 16) == "796e7b8ac3881388")
+  }
 }
