@@ -562,14 +562,18 @@ extension WorldV2 {
       let place = draw(topic: t, preferred: preferred, &rng)
       if !engaged.contains(pins[place]) { return place }
     }
+    // One pass collects the unengaged pins' masses; the draw walks them in the same order.
+    var free = [(place: Int, mass: Double)]()
     var total = 0.0
-    for pin in pins where !engaged.contains(pin) { total += pinProbability(Int(pin), preferred: preferred) }
+    for (place, pin) in pins.enumerated() where !engaged.contains(pin) {
+      let mass = pinProbability(Int(pin), preferred: preferred)
+      total += mass
+      if mass > 0 { free.append((place, mass)) }
+    }
     guard total > 0 else { return nil }
     var u = rng.nextUnitDouble() * total
     var last: Int? = nil
-    for (place, pin) in pins.enumerated() where !engaged.contains(pin) {
-      let mass = pinProbability(Int(pin), preferred: preferred)
-      guard mass > 0 else { continue }
+    for (place, mass) in free {
       last = place
       u -= mass
       if u < 0 { return place }

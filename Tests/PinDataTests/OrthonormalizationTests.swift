@@ -105,13 +105,7 @@ import Testing
   /// when its reports were made: FNV-1a of the float bit patterns, recorded with the serial
   /// dictionary-and-loops implementation (commit eeca392) before the parallel one replaced it.
   @Test func worldV2ContentEmbeddingsAreUnchanged() throws {
-    var config = SyntheticConfig()
-    config.world = "v2"
-    config.pins = 3_000
-    config.users = 600
-    config.topics = 30
-    config.days = 30
-    let corpus = try SyntheticCorpus.generate(config, threads: 2)
+    let corpus = try SyntheticCorpus.generate(goldenDigestWorld("v2"), threads: 2)
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     corpus.embeddings.withUnsafeBufferPointer { values in
       for v in values { hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3 }

@@ -4,6 +4,17 @@ import Testing
 
 @testable import PinData
 
+/// The small world of the golden digests (v2's and v3's bytes when their reports were made).
+func goldenDigestWorld(_ version: String) -> SyntheticConfig {
+  var config = SyntheticConfig()
+  config.world = version
+  config.pins = 3_000
+  config.users = 600
+  config.topics = 30
+  config.days = 30
+  return config
+}
+
 /// A small v3 world (`smallWorld` with v3's parameters).
 func smallWorldV3(seed: UInt64 = 3) -> SyntheticConfig {
   var c = smallWorld(seed: seed)
@@ -134,11 +145,7 @@ func smallWorldV3(seed: UInt64 = 3) -> SyntheticConfig {
   /// report was made (commit 9cce5e1): a speed change must keep them, a change of behaviour is
   /// a new world version. FNV-1a over every action's fields and the embeddings' bit patterns.
   @Test func worldV3BytesAreUnchanged() throws {
-    var config = SyntheticConfig()
-    config.pins = 3_000
-    config.users = 600
-    config.topics = 30
-    config.days = 30
+    let config = goldenDigestWorld("v3")
     let corpus = try SyntheticCorpus.generate(config, threads: 2)
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
