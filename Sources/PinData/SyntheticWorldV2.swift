@@ -381,25 +381,35 @@ extension WorldV2 {
   }
 
   /// One user's latent states over consecutive days, flattened into a few arrays (at 100,000
-  /// users one small array per day and user cost about 200 MB more).
+  /// users one small array per day and user cost about 200 MB more; the rate is the user's, the
+  /// same every day, and days are consecutive, so each is kept once).
   struct LatentStates: Sendable {
-    private var days: [Int] = []
-    private var rates: [Double] = []
-    /// The mixes of all days back to back; day i's is mixes[mixStart[i]..<mixStart[i + 1]].
-    private var mixes: [(topic: Int, weight: Double)] = []
-    private var mixStart: [Int] = [0]
+    private var firstDay = 0
+    private var rate = 0.0
+    /// The mixes of all days back to back; day i's is entries mixStart[i]..<mixStart[i + 1].
+    private var topics: [Int32] = []
+    private var weights: [Double] = []
+    private var mixStart: [Int32] = [0]
 
     mutating func append(day: Int, rate: Double, mix: [(topic: Int, weight: Double)]) {
-      days.append(day)
-      rates.append(rate)
-      mixes += mix
-      mixStart.append(mixes.count)
+      if mixStart.count == 1 {
+        firstDay = day
+        self.rate = rate
+      }
+      assert(day == firstDay + mixStart.count - 1 && rate == self.rate, "consecutive days, one rate")
+      for (topic, weight) in mix {
+        topics.append(Int32(topic))
+        weights.append(weight)
+      }
+      mixStart.append(Int32(topics.count))
     }
 
     /// The states, one per recorded day, in day order.
     var expanded: [DayState] {
-      days.indices.map { i in
-        DayState(day: days[i], rate: rates[i], mix: Array(mixes[mixStart[i]..<mixStart[i + 1]]))
+      (0..<(mixStart.count - 1)).map { i in
+        let entries = Int(mixStart[i])..<Int(mixStart[i + 1])
+        return DayState(
+          day: firstDay + i, rate: rate, mix: entries.map { (topic: Int(topics[$0]), weight: weights[$0]) })
       }
     }
   }
