@@ -16,6 +16,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    // Streaming SHA-256 for the bundle manifest's checksums.
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     // `swift package generate-documentation` (DocC catalogs under Sources/<Module>/<Module>.docc).
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
@@ -58,7 +60,10 @@ let package = Package(
     // The retrieval stage: bundles (model, index, pin ids, checksummed manifest) and retrievers.
     .target(
       name: "RetrievalStage",
-      dependencies: ["Linalg", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors"]),
+      dependencies: [
+        "Linalg", "PinData", "PinnerFormer", "PinnerSage", "VectorIndex", "Vectors",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.

@@ -255,8 +255,11 @@ public enum RetrievalBundle {
       try extra(staging)
       var files = [String: BundleManifest.FileEntry]()
       for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
-        let data = try Data(contentsOf: URL(fileURLWithPath: staging + "/" + name))
-        files[name] = BundleManifest.FileEntry(bytes: data.count, sha256: SHA256.hex(data))
+        let path = staging + "/" + name
+        guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: path) else {
+          throw BundleError.io(path: path, reason: "cannot read the file back to checksum it")
+        }
+        files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
       }
       let nprobe = (try? index.nprobe()) ?? 0
       let manifest = BundleManifest(
@@ -304,9 +307,8 @@ public enum RetrievalBundle {
     }
     for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) {
       let file = directory + "/" + name
-      guard let contents = FileManager.default.contents(atPath: file) else { throw .missingFile(file) }
-      let digest = SHA256.hex(contents)
-      guard contents.count == entry.bytes, digest == entry.sha256 else {
+      guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: file) else { throw .missingFile(file) }
+      guard bytes == entry.bytes, digest == entry.sha256 else {
         throw .checksumMismatch(file: file, expected: entry.sha256, actual: digest)
       }
     }

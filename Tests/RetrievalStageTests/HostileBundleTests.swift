@@ -22,7 +22,7 @@ import Vectors
     try data.write(to: URL(fileURLWithPath: d + "/" + name))
     var m = try manifest(d)
     var files = m["files"] as! [String: Any]
-    files[name] = ["bytes": data.count, "sha256": SHA256.hex(data)]
+    files[name] = ["bytes": data.count, "sha256": FileChecksum.sha256Hex(data)]
     m["files"] = files
     try save(m, d)
   }

@@ -56,15 +56,33 @@ func history(_ user: EvaluationUser, _ log: ActionLog) -> [HistoryAction] {
 }
 
 @Suite struct RetrievalStageTests {
+  /// In memory and streamed from files (sizes around the 64-byte block and around the
+  /// streaming chunk), each digest equals Python's hashlib's of the same file.
   @Test func sha256MatchesPythonHashlib() throws {
     var generator = SystemRandomNumberGenerator()
-    let lengths = [0, 1, 3, 55, 56, 63, 64, 65, 119, 120, 1000]
-    let blobs = lengths.map { n in Data((0..<n).map { _ in UInt8.random(in: 0...255, using: &generator) }) }
-    let hexes = blobs.map { $0.map { String(format: "%02x", $0) }.joined() }
+    let chunk = FileChecksum.chunkBytes
+    let lengths = [0, 1, 3, 55, 56, 63, 64, 65, 119, 120, 1000, chunk - 1, chunk, chunk + 1, 2 * chunk + 17]
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("sha256-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    var paths = [String]()
+    var blobs = [Data]()
+    for (i, n) in lengths.enumerated() {
+      let blob = Data((0..<n).map { _ in UInt8.random(in: 0...255, using: &generator) })
+      let path = directory.appendingPathComponent("blob\(i)").path
+      try blob.write(to: URL(fileURLWithPath: path))
+      paths.append(path)
+      blobs.append(blob)
+    }
     let expected = try runPython(
-      "import hashlib\nfor h in [\(hexes.map { "'\($0)'" }.joined(separator: ", "))]: print(hashlib.sha256(bytes.fromhex(h)).hexdigest())"
+      "import hashlib\nfor p in [\(paths.map { "'\($0)'" }.joined(separator: ", "))]: print(hashlib.sha256(open(p, 'rb').read()).hexdigest())"
     ).split(separator: "\n").map(String.init)
-    #expect(blobs.map(SHA256.hex) == expected)
+    #expect(blobs.map(FileChecksum.sha256Hex) == expected)
+    let streamed = paths.map { FileChecksum.sha256Hex(ofFileAt: $0) }
+    #expect(streamed.map { $0?.hex } == expected)
+    #expect(streamed.map { $0?.bytes } == lengths)
+    #expect(FileChecksum.sha256Hex(ofFileAt: directory.appendingPathComponent("absent").path) == nil)
   }
 
   @Test func exportedBundleReproducesTheHarnessRetrieval() throws {
@@ -186,7 +204,7 @@ func history(_ user: EvaluationUser, _ log: ActionLog) -> [HistoryAction] {
     #expect(throws: BundleError.self) { try loadRetriever(bundle: d) }
     var m = try manifest(d)
     var files = m["files"] as! [String: Any]
-    files["pins.faiss"] = ["bytes": truncated.count, "sha256": SHA256.hex(truncated)]
+    files["pins.faiss"] = ["bytes": truncated.count, "sha256": FileChecksum.sha256Hex(truncated)]
     m["files"] = files
     try save(m, d)
     let truncatedError = #expect(throws: BundleError.self) { try loadRetriever(bundle: d) }

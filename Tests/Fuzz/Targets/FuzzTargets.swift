@@ -327,7 +327,7 @@ final class BundleFixture: @unchecked Sendable {
       else {
         continue
       }
-      files[file] = ["bytes": contents.count, "sha256": SHA256.hex(contents)]
+      files[file] = ["bytes": contents.count, "sha256": FileChecksum.sha256Hex(contents)]
     }
     manifest["files"] = files
     if let updated = try? JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]) {
