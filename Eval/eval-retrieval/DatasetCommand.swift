@@ -75,6 +75,8 @@ struct DatasetCommand: ParsableCommand {
 
 /// Where the data comes from: `--dataset synthetic|ml-100k|PATH`, or `--config FILE`.
 struct DatasetOptions: ParsableArguments {
+  /// The built-in synthetic corpus, whose values the help texts show as defaults.
+  private static let defaults = ExperimentConfig().synthetic
   @Option(
     help: "JSON or YAML file of configuration overrides (as `run --config`); the flags below apply on top.")
   var config: String?
@@ -86,10 +88,11 @@ struct DatasetOptions: ParsableArguments {
   var format: String?
   @Option(help: "Pin content embeddings (.npy, one float32 row per pin in first-appearance order).")
   var embeddings: String?
-  @Option(help: "Synthetic corpus: world version (v1, v2, v3).") var world: String?
-  @Option(help: "Synthetic corpus: pins.") var pins: Int?
-  @Option(help: "Synthetic corpus: users.") var users: Int?
-  @Option(help: "Synthetic corpus: seed.") var seed: UInt64?
+  @Option(help: "Synthetic corpus: world version (v1, v2, v3). (default: \(Self.defaults.world))")
+  var world: String?
+  @Option(help: "Synthetic corpus: pins. (default: \(Self.defaults.pins))") var pins: Int?
+  @Option(help: "Synthetic corpus: users. (default: \(Self.defaults.users))") var users: Int?
+  @Option(help: "Synthetic corpus: seed. (default: \(Self.defaults.seed))") var seed: UInt64?
 
   /// The data set, loaded as the harness loads it (`EvaluationDataset.load`).
   func load() throws -> EvaluationDataset {

@@ -5,6 +5,8 @@ import Vectors
 
 /// Options shared by `run` and `ablate`: where the configuration and data come from, and outputs.
 struct ExperimentOptions: ParsableArguments {
+  /// The built-in configuration, whose values the help texts show as defaults.
+  private static let defaults = ExperimentConfig()
   @Option(help: "JSON or YAML file of configuration overrides (see Eval/configs/); unknown keys are errors.")
   var config: String?
   @Option(help: "synthetic (default), ml-100k (fetch: Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
@@ -12,13 +14,21 @@ struct ExperimentOptions: ParsableArguments {
   @Option(help: "For a CSV/TSV dataset: the DelimitedLogFormat JSON file.") var format: String?
   @Option(help: "For a CSV/TSV dataset: pin content embeddings (.npy); default: co-engagement embeddings.")
   var embeddings: String?
-  @Option(help: "Seed of the data, split, model and sampling (one run).") var seed: UInt64?
+  @Option(help: "Seed of the data, split, model and sampling (one run). (default: \(Self.defaults.seed))")
+  var seed: UInt64?
   @Option(
-    help: "Comma-separated seeds: the whole comparison runs once per seed; figures get intervals over all.")
+    help: """
+      Comma-separated seeds: the whole comparison runs once per seed; figures get intervals over \
+      all. (default: \(Self.defaults.seeds.map(String.init).joined(separator: ",")))
+      """)
   var seeds: String?
-  @Option(help: "Worker threads (model kernels, clustering, FAISS).") var threads: Int?
-  @Option(help: "Training steps.") var steps: Int?
-  @Option(help: "Training batch size (sequences).") var batchSize: Int?
+  @Option(help: "Worker threads (model kernels, clustering, FAISS). (default: \(Self.defaults.threads))")
+  var threads: Int?
+  @Option(
+    help: "Most training steps (early stopping may end sooner). (default: \(Self.defaults.training.steps))")
+  var steps: Int?
+  @Option(help: "Training batch size (sequences). (default: \(Self.defaults.training.batchSize))")
+  var batchSize: Int?
   @Option(help: "Directory for the report.") var out = "Reports"
   @Option(help: "Also write every figure of the report to this JSON file.") var json: String?
   @Option(help: "Markdown file appended to the report as its Discussion section.") var notes: String?

@@ -6,8 +6,8 @@ import Testing
 /// error and exit status 64 or 1, never a signal.
 @Suite struct CommandLineTests {
   /// Runs eval-retrieval with `arguments`; returns its exit status, whether a signal ended it,
-  /// and its standard error.
-  func run(_ arguments: [String]) throws -> (status: Int32, signaled: Bool, stderr: String) {
+  /// its standard error and its standard output.
+  func run(_ arguments: [String]) throws -> (status: Int32, signaled: Bool, stderr: String, stdout: String) {
     let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
       .deletingLastPathComponent()
     let binary = directory.appendingPathComponent("eval-retrieval")
@@ -17,14 +17,36 @@ import Testing
     process.arguments = arguments
     let errorPath = temporaryDirectory() + "/stderr"
     _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+    let outputPath = temporaryDirectory() + "/stdout"
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
     process.standardError = handle
-    process.standardOutput = FileHandle.nullDevice
+    process.standardOutput = output
     try process.run()
     process.waitUntilExit()
     try handle.close()
-    let stderr = String(decoding: FileManager.default.contents(atPath: errorPath) ?? Data(), as: UTF8.self)
-    return (process.terminationStatus, process.terminationReason == .uncaughtSignal, stderr)
+    try output.close()
+    func text(_ path: String) -> String {
+      String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+    return (
+      process.terminationStatus, process.terminationReason == .uncaughtSignal, text(errorPath),
+      text(outputPath)
+    )
+  }
+
+  /// Options whose value comes from the configuration when not given show the built-in value.
+  @Test(arguments: [
+    (["run", "--help"], ["(default: 1)", "(default: 2)", "(default: 128)", "(default: Reports)"]),
+    (["dataset", "stats", "--help"], ["(default: v3)", "(default: 40000)", "(default: 10000)"]),
+  ])
+  func helpShowsTheDefaults(_ arguments: [String], _ expected: [String]) throws {
+    let result = try run(arguments)
+    #expect(result.status == 0)
+    // The help wraps lines: compare with runs of whitespace folded to one space.
+    let folded = result.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    for text in expected { #expect(folded.contains(text), "\(arguments): \(text)") }
   }
 
   @Test(arguments: [
