@@ -66,8 +66,10 @@ let package = Package(
       ]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
+    // Timing, medians and Markdown tables for the benchmarks (no dependencies).
+    .target(name: "BenchmarkSupport"),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
-    .target(name: "ANNEvaluation", dependencies: ["VectorIndex", "Vectors"]),
+    .target(name: "ANNEvaluation", dependencies: ["BenchmarkSupport", "VectorIndex", "Vectors"]),
     // Command-line helpers shared by the executables (typed list options).
     .target(
       name: "CommandLineSupport",
@@ -75,7 +77,8 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
-        "ANNEvaluation", "CommandLineSupport", "Linalg", "PinData", "PinnerFormer", "RetrievalEval",
+        "ANNEvaluation", "BenchmarkSupport", "CommandLineSupport", "Linalg", "PinData", "PinnerFormer",
+        "RetrievalEval",
         "RetrievalStage",
         "VectorIndex",
         "Vectors", "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -85,7 +88,7 @@ let package = Package(
     .executableTarget(
       name: "ann-benchmark",
       dependencies: [
-        "ANNEvaluation", "CommandLineSupport", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "BenchmarkSupport", "CommandLineSupport", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/ann-benchmark"
@@ -95,7 +98,7 @@ let package = Package(
     .executableTarget(
       name: "data-benchmark",
       dependencies: [
-        "ANNEvaluation", "PinData", "CommandLineSupport",
+        "BenchmarkSupport", "PinData", "CommandLineSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/data-benchmark"
@@ -103,7 +106,7 @@ let package = Package(
     .executableTarget(
       name: "pinnersage-benchmark",
       dependencies: [
-        "ANNEvaluation", "PinData", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
+        "BenchmarkSupport", "PinData", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/pinnersage-benchmark"
@@ -111,7 +114,7 @@ let package = Package(
     .executableTarget(
       name: "model-benchmark",
       dependencies: [
-        "ANNEvaluation", "Linalg", "PinnerFormer", "Vectors", "Randomness",
+        "BenchmarkSupport", "Linalg", "PinnerFormer", "Vectors", "Randomness",
         "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/model-benchmark"
@@ -119,7 +122,9 @@ let package = Package(
     .executableTarget(
       name: "retrieval-benchmark",
       dependencies: [
-        "ANNEvaluation", "Linalg", "PinData", "PinnerFormer", "Randomness", "RetrievalStage", "VectorIndex",
+        "ANNEvaluation", "BenchmarkSupport", "Linalg", "PinData", "PinnerFormer", "Randomness",
+        "RetrievalStage",
+        "VectorIndex",
         "Vectors",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -167,7 +172,8 @@ let package = Package(
       ]),
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
-      name: "ANNEvaluationTests", dependencies: ["ANNEvaluation", "VectorIndex", "Vectors", "Randomness"]),
+      name: "ANNEvaluationTests",
+      dependencies: ["ANNEvaluation", "BenchmarkSupport", "VectorIndex", "Vectors", "Randomness"]),
   ],
   cxxLanguageStandard: .cxx17
 )

@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import CommandLineSupport
 import Foundation
 import Randomness
@@ -152,10 +153,10 @@ struct ANNBenchmark: ParsableCommand {
         for _ in 0..<runs {
           settle()
           builtTimes.append(
-            try ANNMeasurements.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
+            try Timing.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
           settle()
           loadedTimes.append(
-            try ANNMeasurements.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
+            try Timing.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
           settle()
           pyTimes.append(try worker.send(pySearch)["seconds"] as! Double)
         }
@@ -182,10 +183,10 @@ struct Cell {
   let loadedSeconds: [Double]
   let pythonSeconds: [Double]
 
-  func qps(_ times: [Double]) -> Double { Double(queries) / ANNMeasurements.median(times) }
+  func qps(_ times: [Double]) -> Double { Double(queries) / Timing.median(times) }
   /// Median over rounds of python time / swift time (= Swift QPS / Python QPS).
   func ratio(_ swift: [Double]) -> Double {
-    ANNMeasurements.median(zip(swift, pythonSeconds).map { $1 / $0 })
+    Timing.median(zip(swift, pythonSeconds).map { $1 / $0 })
   }
 }
 
@@ -247,8 +248,8 @@ struct Report {
     let allLoaded = sections.flatMap { $0.cells.map { $0.ratio($0.loadedSeconds) } }
     text += search.markdown
     text +=
-      "\nMedian over all cells: Swift built / Python \(formatted(ANNMeasurements.median(allBuilt), decimals: 3)), "
-    text += "Swift loaded / Python \(formatted(ANNMeasurements.median(allLoaded), decimals: 3)).\n"
+      "\nMedian over all cells: Swift built / Python \(formatted(Timing.median(allBuilt), decimals: 3)), "
+    text += "Swift loaded / Python \(formatted(Timing.median(allLoaded), decimals: 3)).\n"
     return text
   }
 }

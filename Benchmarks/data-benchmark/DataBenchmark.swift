@@ -1,5 +1,5 @@
-import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import CommandLineSupport
 import Foundation
 import PinData
@@ -31,13 +31,13 @@ struct DataBenchmark: ParsableCommand {
     for t in threads.values {
       var times = [Double]()
       for _ in 0..<runs {
-        let (corpus, seconds) = try ANNMeasurements.seconds { () throws(DataError) in
+        let (corpus, seconds) = try Timing.seconds { () throws(DataError) in
           try SyntheticCorpus.generate(config, threads: t)
         }
         actions = corpus.log.count
         times.append(seconds)
       }
-      medians[t] = ANNMeasurements.median(times)
+      medians[t] = Timing.median(times)
     }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)

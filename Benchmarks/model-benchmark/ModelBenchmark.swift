@@ -1,5 +1,5 @@
-import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import CommandLineSupport
 import Foundation
 import Linalg
@@ -78,20 +78,20 @@ struct ModelBenchmark: ParsableCommand {
             torchUsers.append(torch.users)
           }
         }
-        let step = ANNMeasurements.median(swiftSteps)
-        let users = ANNMeasurements.median(swiftUsers)
+        let step = Timing.median(swiftSteps)
+        let users = Timing.median(swiftUsers)
         let flops = trainingFlops(config, pairs: trainingBatch.pairTokens.count)
         let paired = !torchSteps.isEmpty
-        let trainRatio = paired ? ANNMeasurements.median(zip(torchSteps, swiftSteps).map { $0 / $1 }) : 0
-        let inferRatio = paired ? ANNMeasurements.median(zip(swiftUsers, torchUsers).map { $0 / $1 }) : 0
+        let trainRatio = paired ? Timing.median(zip(torchSteps, swiftSteps).map { $0 / $1 }) : 0
+        let inferRatio = paired ? Timing.median(zip(swiftUsers, torchUsers).map { $0 / $1 }) : 0
         table.append([
           String(h), String(m), String(t), formatted(step * 1000, decimals: 0),
-          paired ? formatted(ANNMeasurements.median(torchSteps) * 1000, decimals: 0) : "-",
+          paired ? formatted(Timing.median(torchSteps) * 1000, decimals: 0) : "-",
           paired ? formatted(trainRatio, decimals: 2) : "-",
           formatted(Double(trainingBatch.pairTokens.count) / step, decimals: 0),
           formatted(flops / step / 1e9, decimals: 1),
           formatted(peak, decimals: 1), formatted(users, decimals: 0),
-          paired ? formatted(ANNMeasurements.median(torchUsers), decimals: 0) : "-",
+          paired ? formatted(Timing.median(torchUsers), decimals: 0) : "-",
           paired ? formatted(inferRatio, decimals: 2) : "-",
         ])
         FileHandle.standardError.write(Data("H=\(h) M=\(m) threads=\(t): \(step * 1000) ms/step\n".utf8))
@@ -120,7 +120,7 @@ struct ModelBenchmark: ParsableCommand {
     let mask = model.layout.decayMask
     var stepTimes = [Double]()
     for i in 0..<(warmup + steps) {
-      let (_, seconds) = ANNMeasurements.seconds {
+      let (_, seconds) = Timing.seconds {
         model.gradients.zero()
         _ = model.forwardBackward(batch, content: content)
         clipGradientNorm(model.gradients.buffer, maxNorm: 1)
@@ -130,10 +130,10 @@ struct ModelBenchmark: ParsableCommand {
     }
     var inferTimes = [Double]()
     for i in 0..<(warmup + steps) {
-      let (_, seconds) = ANNMeasurements.seconds { model.embedUsers(batch.sequences, content: content) }
+      let (_, seconds) = Timing.seconds { model.embedUsers(batch.sequences, content: content) }
       if i >= warmup { inferTimes.append(seconds) }
     }
-    return (ANNMeasurements.median(stepTimes), Double(self.batch) / ANNMeasurements.median(inferTimes))
+    return (Timing.median(stepTimes), Double(self.batch) / Timing.median(inferTimes))
   }
 
   func makeBatch(length m: Int, generator g: inout SeededGenerator) -> TrainingBatch {
@@ -185,9 +185,9 @@ struct ModelBenchmark: ParsableCommand {
     var c = [Float](repeating: 0, count: size * size)
     var times = [Double]()
     for _ in 0..<6 {
-      times.append(ANNMeasurements.seconds { GEMM.multiply(a, a, into: &c, m: size, n: size, k: size) }.1)
+      times.append(Timing.seconds { GEMM.multiply(a, a, into: &c, m: size, n: size, k: size) }.1)
     }
-    return 2 * pow(Double(size), 3) / ANNMeasurements.median(Array(times.dropFirst())) / 1e9
+    return 2 * pow(Double(size), 3) / Timing.median(Array(times.dropFirst())) / 1e9
   }
 
   func pytorch(hidden: Int, length: Int, threads: Int) throws -> (stepMs: Double, users: Double)? {

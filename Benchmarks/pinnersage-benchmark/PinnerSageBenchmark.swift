@@ -1,5 +1,5 @@
-import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import PinData
 import PinnerSage
@@ -34,14 +34,14 @@ struct PinnerSageBenchmark: ParsableCommand {
       }
       var times = [Double]()
       for _ in 0..<repeats {
-        let (_, t) = try ANNMeasurements.seconds { () throws(PinnerSageError) in
+        let (_, t) = try Timing.seconds { () throws(PinnerSageError) in
           try PinnerSage.cluster(
             user: 0, actions: (0..<Int32(m)).map { $0 }, log: log, embeddings: points, now: Int64(m),
             config: PinnerSageConfig())
         }
         times.append(t * 1000)
       }
-      perUser.append([String(m), String(repeats), formatted(ANNMeasurements.median(times), decimals: 2)])
+      perUser.append([String(m), String(repeats), formatted(Timing.median(times), decimals: 2)])
       FileHandle.standardError.write(Data("per-user \(m) done\n".utf8))
     }
     text += perUser.markdown
@@ -65,7 +65,7 @@ struct PinnerSageBenchmark: ParsableCommand {
     ])
     var oneThread = 0.0
     for threads in [1, 2] {
-      let (clusters, t) = try ANNMeasurements.seconds { () throws(PinnerSageError) in
+      let (clusters, t) = try Timing.seconds { () throws(PinnerSageError) in
         try PinnerSage.clusterAll(
           users: ids, histories: histories, now: [Int64](repeating: now, count: users), log: corpus.log,
           embeddings: corpus.embeddings, config: PinnerSageConfig(), rule: rule, threads: threads)
@@ -99,7 +99,7 @@ struct PinnerSageBenchmark: ParsableCommand {
     datasets.append(
       ("synthetic default (50,000 pins, 4,000 users)", small.log, small.embeddings, .pinnerFormer))
     for (name, log, embeddings, positiveRule) in datasets {
-      let (row, t) = try ANNMeasurements.seconds { () throws -> [String] in
+      let (row, t) = try Timing.seconds { () throws -> [String] in
         let timelines = Timelines(log)
         let ids = (0..<Int32(log.userCount)).map { $0 }
         // Each user as of their own last action (ml-100k users rated in bursts months apart).

@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import Linalg
 import PinData
@@ -58,7 +59,7 @@ struct RetrievalBenchmark: ParsableCommand {
     }
 
     let index = try IVFPQIndex(dimension: 64, lists: lists, subQuantizers: subQuantizers, reranking: true)
-    let (_, trainSeconds) = try ANNMeasurements.seconds {
+    let (_, trainSeconds) = try Timing.seconds {
       try index.train(pinVectors.gathering(rows: 0..<min(trainSample, pins)))
       try index.add(pinVectors)
     }
@@ -101,10 +102,10 @@ struct RetrievalBenchmark: ParsableCommand {
     let corpus = RetrievalBundle.Corpus(
       pinIDs: pinIDs, content: content, actionTypes: types, surfaces: surfaces, positiveRule: .pinnerFormer,
       popular: (0..<1000).map { Int32($0) })
-    let (_, exportSeconds) = try ANNMeasurements.seconds {
+    let (_, exportSeconds) = try Timing.seconds {
       try RetrievalBundle.exportPinnerFormer(model: model, index: index, corpus: corpus, to: directory)
     }
-    let (retriever, loadSeconds) = try ANNMeasurements.seconds { try loadRetriever(bundle: directory) }
+    let (retriever, loadSeconds) = try Timing.seconds { try loadRetriever(bundle: directory) }
     defer { try? FileManager.default.removeItem(atPath: directory) }
     log(
       "bundle exported in \(formatted(exportSeconds, decimals: 1)) s, loaded in \(formatted(loadSeconds, decimals: 1)) s"
@@ -121,7 +122,7 @@ struct RetrievalBenchmark: ParsableCommand {
       for h in histories.prefix(50) { _ = try retriever.retrieve(history: h, k: 10) }  // warm-up
       var times = [Double]()
       for h in histories.prefix(singleUsers) {
-        let (_, t) = try ANNMeasurements.seconds { try retriever.retrieve(history: h, k: 10) }
+        let (_, t) = try Timing.seconds { try retriever.retrieve(history: h, k: 10) }
         times.append(t * 1000)
       }
       let search = try ANNMeasurements.latencyMilliseconds(
@@ -129,7 +130,7 @@ struct RetrievalBenchmark: ParsableCommand {
       var rates = [Double]()
       for b in 0..<batches {
         let batch = Array(histories[(b * batchSize)..<((b + 1) * batchSize)])
-        let (_, t) = try ANNMeasurements.seconds {
+        let (_, t) = try Timing.seconds {
           try retriever.retrieve(histories: batch, k: 10, excluding: [])
         }
         rates.append(Double(batchSize) / t)
@@ -146,10 +147,10 @@ struct RetrievalBenchmark: ParsableCommand {
       let elapsed = ContinuousClock.now - start
       let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
       latency.append([
-        String(threads), formatted(ANNMeasurements.quantile(times, 0.5), decimals: 3),
-        formatted(ANNMeasurements.quantile(times, 0.99), decimals: 3),
+        String(threads), formatted(Timing.quantile(times, 0.5), decimals: 3),
+        formatted(Timing.quantile(times, 0.99), decimals: 3),
         formatted(times.reduce(0, +) / Double(times.count), decimals: 3), formatted(search.p50, decimals: 3),
-        formatted(ANNMeasurements.median(rates), decimals: 0),
+        formatted(Timing.median(rates), decimals: 0),
         formatted(Double(2 * perCaller) / seconds, decimals: 0),
       ])
       log("\(threads) thread(s) measured")

@@ -1,5 +1,6 @@
 import ANNEvaluation
 import ArgumentParser
+import BenchmarkSupport
 import CommandLineSupport
 import Foundation
 import PinnerFormer

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import VectorIndex
 import Vectors
 
@@ -16,32 +17,6 @@ public enum ANNMeasurements {
     return Double(total) / Double(exact.queryCount * k)
   }
 
-  /// Seconds taken by `body`, measured with the monotonic clock.
-  public static func seconds<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Double) {
-    let clock = ContinuousClock()
-    let start = clock.now
-    let result = try body()
-    let elapsed = clock.now - start
-    let (s, attoseconds) = elapsed.components
-    return (result, Double(s) + Double(attoseconds) * 1e-18)
-  }
-
-  /// The median of `values` (mean of the middle two for an even count).
-  public static func median(_ values: [Double]) -> Double {
-    precondition(!values.isEmpty, "median of nothing")
-    let sorted = values.sorted()
-    let mid = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-  }
-
-  /// The `q`-quantile (0...1) of `values`, nearest-rank.
-  public static func quantile(_ values: [Double], _ q: Double) -> Double {
-    precondition(!values.isEmpty, "quantile of nothing")
-    let sorted = values.sorted()
-    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
-    return sorted[min(max(rank, 0), sorted.count - 1)]
-  }
-
   /// Throughput of batched search: the whole `queries` batch is searched `runs` times (after one
   /// warm-up run) and the median wall time gives queries per second.
   public static func queriesPerSecond(
@@ -50,11 +25,11 @@ public enum ANNMeasurements {
     var results = try index.search(queries, k: k)
     var times = [Double]()
     for _ in 0..<max(1, runs) {
-      let (r, t) = try seconds { () throws(VectorIndexError) in try index.search(queries, k: k) }
+      let (r, t) = try Timing.seconds { () throws(VectorIndexError) in try index.search(queries, k: k) }
       results = r
       times.append(t)
     }
-    let mid = median(times)
+    let mid = Timing.median(times)
     return (Double(queries.count) / mid, mid, results)
   }
 
@@ -66,10 +41,10 @@ public enum ANNMeasurements {
     times.reserveCapacity(queries.count)
     for row in 0..<queries.count {
       let query = try! VectorMatrix(dimension: queries.dimension, values: Array(queries[row]))
-      let (_, t) = try seconds { () throws(VectorIndexError) in try index.search(query, k: k) }
+      let (_, t) = try Timing.seconds { () throws(VectorIndexError) in try index.search(query, k: k) }
       times.append(t * 1000)
     }
-    return (quantile(times, 0.5), quantile(times, 0.99))
+    return (Timing.quantile(times, 0.5), Timing.quantile(times, 0.99))
   }
 
   /// What building an index cost.
@@ -93,10 +68,10 @@ public enum ANNMeasurements {
   public static func build(
     _ index: FaissIndex, training: VectorMatrix, corpus: VectorMatrix
   ) throws(VectorIndexError) -> BuildCost {
-    let (_, trainSeconds) = try seconds { () throws(VectorIndexError) in
+    let (_, trainSeconds) = try Timing.seconds { () throws(VectorIndexError) in
       if !index.isTrained { try index.train(training) }
     }
-    let (_, addSeconds) = try seconds { () throws(VectorIndexError) in try index.add(corpus) }
+    let (_, addSeconds) = try Timing.seconds { () throws(VectorIndexError) in try index.add(corpus) }
     return BuildCost(
       trainSeconds: trainSeconds, addSeconds: addSeconds, bytes: try index.serializedSize())
   }

@@ -1,4 +1,5 @@
 import ANNEvaluation
+import BenchmarkSupport
 import Testing
 import VectorIndex
 
@@ -17,12 +18,12 @@ import VectorIndex
   }
 
   @Test func medianAndQuantiles() {
-    #expect(ANNMeasurements.median([3, 1, 2]) == 2)
-    #expect(ANNMeasurements.median([4, 1, 3, 2]) == 2.5)
+    #expect(Timing.median([3, 1, 2]) == 2)
+    #expect(Timing.median([4, 1, 3, 2]) == 2.5)
     let values = (1...100).map(Double.init)
-    #expect(ANNMeasurements.quantile(values, 0.5) == 50)
-    #expect(ANNMeasurements.quantile(values, 0.99) == 99)
-    #expect(ANNMeasurements.quantile(values, 1) == 100)
+    #expect(Timing.quantile(values, 0.5) == 50)
+    #expect(Timing.quantile(values, 0.99) == 99)
+    #expect(Timing.quantile(values, 1) == 100)
   }
 
   @Test func markdownTableAndNumberFormatting() {

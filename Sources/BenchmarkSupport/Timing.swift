@@ -1,0 +1,29 @@
+/// Timing and order statistics shared by the benchmarks (no dependency beyond the standard
+/// library, so a benchmark that times Swift code does not link FAISS to take a median).
+public enum Timing {
+  /// Seconds taken by `body`, measured with the monotonic clock.
+  public static func seconds<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try body()
+    let elapsed = clock.now - start
+    let (s, attoseconds) = elapsed.components
+    return (result, Double(s) + Double(attoseconds) * 1e-18)
+  }
+
+  /// The median of `values` (mean of the middle two for an even count).
+  public static func median(_ values: [Double]) -> Double {
+    precondition(!values.isEmpty, "median of nothing")
+    let sorted = values.sorted()
+    let mid = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
+
+  /// The `q`-quantile (0...1) of `values`, nearest-rank.
+  public static func quantile(_ values: [Double], _ q: Double) -> Double {
+    precondition(!values.isEmpty, "quantile of nothing")
+    let sorted = values.sorted()
+    let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+    return sorted[min(max(rank, 0), sorted.count - 1)]
+  }
+}
