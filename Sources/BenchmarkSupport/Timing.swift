@@ -11,17 +11,18 @@ public enum Timing {
     return (result, Double(s) + Double(attoseconds) * 1e-18)
   }
 
-  /// The median of `values` (mean of the middle two for an even count).
+  /// The median of `values` (mean of the middle two for an even count); NaN for no values (a
+  /// benchmark option such as `--runs 0` must not trap: the table then shows "nan").
   public static func median(_ values: [Double]) -> Double {
-    precondition(!values.isEmpty, "median of nothing")
+    guard !values.isEmpty else { return .nan }
     let sorted = values.sorted()
     let mid = sorted.count / 2
     return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
   }
 
-  /// The `q`-quantile (0...1) of `values`, nearest-rank.
+  /// The `q`-quantile (0...1) of `values`, nearest-rank; NaN for no values.
   public static func quantile(_ values: [Double], _ q: Double) -> Double {
-    precondition(!values.isEmpty, "quantile of nothing")
+    guard !values.isEmpty else { return .nan }
     let sorted = values.sorted()
     let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
     return sorted[min(max(rank, 0), sorted.count - 1)]

@@ -24,6 +24,8 @@ import VectorIndex
     #expect(Timing.quantile(values, 0.5) == 50)
     #expect(Timing.quantile(values, 0.99) == 99)
     #expect(Timing.quantile(values, 1) == 100)
+    // No values (e.g. a benchmark run with --runs 0): NaN, not a trap.
+    #expect(Timing.median([]).isNaN && Timing.quantile([], 0.5).isNaN)
   }
 
   @Test func markdownTableAndNumberFormatting() {
