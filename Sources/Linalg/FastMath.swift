@@ -49,6 +49,13 @@ public func fastSin(_ input: SIMD8<Float>) -> SIMD8<Float> {
 /// Vectorized erf (Abramowitz and Stegun 7.1.26; absolute error below 1.5e-7).
 @inline(__always)
 public func fastErf(_ x: SIMD8<Float>) -> SIMD8<Float> {
+  fastErf(x, expOfMinusSquare: fastExp(-x * x))
+}
+
+/// `fastErf` with exp(-x²) given by the caller (GELU's backward pass needs that exponential
+/// for the density too, so it computes it once).
+@inline(__always)
+func fastErf(_ x: SIMD8<Float>, expOfMinusSquare e: SIMD8<Float>) -> SIMD8<Float> {
   let sign = SIMD8<Float>(repeating: 1).replacing(with: -1, where: x .< 0)
   let a = x * sign
   let t = 1 / (1 + 0.327_591_1 * a)
@@ -57,7 +64,7 @@ public func fastErf(_ x: SIMD8<Float>) -> SIMD8<Float> {
   y = y * t + 1.421_413_741
   y = y * t - 0.284_496_736
   y = y * t + 0.254_829_592
-  return sign * (1 - y * t * fastExp(-a * a))
+  return sign * (1 - y * t * e)
 }
 
 extension Kernels {
@@ -79,9 +86,12 @@ extension Kernels {
     }
   }
 
-  /// GELU backward, vectorized and parallel (same contract as `geluBackward`).
+  /// GELU backward, vectorized and parallel (same contract as `geluBackward`; with `overwrite`,
+  /// dInput = instead of +=). With z = x/√2, Φ(x) = (1 + erf z)/2 and φ(x) = e^(-z²)/√(2π)
+  /// share one exponential.
   public static func geluBackwardFast(
-    dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int
+    dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int,
+    overwrite: Bool = false
   ) {
     Parallel.forEachBlock(count) { start, end in
       var i = start
@@ -90,14 +100,20 @@ extension Kernels {
       let rawDIn = UnsafeMutableRawPointer(dInput)
       while i + 8 <= end {
         let x = rawIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        let cdf = 0.5 * (1 + fastErf(x * 0.707_106_77))
-        let pdf = 0.398_942_28 * fastExp(-0.5 * x * x)
+        let z = x * 0.707_106_77
+        let e = fastExp(-z * z)
+        let cdf = 0.5 * (1 + fastErf(z, expOfMinusSquare: e))
+        let pdf = 0.398_942_28 * e
         let d = rawDOut.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        let previous = rawDIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        rawDIn.storeBytes(of: previous + d * (cdf + x * pdf), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        var gradient = d * (cdf + x * pdf)
+        if !overwrite { gradient += rawDIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) }
+        rawDIn.storeBytes(of: gradient, toByteOffset: 4 * i, as: SIMD8<Float>.self)
         i += 8
       }
-      if i < end { geluBackward(dInput: dInput + i, dOut: dOut + i, input: input + i, count: end - i) }
+      if i < end {
+        if overwrite { (dInput + i).update(repeating: 0, count: end - i) }
+        geluBackward(dInput: dInput + i, dOut: dOut + i, input: input + i, count: end - i)
+      }
     }
   }
 
@@ -140,19 +156,28 @@ extension Kernels {
     }
     var maximum = maxVector.max()
     for j in (8 * vectors)..<classes { maximum = max(maximum, row[j]) }
+    // The target's logit is read before the row is overwritten by its exponentials.
+    let targetLogit = row[target]
     var sumVector = SIMD8<Float>()
     for v in 0..<vectors {
-      sumVector += fastExp(raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) - maximum)
+      let e = fastExp(raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) - maximum)
+      raw.storeBytes(of: e, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+      sumVector += e
     }
     var sum = Double(sumVector.sum())
-    for j in (8 * vectors)..<classes { sum += Double(expf(row[j] - maximum)) }
-    let logSum = Float(_log(sum)) + maximum
-    let loss = Double(weight) * Double(logSum - row[target])
-    for v in 0..<vectors {
-      let x = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
-      raw.storeBytes(of: weight * fastExp(x - logSum), toByteOffset: 32 * v, as: SIMD8<Float>.self)
+    for j in (8 * vectors)..<classes {
+      row[j] = expf(row[j] - maximum)
+      sum += Double(row[j])
     }
-    for j in (8 * vectors)..<classes { row[j] = weight * expf(row[j] - logSum) }
+    let logSum = Float(_log(sum)) + maximum
+    let loss = Double(weight) * Double(logSum - targetLogit)
+    // softmax = e^(x - max) / sum: one exponential per entry, then a scale.
+    let scale = weight / Float(sum)
+    for v in 0..<vectors {
+      let e = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      raw.storeBytes(of: scale * e, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+    }
+    for j in (8 * vectors)..<classes { row[j] *= scale }
     row[target] -= weight
     return loss
   }

@@ -14,28 +14,64 @@ public enum Kernels {
   ) {
     GEMM.multiply(input, weight, into: out, m: n, n: outDim, k: inDim)
     guard let bias else { return }
-    for row in 0..<n {
-      let o = out + row * outDim
-      for j in 0..<outDim { o[j] += bias[j] }
+    forEachRowBlock(n) { start, end in
+      for row in start..<end {
+        let o = out + row * outDim
+        for j in 0..<outDim { o[j] += bias[j] }
+      }
     }
   }
 
-  /// Accumulates dInput += dOut · weightᵀ, dWeight += inputᵀ · dOut, dBias += Σ_rows dOut.
+  /// dInput += dOut · weightᵀ (or = with `overwriteInput`), dWeight += inputᵀ · dOut,
+  /// dBias += Σ_rows dOut. `overwriteInput` spares the caller zeroing a buffer that only this
+  /// product writes.
   public static func linearBackward(
     dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
     dBias: UnsafeMutablePointer<Float>?,
     dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-    n: Int, inDim: Int, outDim: Int
+    n: Int, inDim: Int, outDim: Int, overwriteInput: Bool = false
   ) {
     if let dInput {
-      GEMM.multiply(dOut, weight, into: dInput, m: n, n: inDim, k: outDim, transposeB: true, beta: 1)
+      GEMM.multiply(
+        dOut, weight, into: dInput, m: n, n: inDim, k: outDim, transposeB: true, beta: overwriteInput ? 0 : 1)
     }
     GEMM.multiply(input, dOut, into: dWeight, m: inDim, n: outDim, k: n, transposeA: true, beta: 1)
-    if let dBias {
-      for row in 0..<n {
-        let d = dOut + row * outDim
-        for j in 0..<outDim { dBias[j] += d[j] }
+    if let dBias { columnSums(dOut, rows: n, columns: outDim, into: dBias) }
+  }
+
+  /// sums[j] += Σ_i matrix[i, j] over a row-major (rows x columns) matrix, rows split over the
+  /// workers (per-worker partial sums, added in worker order).
+  public static func columnSums(
+    _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>
+  ) {
+    let workers = blocks(rows)
+    var partial = [Float](repeating: 0, count: workers * columns)
+    partial.withUnsafeMutableBufferPointer { p in
+      let base = p.baseAddress!
+      Parallel.forEach(workers) { w in
+        let part = base + w * columns
+        for row in (rows * w / workers)..<(rows * (w + 1) / workers) {
+          let d = matrix + row * columns
+          for j in 0..<columns { part[j] += d[j] }
+        }
       }
+      for w in 0..<workers {
+        for j in 0..<columns { sums[j] += base[w * columns + j] }
+      }
+    }
+  }
+
+  /// Runs body(start, end) over contiguous row blocks of 0..<rows, in parallel from 256 rows
+  /// (the split of `blocks`).
+  public static func forEachRowBlock(_ rows: Int, _ body: (Int, Int) -> Void) {
+    let workers = blocks(rows)
+    Parallel.forEach(workers) { w in body(rows * w / workers, rows * (w + 1) / workers) }
+  }
+
+  /// a[i] += b[i] for i in 0..<count, in parallel blocks.
+  public static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    Parallel.forEachBlock(count, block: 16_384) { start, end in
+      for i in start..<end { a[i] += b[i] }
     }
   }
 
@@ -66,18 +102,19 @@ public enum Kernels {
     }
   }
 
-  /// Backward of `layerNormForward`:
+  /// Backward of `layerNormForward` (accumulates into dInput, or overwrites it with `overwrite`):
   /// dx = rstd · (dn - mean(dn) - n̂ · mean(dn · n̂)) with dn = dOut · gamma and n̂ the normalized input.
   public static func layerNormBackward(
     dInput: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
     dBeta: UnsafeMutablePointer<Float>,
     dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, dim: Int
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, dim: Int, overwrite: Bool = false
   ) {
     for row in 0..<n {
       let x = input + row * dim
       let d = dOut + row * dim
       let dx = dInput + row * dim
+      if overwrite { dx.update(repeating: 0, count: dim) }
       let (m, s) = (mean[row], rstd[row])
       var dnMean: Float = 0
       var dnDotNorm: Float = 0
@@ -145,26 +182,15 @@ public enum Kernels {
       GEMM.multiply(
         q, k, into: p, m: tokens, n: tokens, k: hs, transposeB: true, alpha: scale, lda: 3 * width,
         ldb: 3 * width, ldc: tokens, parallel: false)
-      for t in 0..<tokens {
-        let row = p + t * tokens
-        var maximum = -Float.infinity
-        for j in 0...t { maximum = max(maximum, row[j]) }
-        var sum: Float = 0
-        for j in 0...t {
-          row[j] = expf(row[j] - maximum)
-          sum += row[j]
-        }
-        let inv = 1 / sum
-        for j in 0...t { row[j] *= inv }
-        for j in (t + 1)..<max(tokens, t + 1) { row[j] = 0 }
-      }
+      for t in 0..<tokens { causalSoftmaxRow(p + t * tokens, valid: t + 1, width: tokens) }
       GEMM.multiply(
         p, v, into: out + b * tokens * width + h * hs, m: tokens, n: hs, k: tokens, lda: tokens,
         ldb: 3 * width, ldc: width, parallel: false)
     }
   }
 
-  /// Backward of `attentionForward`, accumulating into dQKV. `scratch` holds batch x heads x tokens x tokens.
+  /// Backward of `attentionForward`: overwrites dQKV (every entry belongs to exactly one
+  /// (sequence, head) block, written once). `scratch` holds batch x heads x tokens x tokens.
   public static func attentionBackward(
     dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
     qkv: UnsafePointer<Float>, attention: UnsafePointer<Float>, batch: Int, length tokens: Int,
@@ -181,31 +207,80 @@ public enum Kernels {
       let (k, v) = (q + width, q + 2 * width)
       let dq = dQKV + b * tokens * 3 * width + h * hs
       let (dk, dv) = (dq + width, dq + 2 * width)
-      // dP = dOut · Vᵀ ; dV += Pᵀ · dOut
+      // dP = dOut · Vᵀ ; dV = Pᵀ · dOut
       GEMM.multiply(
         dOutHead, v, into: dP, m: tokens, n: tokens, k: hs, transposeB: true, lda: width, ldb: 3 * width,
         ldc: tokens, parallel: false)
       GEMM.multiply(
-        p, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, beta: 1, lda: tokens,
+        p, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, lda: tokens,
         ldb: width, ldc: 3 * width, parallel: false)
       // Softmax backward: dS = P ⊙ (dP - Σ_j dP·P), in place in dP (zero where masked).
       for t in 0..<tokens {
-        let pr = p + t * tokens
-        let dr = dP + t * tokens
-        var dot: Float = 0
-        for j in 0...t { dot += pr[j] * dr[j] }
-        for j in 0...t { dr[j] = pr[j] * (dr[j] - dot) }
-        for j in (t + 1)..<max(tokens, t + 1) { dr[j] = 0 }
+        causalSoftmaxBackwardRow(dP + t * tokens, probabilities: p + t * tokens, valid: t + 1, width: tokens)
       }
-      // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
+      // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
       GEMM.multiply(
-        dP, k, into: dq, m: tokens, n: hs, k: tokens, alpha: scale, beta: 1, lda: tokens, ldb: 3 * width,
+        dP, k, into: dq, m: tokens, n: hs, k: tokens, alpha: scale, lda: tokens, ldb: 3 * width,
         ldc: 3 * width, parallel: false)
       GEMM.multiply(
-        dP, q, into: dk, m: tokens, n: hs, k: tokens, transposeA: true, alpha: scale, beta: 1, lda: tokens,
+        dP, q, into: dk, m: tokens, n: hs, k: tokens, transposeA: true, alpha: scale, lda: tokens,
         ldb: 3 * width,
         ldc: 3 * width, parallel: false)
     }
+  }
+
+  /// Softmax in place over row[0..<valid] (vectorized with `fastExp`); row[valid..<width] = 0.
+  @inline(__always)
+  static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, valid: Int, width: Int) {
+    let raw = UnsafeMutableRawPointer(row)
+    let vectors = valid / 8
+    var maxVector = SIMD8<Float>(repeating: -.infinity)
+    for v in 0..<vectors {
+      let x = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      maxVector = maxVector.replacing(with: x, where: x .> maxVector)
+    }
+    var maximum = maxVector.max()
+    for j in (8 * vectors)..<valid { maximum = max(maximum, row[j]) }
+    var sumVector = SIMD8<Float>()
+    for v in 0..<vectors {
+      let e = fastExp(raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) - maximum)
+      raw.storeBytes(of: e, toByteOffset: 32 * v, as: SIMD8<Float>.self)
+      sumVector += e
+    }
+    var sum = sumVector.sum()
+    for j in (8 * vectors)..<valid {
+      row[j] = expf(row[j] - maximum)
+      sum += row[j]
+    }
+    let inverse = 1 / sum
+    for j in 0..<valid { row[j] *= inverse }
+    if valid < width { (row + valid).update(repeating: 0, count: width - valid) }
+  }
+
+  /// Softmax backward in place: d[j] = p[j] (d[j] - Σ_i p[i] d[i]) over 0..<valid (vectorized);
+  /// d[valid..<width] = 0.
+  @inline(__always)
+  static func causalSoftmaxBackwardRow(
+    _ d: UnsafeMutablePointer<Float>, probabilities p: UnsafePointer<Float>, valid: Int, width: Int
+  ) {
+    let rawD = UnsafeMutableRawPointer(d)
+    let rawP = UnsafeRawPointer(p)
+    let vectors = valid / 8
+    var dotVector = SIMD8<Float>()
+    for v in 0..<vectors {
+      dotVector +=
+        rawP.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+        * rawD.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+    }
+    var dot = dotVector.sum()
+    for j in (8 * vectors)..<valid { dot += p[j] * d[j] }
+    for v in 0..<vectors {
+      let pv = rawP.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      let dv = rawD.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
+      rawD.storeBytes(of: pv * (dv - dot), toByteOffset: 32 * v, as: SIMD8<Float>.self)
+    }
+    for j in (8 * vectors)..<valid { d[j] = p[j] * (d[j] - dot) }
+    if valid < width { (d + valid).update(repeating: 0, count: width - valid) }
   }
 
   // MARK: Embedding lookup
@@ -240,30 +315,38 @@ public enum Kernels {
     _ out: UnsafeMutablePointer<Float>, norms: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
     n: Int, dim: Int
   ) {
-    for row in 0..<n {
-      let x = input + row * dim
-      var sum: Float = 0
-      for j in 0..<dim { sum += x[j] * x[j] }
-      let norm = max(sum.squareRoot(), normEpsilon)
-      norms[row] = norm
-      let o = out + row * dim
-      for j in 0..<dim { o[j] = x[j] / norm }
+    forEachRowBlock(n) { start, end in
+      for row in start..<end {
+        let x = input + row * dim
+        var sum: Float = 0
+        for j in 0..<dim { sum += x[j] * x[j] }
+        let norm = max(sum.squareRoot(), normEpsilon)
+        norms[row] = norm
+        let o = out + row * dim
+        for j in 0..<dim { o[j] = x[j] / norm }
+      }
     }
   }
 
-  /// dx += (dy - y (y · dy)) / ‖x‖, with y the normalized row.
+  /// dx += (dy - y (y · dy)) / ‖x‖ (dx = with `overwrite`), with y the normalized row.
   public static func l2NormalizeBackward(
     dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, out: UnsafePointer<Float>,
-    norms: UnsafePointer<Float>, n: Int, dim: Int
+    norms: UnsafePointer<Float>, n: Int, dim: Int, overwrite: Bool = false
   ) {
-    for row in 0..<n {
-      let y = out + row * dim
-      let d = dOut + row * dim
-      var dot: Float = 0
-      for j in 0..<dim { dot += y[j] * d[j] }
-      let inv = 1 / norms[row]
-      let dx = dInput + row * dim
-      for j in 0..<dim { dx[j] += (d[j] - y[j] * dot) * inv }
+    forEachRowBlock(n) { start, end in
+      for row in start..<end {
+        let y = out + row * dim
+        let d = dOut + row * dim
+        var dot: Float = 0
+        for j in 0..<dim { dot += y[j] * d[j] }
+        let inv = 1 / norms[row]
+        let dx = dInput + row * dim
+        if overwrite {
+          for j in 0..<dim { dx[j] = (d[j] - y[j] * dot) * inv }
+        } else {
+          for j in 0..<dim { dx[j] += (d[j] - y[j] * dot) * inv }
+        }
+      }
     }
   }
 

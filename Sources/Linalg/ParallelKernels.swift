@@ -21,20 +21,20 @@ extension Kernels {
     }
   }
 
-  /// `layerNormBackward` with rows split over workers (serial below 256 rows): accumulates into `dInput`
-  /// per row, and into `dGamma` and `dBeta` the sum of per-worker partial sums.
+  /// `layerNormBackward` with rows split over workers (serial below 256 rows): accumulates into
+  /// (or with `overwrite`, writes) `dInput` per row, and into `dGamma` and `dBeta` the sum of per-worker partial sums.
   public static func layerNormBackwardParallel(
     dInput: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>,
     dBeta: UnsafeMutablePointer<Float>,
     dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, dim: Int
+    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, n: Int, dim: Int, overwrite: Bool = false
   ) {
     let workers = blocks(n)
     guard workers > 1 else {
       layerNormBackward(
         dInput: dInput, dGamma: dGamma, dBeta: dBeta, dOut: dOut, input: input, gamma: gamma, mean: mean,
         rstd: rstd,
-        n: n, dim: dim)
+        n: n, dim: dim, overwrite: overwrite)
       return
     }
     var partial = [Float](repeating: 0, count: workers * 2 * dim)
@@ -47,7 +47,7 @@ extension Kernels {
           dInput: dInput + start * dim, dGamma: base + w * 2 * dim, dBeta: base + w * 2 * dim + dim,
           dOut: dOut + start * dim, input: input + start * dim, gamma: gamma, mean: mean + start,
           rstd: rstd + start,
-          n: rows, dim: dim)
+          n: rows, dim: dim, overwrite: overwrite)
       }
       for w in 0..<workers {
         for j in 0..<dim {

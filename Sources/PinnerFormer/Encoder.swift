@@ -208,9 +208,11 @@ extension PinnerFormerModel {
     Kernels.linearForward(
       x0, a.features.pointer, p + o.inputWeight, p + o.inputBias, n: n, inDim: cols.width, outDim: h)
     if f.position {
-      for token in 0..<n {
-        let pos = p + o.position + (token % s.length) * h
-        for j in 0..<h { x0[token * h + j] += pos[j] }
+      Kernels.forEachRowBlock(n) { start, end in
+        for token in start..<end {
+          let pos = p + o.position + (token % s.length) * h
+          for j in 0..<h { x0[token * h + j] += pos[j] }
+        }
       }
     }
 
@@ -232,7 +234,7 @@ extension PinnerFormerModel {
       let r1 = a.residual1[l].pointer
       Kernels.linearForward(
         r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
-      for i in 0..<n * h { r1[i] += x[i] }
+      Kernels.addInPlace(r1, x, count: n * h)
       feedForward(a, l, w, rows: n)
     }
 
@@ -320,7 +322,7 @@ extension PinnerFormerModel {
     let out = a.residual[l + 1].pointer
     Kernels.linearForward(
       out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: rows, inDim: 4 * h, outDim: h)
-    for i in 0..<rows * h { out[i] += r1[i] }
+    Kernels.addInPlace(out, r1, count: rows * h)
   }
 
   /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.
@@ -337,62 +339,56 @@ extension PinnerFormerModel {
     let cols = FeatureColumns(c)
 
     // Head.
-    a.dHead2.zero()
+    // Buffers written whole by one kernel are overwritten (no zeroing first); accumulated ones are not.
     Kernels.l2NormalizeBackward(
       dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer, n: n,
-      dim: d)
-    a.dHead1Gelu.zero()
+      dim: d, overwrite: true)
     Kernels.linearBackward(
       dInput: a.dHead1Gelu.pointer, dWeight: g + o.head2Weight, dBias: g + o.head2Bias,
       dOut: a.dHead2.pointer,
-      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d)
-    a.dHead1.zero()
+      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d, overwriteInput: true)
     Kernels.geluBackwardFast(
-      dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h)
-    a.dNorm.zero()
+      dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h,
+      overwrite: true)
     Kernels.linearBackward(
       dInput: a.dNorm.pointer, dWeight: g + o.head1Weight, dBias: g + o.head1Bias, dOut: a.dHead1.pointer,
-      input: a.finalNorm.pointer, weight: p + o.head1Weight, n: n, inDim: h, outDim: h)
-    a.dResidual.zero()
+      input: a.finalNorm.pointer, weight: p + o.head1Weight, n: n, inDim: h, outDim: h, overwriteInput: true)
     Kernels.layerNormBackwardParallel(
       dInput: a.dResidual.pointer, dGamma: g + o.finalGamma, dBeta: g + o.finalBeta, dOut: a.dNorm.pointer,
       input: a.residual[c.layers].pointer, gamma: p + o.finalGamma, mean: a.finalMean.pointer,
-      rstd: a.finalRstd.pointer, n: n, dim: h)
+      rstd: a.finalRstd.pointer, n: n, dim: h, overwrite: true)
 
     // Blocks, last to first; dResidual holds the gradient w.r.t. the current block's output.
     for l in stride(from: c.layers - 1, through: 0, by: -1) {
       let w = o.blocks[l]
       let dr = a.dResidual.pointer
-      a.dFC1Gelu.zero()
       Kernels.linearBackward(
         dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dr,
-        input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h)
-      a.dFC1.zero()
+        input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h,
+        overwriteInput: true)
       Kernels.geluBackwardFast(
-        dInput: a.dFC1.pointer, dOut: a.dFC1Gelu.pointer, input: a.fc1[l].pointer, count: n * 4 * h)
-      a.dNorm.zero()
+        dInput: a.dFC1.pointer, dOut: a.dFC1Gelu.pointer, input: a.fc1[l].pointer, count: n * 4 * h,
+        overwrite: true)
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.fc1Weight, dBias: g + w.fc1Bias, dOut: a.dFC1.pointer,
-        input: a.ln2[l].pointer, weight: p + w.fc1Weight, n: n, inDim: h, outDim: 4 * h)
+        input: a.ln2[l].pointer, weight: p + w.fc1Weight, n: n, inDim: h, outDim: 4 * h, overwriteInput: true)
       // The residual branch passes dr through; LN2's input gradient adds to it.
       Kernels.layerNormBackwardParallel(
         dInput: dr, dGamma: g + w.ln2Gamma, dBeta: g + w.ln2Beta, dOut: a.dNorm.pointer,
         input: a.residual1[l].pointer,
         gamma: p + w.ln2Gamma, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, n: n, dim: h)
-      a.dAttentionOut.zero()
       Kernels.linearBackward(
         dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias, dOut: dr,
-        input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h, outDim: h)
-      a.dQKV.zero()
+        input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h, outDim: h,
+        overwriteInput: true)
       Kernels.attentionBackward(
         dQKV: a.dQKV.pointer, scratch: a.dAttentionScratch.pointer, dOut: a.dAttentionOut.pointer,
         qkv: a.qkv[l].pointer, attention: a.attention[l].pointer, batch: s.count, length: s.length,
         channels: h,
         heads: c.heads)
-      a.dNorm.zero()
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.qkvWeight, dBias: g + w.qkvBias, dOut: a.dQKV.pointer,
-        input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h)
+        input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h, overwriteInput: true)
       Kernels.layerNormBackwardParallel(
         dInput: dr, dGamma: g + w.ln1Gamma, dBeta: g + w.ln1Beta, dOut: a.dNorm.pointer,
         input: a.residual[l].pointer,
@@ -407,10 +403,10 @@ extension PinnerFormerModel {
         for j in 0..<h { dp[j] += dr[token * h + j] }
       }
     }
-    a.dFeatures.zero()
     Kernels.linearBackward(
       dInput: a.dFeatures.pointer, dWeight: g + o.inputWeight, dBias: g + o.inputBias, dOut: dr,
-      input: a.features.pointer, weight: p + o.inputWeight, n: n, inDim: cols.width, outDim: h)
+      input: a.features.pointer, weight: p + o.inputWeight, n: n, inDim: cols.width, outDim: h,
+      overwriteInput: true)
     // Padding and switched-off groups had zero features: their gradients must not flow back.
     func group(_ start: Int, _ width: Int, enabled: Bool, _ body: (UnsafePointer<Float>) -> Void) {
       a.dGroup.zero()

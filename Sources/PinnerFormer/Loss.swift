@@ -9,24 +9,32 @@ extension PinnerFormerModel {
   /// logits, and log Q is the GEMM's initial C, so the large logits matrix is touched only by
   /// the GEMM and the (vectorized, parallel) softmax.
   func sampledSoftmax(
-    _ batch: TrainingBatch, users u: inout [Float], pins: UnsafePointer<Float>, dUsers du: inout [Float],
-    dPins: UnsafeMutablePointer<Float>
+    _ batch: TrainingBatch, users u: UnsafeMutablePointer<Float>, pins: UnsafePointer<Float>,
+    dUsers du: UnsafeMutablePointer<Float>, dPins: UnsafeMutablePointer<Float>
   ) -> Double {
     let d = config.outputDimension
     let pairs = batch.pairTokens.count
     let tau = temperature
-    for i in u.indices { u[i] /= tau }  // u now holds u / τ
+    for i in 0..<pairs * d { u[i] /= tau }  // u now holds u / τ
     let loss: Double
     if batch.inBatchNegatives {
       // Every candidate is a column: pairs x candidates.
       let columns = batch.candidates.count
       let logits = logitBuffer(pairs * columns)
-      for i in 0..<pairs { for j in 0..<columns { logits[i * columns + j] = -batch.logQ[j] } }
+      batch.logQ.withUnsafeBufferPointer { q in
+        let q = q.baseAddress!
+        Kernels.forEachRowBlock(pairs) { start, end in
+          for i in start..<end {
+            let row = logits + i * columns
+            for j in 0..<columns { row[j] = -q[j] }
+          }
+        }
+      }
       GEMM.multiply(u, pins, into: logits, m: pairs, n: columns, k: d, transposeB: true, beta: 1)
       for (i, j) in batch.masked { logits[Int(i) * columns + Int(j)] = -.infinity }
       loss = Kernels.softmaxCrossEntropyParallel(
         logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: columns)
-      GEMM.multiply(logits, pins, into: &du, m: pairs, n: d, k: columns)
+      GEMM.multiply(logits, pins, into: du, m: pairs, n: d, k: columns)
       GEMM.multiply(logits, u, into: dPins, m: columns, n: d, k: pairs, transposeA: true)
     } else {
       // Own label in column 0, then the shared random candidates: pairs x (1 + R).
@@ -34,17 +42,15 @@ extension PinnerFormerModel {
       let random = batch.candidates.count - first
       let columns = 1 + random
       let logits = logitBuffer(pairs * columns)
-      u.withUnsafeBufferPointer { uBuffer in
-        batch.logQ.withUnsafeBufferPointer { q in
-          let (u, q) = (uBuffer.baseAddress!, q.baseAddress!)
-          Parallel.forEach(pairs) { i in
-            let target = Int(batch.targets[i])
-            var dot: Float = 0
-            for k in 0..<d { dot += u[i * d + k] * pins[target * d + k] }
-            let row = logits + i * columns
-            row[0] = dot - q[target]
-            for j in 0..<random { row[1 + j] = -q[first + j] }
-          }
+      batch.logQ.withUnsafeBufferPointer { q in
+        let q = q.baseAddress!
+        Parallel.forEach(pairs) { i in
+          let target = Int(batch.targets[i])
+          var dot: Float = 0
+          for k in 0..<d { dot += u[i * d + k] * pins[target * d + k] }
+          let row = logits + i * columns
+          row[0] = dot - q[target]
+          for j in 0..<random { row[1 + j] = -q[first + j] }
         }
       }
       if random > 0 {
@@ -69,18 +75,18 @@ extension PinnerFormerModel {
       }
       if random > 0 {
         GEMM.multiply(
-          logits + 1, pins + first * d, into: &du, m: pairs, n: d, k: random, beta: 1, lda: columns)
+          logits + 1, pins + first * d, into: du, m: pairs, n: d, k: random, beta: 1, lda: columns)
         GEMM.multiply(
           logits + 1, u, into: dPins + first * d, m: random, n: d, k: pairs, transposeA: true, lda: columns)
       }
     }
     // u/τ and d(u/τ): dL/dlog τ = -Σ_i <u_i/τ, dL/d(u_i/τ)>, and dL/du = dL/d(u/τ) / τ.
     var dTemperature: Float = 0
-    for i in du.indices { dTemperature -= u[i] * du[i] }
+    for i in 0..<pairs * d { dTemperature -= u[i] * du[i] }
     if expf(parameters[offsets.logTemperature]) > config.temperatureFloor {
       gradients[offsets.logTemperature] += dTemperature
     }
-    for i in du.indices { du[i] /= tau }
+    for i in 0..<pairs * d { du[i] /= tau }
     // dPins came from dlogits ᵀ · (u/τ), which is already dL/dv.
     return loss
   }

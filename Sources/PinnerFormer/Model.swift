@@ -22,6 +22,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
   /// Sampled-softmax logits: (P, N), or (P, 1 + N - inBatchCount) without in-batch negatives
   /// (at least that many floats: kept while big enough).
   private var logitScratch: FloatBuffer?
+  /// `forwardBackward`'s buffers, one per `StepBuffer` case.
+  private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
 
   /// A reusable buffer of at least `count` floats for the logits (contents undefined).
   func logitBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -138,10 +140,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let g = gradients.pointer
     let o = offsets
     let n = a.count
-    a.dOutput.zero()
     Kernels.l2NormalizeBackward(
       dInput: a.dOutput.pointer, dOut: dPins, out: a.normalized.pointer, norms: a.norms.pointer, n: n,
-      dim: c.outputDimension)
+      dim: c.outputDimension, overwrite: true)
     if let table = o.pinID {
       let d = c.outputDimension
       for (i, pin) in a.pins.enumerated() where pin >= 0 && pin < c.pinCount {
@@ -149,16 +150,14 @@ public final class PinnerFormerModel: @unchecked Sendable {
         for j in 0..<d { row[j] += a.dOutput[i * d + j] }
       }
     }
-    a.dHiddenGelu.zero()
     Kernels.linearBackward(
       dInput: a.dHiddenGelu.pointer, dWeight: g + o.pin2Weight, dBias: g + o.pin2Bias,
       dOut: a.dOutput.pointer,
       input: a.hiddenGelu.pointer, weight: p + o.pin2Weight, n: n, inDim: c.pinTowerHidden,
-      outDim: c.outputDimension)
-    a.dHidden.zero()
+      outDim: c.outputDimension, overwriteInput: true)
     Kernels.geluBackwardFast(
       dInput: a.dHidden.pointer, dOut: a.dHiddenGelu.pointer, input: a.hidden.pointer,
-      count: n * c.pinTowerHidden)
+      count: n * c.pinTowerHidden, overwrite: true)
     Kernels.linearBackward(
       dInput: nil, dWeight: g + o.pin1Weight, dBias: g + o.pin1Bias, dOut: a.dHidden.pointer,
       input: a.input.pointer,
@@ -175,21 +174,35 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let users = encoderForward(batch.sequences, content: content)  // (B*M, D)
     let pins = pinTowerForward(batch.candidates, content: content)  // (N, D)
     let pairs = batch.pairTokens.count
-    // Gather the user vectors of the pairs.
-    var u = [Float](repeating: 0, count: pairs * d)  // (P, D)
+    let tokens = batch.sequences.count * batch.sequences.length
+    let u = stepScratch(.pairUsers, pairs * d)  // (P, D): the user vectors of the pairs
     for (i, token) in batch.pairTokens.enumerated() {
-      for j in 0..<d { u[i * d + j] = users[token * d + j] }
+      (u + i * d).update(from: users.pointer + token * d, count: d)
     }
-    let dPins = FloatBuffer(count: batch.candidates.count * d)  // (N, D)
-    var du = [Float](repeating: 0, count: pairs * d)  // (P, D)
-    let loss = sampledSoftmax(batch, users: &u, pins: pins.pointer, dUsers: &du, dPins: dPins.pointer)
-    let dUsers = FloatBuffer(count: batch.sequences.count * batch.sequences.length * d)  // (B*M, D)
+    let dPins = stepScratch(.dPins, batch.candidates.count * d)  // (N, D), written whole by the loss
+    let du = stepScratch(.dPairUsers, pairs * d)  // (P, D), written whole by the loss
+    let loss = sampledSoftmax(batch, users: u, pins: pins.pointer, dUsers: du, dPins: dPins)
+    let dUsers = stepScratch(.dUsers, tokens * d)  // (B*M, D): zero but at the pairs' tokens
+    dUsers.update(repeating: 0, count: tokens * d)
     for (i, token) in batch.pairTokens.enumerated() {
-      for j in 0..<d { dUsers[token * d + j] += du[i * d + j] }
+      let row = dUsers + token * d
+      for j in 0..<d { row[j] += du[i * d + j] }
     }
-    pinTowerBackward(dPins: dPins.pointer)
-    encoderBackward(batch.sequences, dOutput: dUsers.pointer)
+    pinTowerBackward(dPins: dPins)
+    encoderBackward(batch.sequences, dOutput: dUsers)
     return loss
+  }
+
+  /// The per-step buffers of `forwardBackward` (kept between steps: no allocation and no page
+  /// faults per step).
+  enum StepBuffer: Int, CaseIterable { case pairUsers, dPairUsers, dPins, dUsers }
+
+  /// A buffer of at least `count` floats for `kind` (contents undefined), grown when too small.
+  func stepScratch(_ kind: StepBuffer, _ count: Int) -> UnsafeMutablePointer<Float> {
+    if let buffer = stepBuffers[kind.rawValue], buffer.count >= count { return buffer.pointer }
+    let fresh = FloatBuffer(count: count)
+    stepBuffers[kind.rawValue] = fresh
+    return fresh.pointer
   }
 
   // MARK: Inference

@@ -264,3 +264,119 @@ import Testing
     #expect(fastExp(SIMD8(repeating: -.infinity)) == SIMD8(repeating: 0))
   }
 }
+
+/// The vectorized, parallel and overwriting variants against plain reference loops, at sizes with
+/// both full SIMD8 vectors and tails (split over the workers wherever the machine has several cores).
+@Suite struct FastKernelTests {
+  @Test func attentionRowsAreExactSoftmaxesAndBackwardOverwrites() {
+    let (batch, T, C, heads) = (2, 19, 16, 2)
+    let hs = C / heads
+    let qkv = randomValues(batch * T * 3 * C, seed: 31).map { $0 * 2 }
+    let r = randomValues(batch * T * C, seed: 32)
+    func forward(_ qkv: [Float]) -> ([Float], [Float]) {
+      var out = [Float](repeating: 0, count: batch * T * C)
+      var att = [Float](repeating: 0, count: batch * heads * T * T)
+      Kernels.attentionForward(
+        &out, attention: &att, qkv: qkv, batch: batch, length: T, channels: C, heads: heads)
+      return (out, att)
+    }
+    let (_, att) = forward(qkv)
+    // Reference: softmax over 0...t of q_t · k_j / √hs, in Double.
+    var worst = 0.0
+    for b in 0..<batch {
+      for h in 0..<heads {
+        for t in 0..<T {
+          let scores = (0...t).map { j in
+            (0..<hs).reduce(0.0) { sum, e in
+              sum + Double(qkv[(b * T + t) * 3 * C + h * hs + e])
+                * Double(qkv[(b * T + j) * 3 * C + C + h * hs + e])
+            } / Double(hs).squareRoot()
+          }
+          let top = scores.max()!
+          let total = scores.reduce(0.0) { $0 + exp($1 - top) }
+          let row = ((b * heads + h) * T + t) * T
+          for j in 0...t { worst = max(worst, abs(Double(att[row + j]) - exp(scores[j] - top) / total)) }
+          #expect(att[(row + t + 1)..<(row + T)].allSatisfy { $0 == 0 })
+        }
+      }
+    }
+    #expect(worst < 1e-6, "largest error of an attention probability: \(worst)")
+    // Backward overwrites dQKV: a buffer full of garbage gives the same result as zeros.
+    var fromZero = [Float](repeating: 0, count: qkv.count)
+    var fromGarbage = [Float](repeating: 7, count: qkv.count)
+    var scratch = [Float](repeating: 0, count: batch * heads * T * T)
+    Kernels.attentionBackward(
+      dQKV: &fromZero, scratch: &scratch, dOut: r, qkv: qkv, attention: att, batch: batch, length: T,
+      channels: C,
+      heads: heads)
+    Kernels.attentionBackward(
+      dQKV: &fromGarbage, scratch: &scratch, dOut: r, qkv: qkv, attention: att, batch: batch, length: T,
+      channels: C, heads: heads)
+    #expect(fromZero == fromGarbage)
+    expectClose(
+      fromZero, numericGradient(qkv, epsilon: 5e-3) { weightedSum(forward($0).0, r) }, "attention dQKV")
+  }
+
+  @Test func geluBackwardFastMatchesTheScalarKernel() {
+    let count = 8 * 700 + 5  // several parallel blocks and a tail
+    let x = randomValues(count, seed: 33).map { $0 * 5 }
+    let d = randomValues(count, seed: 34)
+    var reference = [Float](repeating: 0.25, count: count)
+    Kernels.geluBackward(dInput: &reference, dOut: d, input: x, count: count)
+    var accumulated = [Float](repeating: 0.25, count: count)
+    Kernels.geluBackwardFast(dInput: &accumulated, dOut: d, input: x, count: count)
+    var overwritten = [Float](repeating: .nan, count: count)
+    Kernels.geluBackwardFast(dInput: &overwritten, dOut: d, input: x, count: count, overwrite: true)
+    for i in 0..<count {
+      #expect(abs(accumulated[i] - reference[i]) < 2e-6)
+      #expect(abs(overwritten[i] + 0.25 - reference[i]) < 2e-6)
+    }
+  }
+
+  @Test func crossEntropyMatchesAReferenceWithMaskedColumns() {
+    let (n, classes) = (300, 37)
+    var logits = randomValues(n * classes, seed: 35).map { $0 * 6 }
+    for i in stride(from: 0, to: n * classes, by: 11) { logits[i] = -.infinity }
+    var targets = (0..<n).map { Int32($0 % classes) }
+    for i in 0..<n where logits[i * classes + Int(targets[i])] == -.infinity {
+      targets[i] = (targets[i] + 1) % Int32(classes)
+    }
+    let weights = randomValues(n, seed: 36).map { abs($0) + 0.1 }
+    var gradient = logits
+    let loss = Kernels.softmaxCrossEntropyParallel(
+      &gradient, targets: targets, weights: weights, n: n, classes: classes)
+    var expectedLoss = 0.0
+    for i in 0..<n {
+      let row = logits[(i * classes)..<((i + 1) * classes)].map(Double.init)
+      let top = row.max()!
+      let logSum = log(row.reduce(0.0) { $0 + exp($1 - top) }) + top
+      expectedLoss += Double(weights[i]) * (logSum - row[Int(targets[i])])
+      for j in 0..<classes {
+        let expected = Double(weights[i]) * (exp(row[j] - logSum) - (j == Int(targets[i]) ? 1 : 0))
+        #expect(abs(Double(gradient[i * classes + j]) - expected) < 1e-6)
+      }
+    }
+    #expect(abs(loss - expectedLoss) < 1e-4 * expectedLoss)
+  }
+
+  @Test func columnSumsAndL2BackwardOverwrite() {
+    let (rows, columns) = (600, 13)
+    let m = randomValues(rows * columns, seed: 37)
+    var sums = [Float](repeating: 1, count: columns)
+    Kernels.columnSums(m, rows: rows, columns: columns, into: &sums)
+    for j in 0..<columns {
+      let expected = 1 + (0..<rows).reduce(0.0) { $0 + Double(m[$1 * columns + j]) }
+      #expect(abs(Double(sums[j]) - expected) < 1e-4)
+    }
+    var y = [Float](repeating: 0, count: rows * columns)
+    var norms = [Float](repeating: 0, count: rows)
+    Kernels.l2NormalizeForward(&y, norms: &norms, m, n: rows, dim: columns)
+    let dOut = randomValues(rows * columns, seed: 38)
+    var accumulated = [Float](repeating: 0, count: rows * columns)
+    Kernels.l2NormalizeBackward(dInput: &accumulated, dOut: dOut, out: y, norms: norms, n: rows, dim: columns)
+    var overwritten = [Float](repeating: .nan, count: rows * columns)
+    Kernels.l2NormalizeBackward(
+      dInput: &overwritten, dOut: dOut, out: y, norms: norms, n: rows, dim: columns, overwrite: true)
+    #expect(accumulated == overwritten)
+  }
+}
