@@ -2,8 +2,9 @@ import Foundation
 import Linalg
 import Vectors
 
-/// Activations of one forward pass, kept for the backward pass, sized for a batch of B
-/// sequences of the model's length (reallocated only when B changes).
+/// Activations of one forward pass, kept for the backward pass, sized for up to `capacity`
+/// sequences of the model's length (reallocated only for a larger batch: training and
+/// validation alternate between batch sizes).
 final class Activations {
   // Shapes, llm.c style (row-major, last index fastest; token t of sequence b is row b * M + t):
   //   B = sequences in the batch, M = sequence length (maxLength), H = hidden, D = outputDimension,
@@ -15,8 +16,12 @@ final class Activations {
   // "L x (B*M, H)" is an array of L buffers of that shape. With newestOnly, the last block's
   // attentionOut, residual1, ln2/ln2Mean/ln2Rstd, fc1/fc1Gelu and residual[L], and the head's
   // buffers, use rows 0..<B only (row b: sequence b's newest position).
-  let batch: Int  // B
-  let tokens: Int  // B*M
+  /// Sequences the buffers hold (B <= capacity).
+  let capacity: Int
+  /// The sequences of the current pass.
+  var batch: Int { didSet { tokens = batch * length } }  // B
+  private(set) var tokens: Int  // B*M
+  private let length: Int  // M
   /// features (B*M, W): per-token input rows, groups at `FeatureColumns` offsets (zero for padding);
   /// typeOut (B*M, Et), surfaceOut (B*M, Es): embedding lookups; absoluteOut (B*M, Ta),
   /// toEndOut (B*M, Tr), gapOut (B*M, Tr): time encodings (cos, sin, log1p of each token's time).
@@ -59,6 +64,8 @@ final class Activations {
     let wa = 2 * c.absolutePeriods.count + 1
     let wr = 2 * c.relativePeriods.count + 1
     func buffers(_ size: Int) -> [FloatBuffer] { (0..<c.layers).map { _ in FloatBuffer(count: size) } }
+    capacity = batch
+    length = c.maxLength
     self.batch = batch
     tokens = n
     features = FloatBuffer(count: n * c.featureWidth)

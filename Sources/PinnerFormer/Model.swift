@@ -57,7 +57,10 @@ public final class PinnerFormerModel: @unchecked Sendable {
   }
 
   func activations(batch: Int) -> Activations {
-    if let cached = cachedActivations, cached.batch == batch { return cached }
+    if let cached = cachedActivations, cached.capacity >= batch {
+      cached.batch = batch
+      return cached
+    }
     let fresh = Activations(config: config, batch: batch)
     cachedActivations = fresh
     return fresh
@@ -69,15 +72,19 @@ public final class PinnerFormerModel: @unchecked Sendable {
   // MARK: Pin tower
 
   final class PinTowerActivations {
-    // Shapes use the symbols defined at the top of `Activations` (Encoder.swift); N = `count`.
-    let count: Int  // N
+    // Shapes use the symbols defined at the top of `Activations` (Encoder.swift); N = `count`,
+    // the pins of the last forward; the buffers hold `capacity` >= N rows (the candidate count
+    // changes every training step, so the buffers are kept while large enough).
+    let capacity: Int
+    var count: Int  // N
     /// The pins of the last forward (their pin-ID rows receive the gradient).
     var pins: [Int32] = []  // (N)
     /// input (N, C): content rows; hidden (N, Hp): before GELU; hiddenGelu (N, Hp); output (N, D):
     /// MLP output plus the pin-ID row; normalized (N, D): the L2-normalized pin vectors; norms (N);
     /// dHiddenGelu (N, Hp), dHidden (N, Hp), dOutput (N, D): w.r.t. hiddenGelu, hidden, output.
     let input, hidden, hiddenGelu, output, normalized, norms, dHiddenGelu, dHidden, dOutput: FloatBuffer
-    init(count: Int, config c: PinnerFormerConfig) {
+    init(capacity count: Int, config c: PinnerFormerConfig) {
+      capacity = count
       self.count = count
       input = FloatBuffer(count: count * c.contentDimension)
       hidden = FloatBuffer(count: count * c.pinTowerHidden)
@@ -96,12 +103,13 @@ public final class PinnerFormerModel: @unchecked Sendable {
   func pinTowerForward(_ pins: [Int32], content: VectorMatrix) -> FloatBuffer {
     let c = config
     let a: PinTowerActivations
-    if let cached = pinTowerCache, cached.count == pins.count {
+    if let cached = pinTowerCache, cached.capacity >= pins.count {
       a = cached
     } else {
-      a = PinTowerActivations(count: pins.count, config: c)
+      a = PinTowerActivations(capacity: pins.count, config: c)
       pinTowerCache = a
     }
+    a.count = pins.count
     let p = parameters.pointer
     let o = offsets
     content.withUnsafeBufferPointer { table in
@@ -238,7 +246,10 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   /// The normalized output at every position (count x length x D, padding included).
   public func embedUsersAllPositions(_ sequences: ActionSequences, content: VectorMatrix) -> [Float] {
-    encoderForward(sequences, content: content).array
+    let out = encoderForward(sequences, content: content)  // rows 0..<B*M used
+    return Array(
+      UnsafeBufferPointer(
+        start: out.pointer, count: sequences.count * sequences.length * config.outputDimension))
   }
 
   /// Pin vectors of every pin (pins x D) through the pin tower, in batches.

@@ -140,3 +140,46 @@ enum Tiny {
     }
   }
 }
+
+@Suite struct BufferReuseTests {
+  /// A model that has run a larger batch (its buffers kept) gives the same outputs and gradients
+  /// for a smaller one as a fresh model: nothing of the larger pass leaks into the smaller.
+  @Test func smallerBatchAfterALargerOneMatchesAFreshModel() throws {
+    let content = Tiny.content()
+    func perturbed() throws -> PinnerFormerModel {
+      let model = try PinnerFormerModel(config: Tiny.config, seed: 21)
+      var g = SeededGenerator(seed: 22)
+      for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }
+      return model
+    }
+    let small = Tiny.batch
+    var large = ActionSequences(count: 4, length: 5)
+    for b in 0..<4 {
+      large.lengths[b] = 5 - b
+      for t in 0..<large.lengths[b] {
+        let token = b * 5 + t
+        large.pins[token] = Int32((b + 2 * t) % 7)
+        large.types[token] = Int32(t % 3)
+        large.timestamps[token] = 1_650_000_000 + Double(900 * t + 50 * b)
+      }
+      large.endTimes[b] = 1_650_010_000
+    }
+    let fresh = try perturbed()
+    let reused = try perturbed()
+    _ = reused.embedUsersAllPositions(large, content: content)
+    let largeBatch = TrainingBatch(
+      sequences: large, pairTokens: [0, 5, 6, 10], targets: [0, 1, 2, 3], weights: [0.25, 0.25, 0.25, 0.25],
+      candidates: [1, 2, 3, 4, 5, 6, 0, 1, 2], logQ: [Float](repeating: -2, count: 9), masked: [])
+    reused.gradients.zero()
+    _ = reused.forwardBackward(largeBatch, content: content)
+    #expect(
+      reused.embedUsersAllPositions(small.sequences, content: content)
+        == fresh.embedUsersAllPositions(small.sequences, content: content))
+    fresh.gradients.zero()
+    reused.gradients.zero()
+    let freshLoss = fresh.forwardBackward(small, content: content)
+    let reusedLoss = reused.forwardBackward(small, content: content)
+    #expect(freshLoss == reusedLoss)
+    #expect(fresh.gradients.array == reused.gradients.array)
+  }
+}
