@@ -38,7 +38,9 @@ let package = Package(
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     // Contiguous Float kernels with backward passes: GEMM, linear, layer norm, GELU, causal
     // attention, embeddings, L2 norm, time encodings, softmax cross-entropy, AdamW.
-    .target(name: "Linalg", dependencies: ["CBLAS"]),
+    // GELU and softmax cross-entropy loops in C: AVX2 + FMA where the CPU has them (chosen at run time).
+    .target(name: "CKernels"),
+    .target(name: "Linalg", dependencies: ["CBLAS", "CKernels"]),
     // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // The PinnerFormer encoder, pin tower, objectives, trainer and checkpoints.
@@ -147,7 +149,7 @@ let package = Package(
     .testTarget(name: "VectorsTests", dependencies: ["Vectors", "Randomness", "TestSupport"]),
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
-    .testTarget(name: "LinalgTests", dependencies: ["Linalg", "Randomness"]),
+    .testTarget(name: "LinalgTests", dependencies: ["Linalg", "CKernels", "Randomness"]),
     .testTarget(
       name: "PinnerFormerTests",
       dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorized exp for the softmax hot loops (Cephes' expf: range reduction by ln 2 in two
 /// parts, a degree-6 polynomial, exponent bits set directly; relative error about 1e-7).
 /// Inputs below -87.3 (including -inf, used for masked logits) give exactly 0.
@@ -68,22 +70,12 @@ func fastErf(_ x: SIMD8<Float>, expOfMinusSquare e: SIMD8<Float>) -> SIMD8<Float
 }
 
 extension Kernels {
-  /// GELU forward, vectorized and split over `Parallel.threads` (same contract as `geluForward`).
+  /// GELU forward, vectorized (AVX2 + FMA where available: CKernels) and split over
+  /// `Parallel.threads` (same contract as `geluForward`).
   public static func geluForwardFast(
     _ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int
   ) {
-    Parallel.forEachBlock(count) { start, end in
-      var i = start
-      let rawIn = UnsafeRawPointer(input)
-      let rawOut = UnsafeMutableRawPointer(out)
-      while i + 8 <= end {
-        let x = rawIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        rawOut.storeBytes(
-          of: 0.5 * x * (1 + fastErf(x * 0.707_106_77)), toByteOffset: 4 * i, as: SIMD8<Float>.self)
-        i += 8
-      }
-      if i < end { geluForward(out + i, input + i, count: end - i) }
-    }
+    Parallel.forEachBlock(count) { start, end in pr_gelu_forward(out + start, input + start, end - start) }
   }
 
   /// GELU backward, vectorized and parallel (same contract as `geluBackward`; with `overwrite`,
@@ -94,28 +86,12 @@ extension Kernels {
     overwrite: Bool = false
   ) {
     Parallel.forEachBlock(count) { start, end in
-      var i = start
-      let rawIn = UnsafeRawPointer(input)
-      let rawDOut = UnsafeRawPointer(dOut)
-      let rawDIn = UnsafeMutableRawPointer(dInput)
-      while i + 8 <= end {
-        let x = rawIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        let z = x * 0.707_106_77
-        let e = fastExp(-z * z)
-        let cdf = 0.5 * (1 + fastErf(z, expOfMinusSquare: e))
-        let pdf = 0.398_942_28 * e
-        let d = rawDOut.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
-        var gradient = d * (cdf + x * pdf)
-        if !overwrite { gradient += rawDIn.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) }
-        rawDIn.storeBytes(of: gradient, toByteOffset: 4 * i, as: SIMD8<Float>.self)
-        i += 8
-      }
-      if i < end {
-        if overwrite { (dInput + i).update(repeating: 0, count: end - i) }
-        geluBackward(dInput: dInput + i, dOut: dOut + i, input: input + i, count: end - i)
-      }
+      pr_gelu_backward(dInput + start, dOut + start, input + start, end - start, overwrite ? 1 : 0)
     }
   }
+
+  /// Whether the C kernels run their AVX2 + FMA versions on this machine.
+  public static var vectorKernelsUseAVX2: Bool { pr_kernels_use_avx2() != 0 }
 
   /// Softmax cross-entropy over rows (see `softmaxCrossEntropy`), vectorized with `fastExp`
   /// and split over `Parallel.threads` workers. Same contract: overwrites `logits` with
@@ -147,46 +123,6 @@ extension Kernels {
       row.update(repeating: 0, count: classes)
       return 0
     }
-    let vectors = classes / 8
-    let raw = UnsafeMutableRawPointer(row)
-    var maxVector = SIMD8<Float>(repeating: -.infinity)
-    for v in 0..<vectors {
-      let x = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
-      maxVector = maxVector.replacing(with: x, where: x .> maxVector)
-    }
-    var maximum = maxVector.max()
-    for j in (8 * vectors)..<classes { maximum = max(maximum, row[j]) }
-    // The target's logit is read before the row is overwritten by its exponentials.
-    let targetLogit = row[target]
-    var sumVector = SIMD8<Float>()
-    for v in 0..<vectors {
-      let e = fastExp(raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self) - maximum)
-      raw.storeBytes(of: e, toByteOffset: 32 * v, as: SIMD8<Float>.self)
-      sumVector += e
-    }
-    var sum = Double(sumVector.sum())
-    for j in (8 * vectors)..<classes {
-      row[j] = expf(row[j] - maximum)
-      sum += Double(row[j])
-    }
-    let logSum = Float(_log(sum)) + maximum
-    let loss = Double(weight) * Double(logSum - targetLogit)
-    // softmax = e^(x - max) / sum: one exponential per entry, then a scale.
-    let scale = weight / Float(sum)
-    for v in 0..<vectors {
-      let e = raw.loadUnaligned(fromByteOffset: 32 * v, as: SIMD8<Float>.self)
-      raw.storeBytes(of: scale * e, toByteOffset: 32 * v, as: SIMD8<Float>.self)
-    }
-    for j in (8 * vectors)..<classes { row[j] *= scale }
-    row[target] -= weight
-    return loss
+    return pr_cross_entropy_row(row, classes, target, weight)
   }
 }
-
-#if canImport(Glibc)
-  import Glibc
-  @inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
-#elseif canImport(Darwin)
-  import Darwin
-  @inline(__always) func _log(_ x: Double) -> Double { Darwin.log(x) }
-#endif

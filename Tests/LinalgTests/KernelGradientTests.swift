@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Linalg
 import Testing
@@ -378,5 +379,34 @@ import Testing
     Kernels.l2NormalizeBackward(
       dInput: &overwritten, dOut: dOut, out: y, norms: norms, n: rows, dim: columns, overwrite: true)
     #expect(accumulated == overwritten)
+  }
+
+  /// The portable C loops (machines without AVX2) agree with the vectorized ones and with the
+  /// scalar Swift references.
+  @Test func portableKernelsMatchTheVectorizedOnes() {
+    let count = 8 * 30 + 3
+    let x = randomValues(count, seed: 39).map { $0 * 5 }
+    let d = randomValues(count, seed: 40)
+    var reference = [Float](repeating: 0, count: count)
+    Kernels.geluForward(&reference, x, count: count)
+    var portable = [Float](repeating: 0, count: count)
+    pr_gelu_forward_portable(&portable, x, count)
+    var fast = [Float](repeating: 0, count: count)
+    Kernels.geluForwardFast(&fast, x, count: count)
+    var gradient = [Float](repeating: 0, count: count)
+    Kernels.geluBackward(dInput: &gradient, dOut: d, input: x, count: count)
+    var portableGradient = [Float](repeating: .nan, count: count)
+    pr_gelu_backward_portable(&portableGradient, d, x, count, 1)
+    for i in 0..<count {
+      #expect(abs(portable[i] - reference[i]) < 2e-6 && abs(fast[i] - portable[i]) < 1e-6)
+      #expect(abs(portableGradient[i] - gradient[i]) < 2e-6)
+    }
+    var row = randomValues(37, seed: 41).map { $0 * 6 }
+    row[4] = -.infinity
+    var portableRow = row
+    let loss = Kernels.softmaxCrossEntropy(&row, targets: [3], weights: [0.5], n: 1, classes: 37)
+    let portableLoss = pr_cross_entropy_row_portable(&portableRow, 37, 3, 0.5)
+    #expect(abs(loss - portableLoss) < 1e-6)
+    for j in 0..<37 { #expect(abs(row[j] - portableRow[j]) < 1e-7) }
   }
 }
