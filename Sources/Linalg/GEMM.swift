@@ -27,7 +27,14 @@ public enum GEMM {
     let lda = lda ?? (transposeA ? m : k)
     let ldb = ldb ?? (transposeB ? k : n)
     let ldc = ldc ?? n
-    let workers = parallel && m * n * k >= 1 << 20 ? min(Parallel.currentThreads, m / 16) : 1
+    let threads = parallel && m * n * k >= 1 << 20 ? Parallel.currentThreads : 1
+    // A short, wide-k product (a weight gradient: m, n = layer widths, k = tokens) is split over
+    // k instead: split by rows, every worker would pack all of B (k x n) for its few rows.
+    if threads > 1 && m * n <= 1 << 16 && k >= 2048 {
+      splitOverK(a, b, c, m, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc, workers: threads)
+      return
+    }
+    let workers = min(threads, m / 16)
     guard workers > 1 else {
       sgemm(a, b, c, m, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
       return
@@ -38,6 +45,38 @@ public enum GEMM {
       // Rows of op(A): rows of A, or columns of A when transposed.
       let aBlock = transposeA ? a + start : a + start * lda
       sgemm(aBlock, b, c + start * ldc, rows, n, k, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
+    }
+  }
+
+  /// C = alpha op(A) op(B) + beta C with k split in `workers` contiguous ranges: worker 0
+  /// accumulates into C (with beta), the others into zeroed scratch, added to C in worker order.
+  private static func splitOverK(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int,
+    _ n: Int,
+    _ k: Int, _ transposeA: Bool, _ transposeB: Bool, _ alpha: Float, _ beta: Float, _ lda: Int, _ ldb: Int,
+    _ ldc: Int, workers: Int
+  ) {
+    let partial = UnsafeMutablePointer<Float>.allocate(capacity: (workers - 1) * m * n)
+    defer { partial.deallocate() }
+    Parallel.forEach(workers) { w in
+      let start = k * w / workers
+      let depth = k * (w + 1) / workers - start
+      // Columns `start` of op(A) and rows `start` of op(B).
+      let aPart = transposeA ? a + start * lda : a + start
+      let bPart = transposeB ? b + start : b + start * ldb
+      if w == 0 {
+        sgemm(aPart, bPart, c, m, n, depth, transposeA, transposeB, alpha, beta, lda, ldb, ldc)
+      } else {
+        sgemm(
+          aPart, bPart, partial + (w - 1) * m * n, m, n, depth, transposeA, transposeB, alpha, 0, lda, ldb, n)
+      }
+    }
+    for w in 1..<workers {
+      let part = partial + (w - 1) * m * n
+      for i in 0..<m {
+        let row = c + i * ldc
+        for j in 0..<n { row[j] += part[i * n + j] }
+      }
     }
   }
 

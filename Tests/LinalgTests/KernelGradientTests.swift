@@ -23,6 +23,29 @@ import Testing
     for (x, y) in zip(c2, naive) { #expect(abs(x - y) < 1e-5) }
   }
 
+  /// A short product over a long k (split over k between the workers) equals the naive sum, for
+  /// every transposition, with alpha and beta.
+  @Test func longKProductsMatchNaiveSums() {
+    let (m, n, k) = (16, 32, 4100)
+    let a = randomValues(m * k, seed: 51)  // row-major m x k (or k x m when transposed)
+    let b = randomValues(k * n, seed: 52)
+    let initial = randomValues(m * n, seed: 53)
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+      func aAt(_ i: Int, _ p: Int) -> Double { Double(ta ? a[p * m + i] : a[i * k + p]) }
+      func bAt(_ p: Int, _ j: Int) -> Double { Double(tb ? b[j * k + p] : b[p * n + j]) }
+      var c = initial
+      GEMM.multiply(a, b, into: &c, m: m, n: n, k: k, transposeA: ta, transposeB: tb, alpha: 0.5, beta: 2)
+      for i in 0..<m {
+        for j in 0..<n {
+          let expected =
+            0.5 * (0..<k).reduce(0.0) { $0 + aAt(i, $1) * bAt($1, j) } + 2 * Double(initial[i * n + j])
+          #expect(
+            abs(Double(c[i * n + j]) - expected) < 1e-3, "transposeA \(ta) transposeB \(tb) at \(i), \(j)")
+        }
+      }
+    }
+  }
+
   @Test func linear() {
     let (n, inDim, outDim) = (4, 5, 3)
     let x = randomValues(n * inDim, seed: 3)
