@@ -52,11 +52,14 @@ final class Activations {
   /// dGroup (B*M, G): one feature group's gradient rows, G its width (Et, Es, Ta, Tr or D);
   /// allocated B*M x max(Tr, Ta, Et, Es, D with pinIDEmbedding).
   let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
-  var typeIDs: [Int32]  // (B*M)
-  var surfaceIDs: [Int32]  // (B*M)
+  // Per-token inputs as raw buffers (written by the workers of the feature step, each its own
+  // sequences; a Swift array property of a class cannot be written from several threads).
+  let typeIDs: UnsafeMutablePointer<Int32>  // (B*M)
+  let surfaceIDs: UnsafeMutablePointer<Int32>  // (B*M)
   /// Pin-ID row of each token (-1 for padding and for pins outside the table).
-  var pinIDs: [Int32]  // (B*M)
-  var times: (absolute: [Double], toEnd: [Double], gap: [Double])  // 3 x (B*M), seconds
+  let pinIDs: UnsafeMutablePointer<Int32>  // (B*M)
+  /// Each token's time, its distance to the sequence's end and to the previous action (seconds).
+  let absoluteTimes, toEndTimes, gapTimes: UnsafeMutablePointer<Double>  // 3 x (B*M)
 
   init(config c: PinnerFormerConfig, batch: Int) {
     let n = batch * c.maxLength
@@ -108,12 +111,23 @@ final class Activations {
     dHead2 = FloatBuffer(count: n * c.outputDimension)
     dGroup = FloatBuffer(
       count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding, c.pinIDEmbedding ? c.outputDimension : 0))
-    typeIDs = [Int32](repeating: 0, count: n)
-    surfaceIDs = typeIDs
-    pinIDs = typeIDs
-    times = (
-      [Double](repeating: 0, count: n), [Double](repeating: 0, count: n), [Double](repeating: 0, count: n)
-    )
+    func ids() -> UnsafeMutablePointer<Int32> {
+      let buffer = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+      buffer.initialize(repeating: 0, count: max(n, 1))
+      return buffer
+    }
+    func seconds() -> UnsafeMutablePointer<Double> {
+      let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+      buffer.initialize(repeating: 0, count: max(n, 1))
+      return buffer
+    }
+    (typeIDs, surfaceIDs, pinIDs) = (ids(), ids(), ids())
+    (absoluteTimes, toEndTimes, gapTimes) = (seconds(), seconds(), seconds())
+  }
+
+  deinit {
+    for buffer in [typeIDs, surfaceIDs, pinIDs] { buffer.deallocate() }
+    for buffer in [absoluteTimes, toEndTimes, gapTimes] { buffer.deallocate() }
   }
 }
 
@@ -152,36 +166,38 @@ extension PinnerFormerModel {
     let cols = FeatureColumns(c)
     let f = c.features
 
-    // 1. Per-action features (zero for padding and for switched-off groups).
+    // 1. Per-action features (zero for padding and for switched-off groups), sequences split over
+    // the workers.
     a.features.zero()
-    for b in 0..<s.count {
-      for t in 0..<s.length {
-        let token = b * s.length + t
-        let real = t < s.lengths[b]
-        a.typeIDs[token] = real ? s.types[token] : 0
-        a.surfaceIDs[token] = real ? s.surfaces[token] : 0
-        a.pinIDs[token] = real && s.pins[token] >= 0 && s.pins[token] < c.pinCount ? s.pins[token] : -1
-        let now = s.timestamps[token]
-        a.times.absolute[token] = real ? now : 0
-        a.times.toEnd[token] = real ? max(0, s.endTimes[b] - now) : 0
-        a.times.gap[token] = real && t > 0 ? max(0, now - s.timestamps[token - 1]) : 0
-        guard real else { continue }
-        let row = a.features.pointer + token * cols.width
-        if f.content {
-          // Unit-norm content vectors are rescaled to unit variance per component, the scale of
-          // the cos/sin time features beside them; otherwise the 150-odd time features swamp
-          // the content at initialization and training takes several times longer to use it.
-          let scale = Float(c.contentDimension).squareRoot()
-          content.withUnsafeBufferPointer { table in
-            let source = table.baseAddress! + Int(s.pins[token]) * c.contentDimension
+    content.withUnsafeBufferPointer { table in
+      let table = table.baseAddress!
+      Parallel.forEach(s.count) { b in
+        for t in 0..<s.length {
+          let token = b * s.length + t
+          let real = t < s.lengths[b]
+          a.typeIDs[token] = real ? s.types[token] : 0
+          a.surfaceIDs[token] = real ? s.surfaces[token] : 0
+          a.pinIDs[token] = real && s.pins[token] >= 0 && s.pins[token] < c.pinCount ? s.pins[token] : -1
+          let now = s.timestamps[token]
+          a.absoluteTimes[token] = real ? now : 0
+          a.toEndTimes[token] = real ? max(0, s.endTimes[b] - now) : 0
+          a.gapTimes[token] = real && t > 0 ? max(0, now - s.timestamps[token - 1]) : 0
+          guard real else { continue }
+          let row = a.features.pointer + token * cols.width
+          if f.content {
+            // Unit-norm content vectors are rescaled to unit variance per component, the scale of
+            // the cos/sin time features beside them; otherwise the 150-odd time features swamp
+            // the content at initialization and training takes several times longer to use it.
+            let scale = Float(c.contentDimension).squareRoot()
+            let source = table + Int(s.pins[token]) * c.contentDimension
             for j in 0..<c.contentDimension { row[cols.content + j] = scale * source[j] }
           }
-        }
-        if f.duration { row[cols.duration] = log1pf(max(0, s.durations[token])) }
-        // Pins outside the table (a content matrix larger than the model's) get no ID row.
-        if let table = o.pinID, a.pinIDs[token] >= 0 {
-          (row + cols.pinID).update(
-            from: p + table + Int(s.pins[token]) * c.outputDimension, count: c.outputDimension)
+          if f.duration { row[cols.duration] = log1pf(max(0, s.durations[token])) }
+          // Pins outside the table (a content matrix larger than the model's) get no ID row.
+          if let table = o.pinID, a.pinIDs[token] >= 0 {
+            (row + cols.pinID).update(
+              from: p + table + Int(s.pins[token]) * c.outputDimension, count: c.outputDimension)
+          }
         }
       }
     }
@@ -190,13 +206,13 @@ extension PinnerFormerModel {
     Kernels.embeddingForward(
       a.surfaceOut.pointer, table: p + o.surfaceTable, ids: a.surfaceIDs, n: n, dim: c.surfaceEmbedding)
     Kernels.timeEncodingForwardParallel(
-      a.absoluteOut.pointer, times: a.times.absolute, periods: c.absolutePeriods,
+      a.absoluteOut.pointer, times: a.absoluteTimes, periods: c.absolutePeriods,
       phases: p + o.absolutePhases, n: n)
     Kernels.timeEncodingForwardParallel(
-      a.toEndOut.pointer, times: a.times.toEnd, periods: c.relativePeriods, phases: p + o.toEndPhases, n: n)
+      a.toEndOut.pointer, times: a.toEndTimes, periods: c.relativePeriods, phases: p + o.toEndPhases, n: n)
     Kernels.timeEncodingForwardParallel(
-      a.gapOut.pointer, times: a.times.gap, periods: c.relativePeriods, phases: p + o.gapPhases, n: n)
-    for b in 0..<s.count {
+      a.gapOut.pointer, times: a.gapTimes, periods: c.relativePeriods, phases: p + o.gapPhases, n: n)
+    Parallel.forEach(s.count) { b in
       for t in 0..<s.lengths[b] {
         let token = b * s.length + t
         let row = a.features.pointer + token * cols.width
