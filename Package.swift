@@ -41,6 +41,8 @@ let package = Package(
     // GELU and softmax cross-entropy loops in C: AVX2 + FMA where the CPU has them (chosen at run time).
     .target(name: "CKernels"),
     .target(name: "Linalg", dependencies: ["CBLAS", "CKernels"]),
+    // The one thread setting (model kernels, FAISS's OpenMP, OpenBLAS), applied once.
+    .target(name: "ComputeSettings", dependencies: ["Linalg", "VectorIndex"]),
     // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
     .target(name: "PinData", dependencies: ["Vectors", "Randomness"]),
     // The PinnerFormer encoder, pin tower, objectives, trainer and checkpoints.
@@ -55,8 +57,8 @@ let package = Package(
     .target(
       name: "RetrievalEval",
       dependencies: [
-        "ANNEvaluation", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics", "VectorIndex",
-        "Vectors",
+        "ANNEvaluation", "ComputeSettings", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics",
+        "VectorIndex", "Vectors",
         "Randomness", .product(name: "Yams", package: "Yams"),
       ]),
     // The retrieval stage: bundles (model, index, pin ids, checksummed manifest) and retrievers.
@@ -79,6 +81,7 @@ let package = Package(
     .executableTarget(
       name: "eval-retrieval",
       dependencies: [
+        "ComputeSettings",
         "ANNEvaluation", "BenchmarkSupport", "CommandLineSupport", "Linalg", "PinData", "PinnerFormer",
         "RetrievalEval",
         "RetrievalStage",
@@ -124,6 +127,7 @@ let package = Package(
     .executableTarget(
       name: "retrieval-benchmark",
       dependencies: [
+        "ComputeSettings",
         "ANNEvaluation", "BenchmarkSupport", "Linalg", "PinData", "PinnerFormer", "Randomness",
         "RetrievalStage",
         "VectorIndex",
@@ -150,6 +154,7 @@ let package = Package(
     .testTarget(
       name: "VectorIndexTests", dependencies: ["VectorIndex", "Vectors", "Randomness", "TestSupport"]),
     .testTarget(name: "LinalgTests", dependencies: ["Linalg", "CKernels", "Randomness"]),
+    .testTarget(name: "ComputeSettingsTests", dependencies: ["ComputeSettings", "Linalg", "VectorIndex"]),
     .testTarget(
       name: "PinnerFormerTests",
       dependencies: ["PinnerFormer", "PinData", "Vectors", "Randomness", "TestSupport"]),

@@ -1,6 +1,7 @@
 import ANNEvaluation
 import ArgumentParser
 import BenchmarkSupport
+import ComputeSettings
 import Foundation
 import Linalg
 import PinData
@@ -117,8 +118,7 @@ struct RetrievalBenchmark: ParsableCommand {
       "2 concurrent callers users/s",
     ])
     for threads in [1, 2] {
-      FaissThreads.count = threads
-      Parallel.threads = threads
+      ThreadSettings.workers(threads).apply()
       for h in histories.prefix(50) { _ = try retriever.retrieve(history: h, k: 10) }  // warm-up
       var times = [Double]()
       for h in histories.prefix(singleUsers) {

@@ -2,6 +2,7 @@ import ANNEvaluation
 import ArgumentParser
 import BenchmarkSupport
 import CommandLineSupport
+import ComputeSettings
 import Foundation
 import PinnerFormer
 import Randomness
@@ -85,7 +86,7 @@ struct ANN: ParsableCommand {
   var nprobeValues: [Int] { nprobes.values }
 
   func run() throws {
-    FaissThreads.count = threads
+    ThreadSettings.workers(threads).apply()
     var generator = SeededGenerator(seed: seed)
     let mixture = ClusteredVectors(
       dimension: dimension, clusterCount: 350, spread: 0.12, generator: &generator)

@@ -3,12 +3,32 @@ import Foundation
 
 /// Row-major single-precision matrix products through CBLAS (OpenBLAS).
 ///
-/// Threading: OpenBLAS runs single-threaded (set once, on first use) and large products are
-/// split by rows of C over `Parallel.threads` workers instead. One thread pool then serves both
-/// the products and the element-wise kernels: OpenBLAS's own threads busy-wait between calls
-/// and fought the kernels' workers for the 2 cores (13% of a training step in the scheduler).
+/// Threading: by default OpenBLAS runs single-threaded (set on first use) and large products
+/// are split over `Parallel.threads` workers instead. One thread pool then serves both the
+/// products and the element-wise kernels: OpenBLAS's own threads busy-wait between calls and
+/// fought the kernels' workers for the 2 cores (13% of a training step in the scheduler). With
+/// `OPENBLAS_NUM_THREADS` set (or `setBLASThreads(n)`, n > 1, e.g. by `ThreadSettings.apply`),
+/// OpenBLAS keeps its threads and products are not split here.
 public enum GEMM {
   nonisolated(unsafe) private static var configured = false
+  /// OpenBLAS's own thread count when it is not one (nil: one thread, products split here).
+  nonisolated(unsafe) public private(set) static var blasThreads: Int? = nil
+
+  /// Sets OpenBLAS's threads: nil or 1 for one thread (products split over `Parallel.threads`),
+  /// n > 1 for n OpenBLAS threads (products not split here).
+  public static func setBLASThreads(_ threads: Int?) {
+    let n = max(1, threads ?? 1)
+    openblas_set_num_threads(Int32(n))
+    blasThreads = n > 1 ? n : nil
+    configured = true
+  }
+
+  /// The default, once: `OPENBLAS_NUM_THREADS` when set (a positive integer), else one thread.
+  private static func configureOnce() {
+    guard !configured else { return }
+    let text = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? ""
+    setBLASThreads(Int(text.trimmingCharacters(in: .whitespaces)).flatMap { $0 > 0 ? $0 : nil })
+  }
 
   /// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.
   /// op(A) is m x k (A is k x m when `transposeA`), op(B) is k x n (B is n x k when `transposeB`).
@@ -20,14 +40,11 @@ public enum GEMM {
     alpha: Float = 1, beta: Float = 0,
     lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil, parallel: Bool = true
   ) {
-    if !configured {
-      openblas_set_num_threads(1)
-      configured = true
-    }
+    configureOnce()
     let lda = lda ?? (transposeA ? m : k)
     let ldb = ldb ?? (transposeB ? k : n)
     let ldc = ldc ?? n
-    let threads = parallel && m * n * k >= 1 << 20 ? Parallel.currentThreads : 1
+    let threads = parallel && blasThreads == nil && m * n * k >= 1 << 20 ? Parallel.currentThreads : 1
     // A short, wide-k product (a weight gradient: m, n = layer widths, k = tokens) is split over
     // k instead: split by rows, every worker would pack all of B (k x n) for its few rows.
     if threads > 1 && m * n <= 1 << 16 && k >= 2048 {

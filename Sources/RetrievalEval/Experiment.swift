@@ -1,4 +1,5 @@
 import ANNEvaluation
+import ComputeSettings
 import Foundation
 import Linalg
 import PinData
@@ -86,10 +87,10 @@ public struct Experiment {
   /// An experiment of `config`, rooted at the current directory, silent and without a result cache.
   public init(config: ExperimentConfig) { self.config = config }
 
-  /// Applies `config.threads` to every worker pool (model kernels, FAISS).
+  /// Applies `config.threads` to every worker pool (model kernels, FAISS; OpenBLAS as the
+  /// environment says: `ThreadSettings`).
   func applyThreads() {
-    Parallel.threads = max(1, config.threads)
-    FaissThreads.count = max(1, config.threads)
+    ThreadSettings.workers(config.threads).apply()
   }
 
   /// The approximate index of `config.ann` over `vectors`, trained on them.

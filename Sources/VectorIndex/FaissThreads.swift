@@ -14,10 +14,12 @@ import CFaiss
 /// training ran 3x slower and IVF training 3x slower with a multi-threaded OpenBLAS.
 ///
 /// Default: the first index or k-means created sets OpenBLAS to **one thread** (OpenMP keeps
-/// one thread per core), unless `OPENBLAS_NUM_THREADS` or `OMP_NUM_THREADS` is set in the
-/// environment. The one workload that loses from this is exact search of large query batches
-/// (about 1.5x slower than a 2-thread OpenBLAS with `OMP_WAIT_POLICY=PASSIVE`, which must be
-/// set in the environment before the process starts: libgomp reads it at load time).
+/// one thread per core, or `OMP_NUM_THREADS`), unless `OPENBLAS_NUM_THREADS` is set in the
+/// environment: the same rule as `Linalg.GEMM`, so whichever runs first, OpenBLAS ends up the
+/// same (`ComputeSettings.ThreadSettings` sets all pools at once). The one workload that loses
+/// from one BLAS thread is exact search of large query batches (about 1.5x slower than a
+/// 2-thread OpenBLAS with `OMP_WAIT_POLICY=PASSIVE`, which must be set in the environment before
+/// the process starts: libgomp reads it at load time).
 public enum FaissThreads {
   /// The most threads accepted (libgomp crashes when asked for hundreds of thousands; no
   /// machine this runs on has more cores).
@@ -41,9 +43,7 @@ public enum FaissThreads {
   }
 
   private static let defaultsApplied: Bool = {
-    if getenv("OPENBLAS_NUM_THREADS") == nil && getenv("OMP_NUM_THREADS") == nil {
-      cfaiss_set_blas_num_threads(1)
-    }
+    if getenv("OPENBLAS_NUM_THREADS") == nil { cfaiss_set_blas_num_threads(1) }
     return true
   }()
 
