@@ -115,14 +115,18 @@ AVX2 static inline __m256 erf_avx2(__m256 z, __m256 e) {
   return _mm256_xor_ps(magnitude, signBit);
 }
 
+// Φ(x) = (1 + erf(x/√2)) / 2; *e receives exp(-x²/2), which the density shares.
+AVX2 static inline __m256 gelu_cdf_avx2(__m256 x, __m256 *e) {
+  __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(INV_SQRT2));
+  *e = exp_avx2(_mm256_mul_ps(_mm256_xor_ps(z, _mm256_set1_ps(-0.0f)), z));
+  return _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(_mm256_set1_ps(1.0f), erf_avx2(z, *e)));
+}
+
 AVX2 static void gelu_forward_avx2(float *out, const float *input, size_t count) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    __m256 x = _mm256_loadu_ps(input + i);
-    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(INV_SQRT2));
-    __m256 e = exp_avx2(_mm256_mul_ps(_mm256_xor_ps(z, _mm256_set1_ps(-0.0f)), z));
-    __m256 cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(_mm256_set1_ps(1.0f), erf_avx2(z, e)));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(x, cdf));
+    __m256 x = _mm256_loadu_ps(input + i), e;
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(x, gelu_cdf_avx2(x, &e)));
   }
   gelu_forward_portable(out + i, input + i, count - i);
 }
@@ -131,10 +135,8 @@ AVX2 static void gelu_backward_avx2(float *dInput, const float *dOut, const floa
                                     int overwrite) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    __m256 x = _mm256_loadu_ps(input + i);
-    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(INV_SQRT2));
-    __m256 e = exp_avx2(_mm256_mul_ps(_mm256_xor_ps(z, _mm256_set1_ps(-0.0f)), z));
-    __m256 cdf = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(_mm256_set1_ps(1.0f), erf_avx2(z, e)));
+    __m256 x = _mm256_loadu_ps(input + i), e;
+    __m256 cdf = gelu_cdf_avx2(x, &e);
     __m256 derivative = _mm256_fmadd_ps(_mm256_mul_ps(x, _mm256_set1_ps(INV_SQRT_2PI)), e, cdf);
     __m256 g = _mm256_mul_ps(_mm256_loadu_ps(dOut + i), derivative);
     if (!overwrite) g = _mm256_add_ps(g, _mm256_loadu_ps(dInput + i));
@@ -183,8 +185,6 @@ static int use_avx2(void) { return 0; }
 #define gelu_backward_avx2 gelu_backward_portable
 #define cross_entropy_avx2 cross_entropy_portable
 #endif
-
-int pr_kernels_use_avx2(void) { return use_avx2(); }
 
 void pr_gelu_forward_portable(float *out, const float *input, size_t count) {
   gelu_forward_portable(out, input, count);

@@ -32,14 +32,10 @@ public struct ThreadSettings: Sendable, Equatable {
     _ environment: [String: String] = ProcessInfo.processInfo.environment,
     defaultWorkers: Int = ProcessInfo.processInfo.activeProcessorCount
   ) -> ThreadSettings {
-    func positive(_ name: String) -> Int? {
-      guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), let value = Int(text),
-        value > 0
-      else { return nil }
-      return value
-    }
-    return ThreadSettings(
-      workers: positive("OMP_NUM_THREADS") ?? defaultWorkers, blasThreads: positive("OPENBLAS_NUM_THREADS"))
+    ThreadSettings(
+      workers: Parallel.threadCount(environmentVariable: "OMP_NUM_THREADS", in: environment)
+        ?? defaultWorkers,
+      blasThreads: Parallel.threadCount(environmentVariable: "OPENBLAS_NUM_THREADS", in: environment))
   }
 
   /// `workers` for the model kernels and FAISS, with OpenBLAS as the environment says

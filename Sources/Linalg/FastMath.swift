@@ -51,13 +51,6 @@ public func fastSin(_ input: SIMD8<Float>) -> SIMD8<Float> {
 /// Vectorized erf (Abramowitz and Stegun 7.1.26; absolute error below 1.5e-7).
 @inline(__always)
 public func fastErf(_ x: SIMD8<Float>) -> SIMD8<Float> {
-  fastErf(x, expOfMinusSquare: fastExp(-x * x))
-}
-
-/// `fastErf` with exp(-x²) given by the caller (GELU's backward pass needs that exponential
-/// for the density too, so it computes it once).
-@inline(__always)
-func fastErf(_ x: SIMD8<Float>, expOfMinusSquare e: SIMD8<Float>) -> SIMD8<Float> {
   let sign = SIMD8<Float>(repeating: 1).replacing(with: -1, where: x .< 0)
   let a = x * sign
   let t = 1 / (1 + 0.327_591_1 * a)
@@ -66,7 +59,7 @@ func fastErf(_ x: SIMD8<Float>, expOfMinusSquare e: SIMD8<Float>) -> SIMD8<Float
   y = y * t + 1.421_413_741
   y = y * t - 0.284_496_736
   y = y * t + 0.254_829_592
-  return sign * (1 - y * t * e)
+  return sign * (1 - y * t * fastExp(-a * a))
 }
 
 extension Kernels {
@@ -89,9 +82,6 @@ extension Kernels {
       pr_gelu_backward(dInput + start, dOut + start, input + start, end - start, overwrite ? 1 : 0)
     }
   }
-
-  /// Whether the C kernels run their AVX2 + FMA versions on this machine.
-  public static var vectorKernelsUseAVX2: Bool { pr_kernels_use_avx2() != 0 }
 
   /// Softmax cross-entropy over rows (see `softmaxCrossEntropy`), vectorized with `fastExp`
   /// and split over `Parallel.threads` workers. Same contract: overwrites `logits` with

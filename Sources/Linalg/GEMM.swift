@@ -26,8 +26,7 @@ public enum GEMM {
   /// The default, once: `OPENBLAS_NUM_THREADS` when set (a positive integer), else one thread.
   private static func configureOnce() {
     guard !configured else { return }
-    let text = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? ""
-    setBLASThreads(Int(text.trimmingCharacters(in: .whitespaces)).flatMap { $0 > 0 ? $0 : nil })
+    setBLASThreads(Parallel.threadCount(environmentVariable: "OPENBLAS_NUM_THREADS"))
   }
 
   /// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major.

@@ -61,13 +61,6 @@ public enum Kernels {
     }
   }
 
-  /// Runs body(start, end) over contiguous row blocks of 0..<rows, in parallel from 256 rows
-  /// (the split of `blocks`).
-  public static func forEachRowBlock(_ rows: Int, _ body: (Int, Int) -> Void) {
-    let workers = blocks(rows)
-    Parallel.forEach(workers) { w in body(rows * w / workers, rows * (w + 1) / workers) }
-  }
-
   /// a[i] += b[i] for i in 0..<count, in parallel blocks.
   public static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
     Parallel.forEachBlock(count, block: 16_384) { start, end in
@@ -114,7 +107,6 @@ public enum Kernels {
       let x = input + row * dim
       let d = dOut + row * dim
       let dx = dInput + row * dim
-      if overwrite { dx.update(repeating: 0, count: dim) }
       let (m, s) = (mean[row], rstd[row])
       var dnMean: Float = 0
       var dnDotNorm: Float = 0
@@ -129,7 +121,8 @@ public enum Kernels {
       for j in 0..<dim {
         let normalized = (x[j] - m) * s
         let dn = d[j] * gamma[j]
-        dx[j] += (dn - dnMean - normalized * dnDotNorm) * s
+        let gradient = (dn - dnMean - normalized * dnDotNorm) * s
+        dx[j] = overwrite ? gradient : dx[j] + gradient
         dGamma[j] += d[j] * normalized
         dBeta[j] += d[j]
       }
@@ -454,6 +447,16 @@ extension Parallel {
     dictionary[serialKey] = true
     defer { dictionary[serialKey] = previous }
     return try body()
+  }
+
+  /// The thread count an environment variable asks for (`OMP_NUM_THREADS`,
+  /// `OPENBLAS_NUM_THREADS`): a positive integer, else nil (OpenMP and OpenBLAS ignore other values).
+  public static func threadCount(
+    environmentVariable name: String, in environment: [String: String] = ProcessInfo.processInfo.environment
+  ) -> Int? {
+    guard let value = environment[name].flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), value > 0
+    else { return nil }
+    return value
   }
 
   /// The workers a kernel called from this thread may use: `threads`, or 1 inside `serially`.

@@ -4,20 +4,23 @@
 extension Kernels {
   static func blocks(_ rows: Int) -> Int { rows >= 256 ? min(Parallel.currentThreads, rows / 64) : 1 }
 
+  /// Runs body(start, end) over contiguous row blocks of 0..<rows, in parallel from 256 rows
+  /// (the split of `blocks`).
+  public static func forEachRowBlock(_ rows: Int, _ body: (Int, Int) -> Void) {
+    let workers = blocks(rows)
+    Parallel.forEach(workers) { w in body(rows * w / workers, rows * (w + 1) / workers) }
+  }
+
   /// `layerNormForward` with rows split over `Parallel.threads` (serial below 256 rows); overwrites
   /// `out`, `mean` and `rstd` as the serial kernel does.
   public static func layerNormForwardParallel(
     _ out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
     _ input: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, n: Int, dim: Int
   ) {
-    let workers = blocks(n)
-    Parallel.forEach(workers) { w in
-      let start = n * w / workers
-      let rows = n * (w + 1) / workers - start
+    forEachRowBlock(n) { start, end in
       layerNormForward(
         out + start * dim, mean: mean + start, rstd: rstd + start, input + start * dim, gamma: gamma,
-        beta: beta,
-        n: rows, dim: dim)
+        beta: beta, n: end - start, dim: dim)
     }
   }
 
@@ -65,12 +68,9 @@ extension Kernels {
     phases: UnsafePointer<Float>, n: Int
   ) {
     let width = 2 * periods.count + 1
-    let workers = blocks(n)
-    Parallel.forEach(workers) { w in
-      let start = n * w / workers
+    forEachRowBlock(n) { start, end in
       timeEncodingForward(
-        out + start * width, times: times + start, periods: periods, phases: phases,
-        n: n * (w + 1) / workers - start)
+        out + start * width, times: times + start, periods: periods, phases: phases, n: end - start)
     }
   }
 }

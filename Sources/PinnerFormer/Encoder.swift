@@ -111,18 +111,13 @@ final class Activations {
     dHead2 = FloatBuffer(count: n * c.outputDimension)
     dGroup = FloatBuffer(
       count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding, c.pinIDEmbedding ? c.outputDimension : 0))
-    func ids() -> UnsafeMutablePointer<Int32> {
-      let buffer = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+    func zeroed<T: Numeric>() -> UnsafeMutablePointer<T> {
+      let buffer = UnsafeMutablePointer<T>.allocate(capacity: max(n, 1))
       buffer.initialize(repeating: 0, count: max(n, 1))
       return buffer
     }
-    func seconds() -> UnsafeMutablePointer<Double> {
-      let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
-      buffer.initialize(repeating: 0, count: max(n, 1))
-      return buffer
-    }
-    (typeIDs, surfaceIDs, pinIDs) = (ids(), ids(), ids())
-    (absoluteTimes, toEndTimes, gapTimes) = (seconds(), seconds(), seconds())
+    (typeIDs, surfaceIDs, pinIDs) = (zeroed(), zeroed(), zeroed())
+    (absoluteTimes, toEndTimes, gapTimes) = (zeroed(), zeroed(), zeroed())
   }
 
   deinit {

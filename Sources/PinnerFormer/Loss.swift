@@ -20,7 +20,7 @@ extension PinnerFormerModel {
     if batch.inBatchNegatives {
       // Every candidate is a column: pairs x candidates.
       let columns = batch.candidates.count
-      let logits = logitBuffer(pairs * columns)
+      let logits = stepScratch(.logits, pairs * columns)
       batch.logQ.withUnsafeBufferPointer { q in
         let q = q.baseAddress!
         Kernels.forEachRowBlock(pairs) { start, end in
@@ -41,7 +41,7 @@ extension PinnerFormerModel {
       let first = batch.inBatchCount
       let random = batch.candidates.count - first
       let columns = 1 + random
-      let logits = logitBuffer(pairs * columns)
+      let logits = stepScratch(.logits, pairs * columns)
       batch.logQ.withUnsafeBufferPointer { q in
         let q = q.baseAddress!
         Parallel.forEach(pairs) { i in

@@ -19,19 +19,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
-  /// Sampled-softmax logits: (P, N), or (P, 1 + N - inBatchCount) without in-batch negatives
-  /// (at least that many floats: kept while big enough).
-  private var logitScratch: FloatBuffer?
-  /// `forwardBackward`'s buffers, one per `StepBuffer` case.
+  /// The training step's buffers, one per `StepBuffer` case (kept while big enough).
   private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
-
-  /// A reusable buffer of at least `count` floats for the logits (contents undefined).
-  func logitBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-    if let scratch = logitScratch, scratch.count >= count { return scratch.pointer }
-    let fresh = FloatBuffer(count: count)
-    logitScratch = fresh
-    return fresh.pointer
-  }
 
   /// A freshly initialized model (seeded).
   public init(config: PinnerFormerConfig, seed: UInt64) throws(ModelError) {
@@ -201,9 +190,10 @@ public final class PinnerFormerModel: @unchecked Sendable {
     return loss
   }
 
-  /// The per-step buffers of `forwardBackward` (kept between steps: no allocation and no page
-  /// faults per step).
-  enum StepBuffer: Int, CaseIterable { case pairUsers, dPairUsers, dPins, dUsers }
+  /// The per-step buffers of `forwardBackward` and the loss (kept between steps: no allocation
+  /// and no page faults per step). `logits`: (P, N), or (P, 1 + N - inBatchCount) without
+  /// in-batch negatives.
+  enum StepBuffer: Int, CaseIterable { case pairUsers, dPairUsers, dPins, dUsers, logits }
 
   /// A buffer of at least `count` floats for `kind` (contents undefined), grown when too small.
   func stepScratch(_ kind: StepBuffer, _ count: Int) -> UnsafeMutablePointer<Float> {

@@ -118,11 +118,7 @@ import Testing
     let qkv = randomValues(batch * T * 3 * C, seed: 13)
     let r = randomValues(batch * T * C, seed: 14)
     func forward(_ qkv: [Float]) -> ([Float], [Float]) {
-      var out = [Float](repeating: 0, count: batch * T * C)
-      var att = [Float](repeating: 0, count: batch * heads * T * T)
-      Kernels.attentionForward(
-        &out, attention: &att, qkv: qkv, batch: batch, length: T, channels: C, heads: heads)
-      return (out, att)
+      attentionForward(qkv, batch: batch, length: T, channels: C, heads: heads)
     }
     let (out, att) = forward(qkv)
     // Causality: rows are distributions over positions 0...t only.
@@ -298,11 +294,7 @@ import Testing
     let qkv = randomValues(batch * T * 3 * C, seed: 31).map { $0 * 2 }
     let r = randomValues(batch * T * C, seed: 32)
     func forward(_ qkv: [Float]) -> ([Float], [Float]) {
-      var out = [Float](repeating: 0, count: batch * T * C)
-      var att = [Float](repeating: 0, count: batch * heads * T * T)
-      Kernels.attentionForward(
-        &out, attention: &att, qkv: qkv, batch: batch, length: T, channels: C, heads: heads)
-      return (out, att)
+      attentionForward(qkv, batch: batch, length: T, channels: C, heads: heads)
     }
     let (_, att) = forward(qkv)
     // Reference: softmax over 0...t of q_t · k_j / √hs, in Double.
@@ -432,4 +424,15 @@ import Testing
     #expect(abs(loss - portableLoss) < 1e-6)
     for j in 0..<37 { #expect(abs(row[j] - portableRow[j]) < 1e-7) }
   }
+}
+
+/// `Kernels.attentionForward` on arrays: (output (batch, T, C), probabilities (batch, heads, T, T)).
+func attentionForward(_ qkv: [Float], batch: Int, length: Int, channels: Int, heads: Int) -> (
+  [Float], [Float]
+) {
+  var out = [Float](repeating: 0, count: batch * length * channels)
+  var att = [Float](repeating: 0, count: batch * heads * length * length)
+  Kernels.attentionForward(
+    &out, attention: &att, qkv: qkv, batch: batch, length: length, channels: channels, heads: heads)
+  return (out, att)
 }

@@ -18,9 +18,6 @@ void pr_gelu_backward(float *dInput, const float *dOut, const float *input, size
 /// and overwrites row with weight · (softmax − onehot(target)). Entries of -inf get probability 0.
 double pr_cross_entropy_row(float *row, size_t classes, size_t target, float weight);
 
-/// 1 when the AVX2 + FMA versions run on this machine, else 0 (for the benchmarks' notes).
-int pr_kernels_use_avx2(void);
-
 /// The portable versions of the three kernels (what machines without AVX2 run), for the tests.
 void pr_gelu_forward_portable(float *out, const float *input, size_t count);
 void pr_gelu_backward_portable(float *dInput, const float *dOut, const float *input, size_t count, int overwrite);
