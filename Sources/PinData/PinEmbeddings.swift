@@ -38,6 +38,8 @@ public enum PinEmbeddings {
   /// embedding is its row of U * sqrt(S), L2-normalized; pins never engaged with in the visible
   /// actions get a zero vector (no information may leak from outside the training period).
   ///
+  /// `seed` seeds the SVD's random projection as given (a run derives it from its own seed with
+  /// `RandomStream.coEngagement`; the synthetic worlds pass their own, pre-registered).
   /// `threads` only changes the speed: every sum is taken in the same order whatever the count.
   public static func coEngagement(
     _ log: ActionLog, visible: [Bool], dimension: Int, powerIterations: Int = 3, seed: UInt64 = 1,

@@ -71,7 +71,7 @@ public enum Splitter {
       throw .invalidConfig(field: "evaluationFraction", reason: "must be in (0, 1), got \(fraction)")
     }
     // Seeded choice of evaluation users.
-    var rng = SeededGenerator(seed: seed)
+    var rng = SeededGenerator(seed: seed, stream: .evaluationUsers)
     var users = (0..<Int32(log.userCount)).filter { !timelines.actions(of: Int($0)).isEmpty }
     rng.shuffle(&users)
     let evaluationCount = max(1, Int((Double(users.count) * fraction).rounded()))
@@ -299,7 +299,7 @@ public enum CandidateSet {
         count += 1
       }
     }
-    var rng = SeededGenerator(seed: seed)
+    var rng = SeededGenerator(seed: seed, stream: .candidateSample)
     var others = (0..<Int32(pinCount)).filter { !chosen[Int($0)] }
     rng.shuffle(&others)
     for pin in others.prefix(max(0, size - count)) { chosen[Int(pin)] = true }

@@ -57,7 +57,7 @@ public struct BatchSampler {
     positive = data.rule.compiled(for: data.log)
     actions = data.users.map { u in data.timelines.actions(of: Int(u)).filter { data.visible[Int($0)] } }
     labelCounts = [Double](repeating: 0, count: data.log.pinCount)
-    rng = SeededGenerator(seed: config.seed)
+    rng = SeededGenerator(seed: config.seed, stream: .trainingBatches)
   }
 
   /// One sequence with its pairs: (token offset inside the sequence, label pin).

@@ -22,7 +22,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
   /// The training step's buffers, one per `StepBuffer` case (kept while big enough).
   private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
 
-  /// A freshly initialized model (seeded).
+  /// A freshly initialized model: the weights are drawn from the `modelInitialization` stream of
+  /// the run seeded with `seed` (`RandomStream`).
   public init(config: PinnerFormerConfig, seed: UInt64) throws(ModelError) {
     try config.validate()
     self.config = config

@@ -106,7 +106,7 @@ struct ModelOffsets {
   static func initialize(
     _ p: inout [Float], layout: ParameterLayout, config c: PinnerFormerConfig, seed: UInt64
   ) {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SeededGenerator(seed: seed, stream: .modelInitialization)
     let residualScale = 1 / Float(2 * c.layers).squareRoot()
     for t in layout.tensors {
       let range = t.offset..<t.offset + t.count

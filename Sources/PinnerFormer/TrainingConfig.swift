@@ -53,7 +53,9 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
   /// Mask the most recent actions (a random 0-24 h window before the end) in training sequences
   /// (arXiv 2209.08435), so the model does not over-react to the last actions.
   public var recentActionMask = false
-  /// Seed of the batch sampler's random generator (default 1).
+  /// The run's seed (default 1): the batch sampler draws from its `trainingBatches` stream
+  /// (`RandomStream`); pass the same seed to `PinnerFormerModel`, whose initialization draws from
+  /// its own `modelInitialization` stream.
   public var seed: UInt64 = 1
 
   /// A config with every field at its default.

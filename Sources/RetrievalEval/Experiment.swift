@@ -109,7 +109,7 @@ public struct Experiment {
     // quantizer and the PQ codebooks, and training on all of 1M vectors costs minutes.
     let trainingCount = min(n, max(100_000, 40 * lists))
     if trainingCount < n {
-      var rng = SeededGenerator(seed: config.seed).derived(stream: 0x616E_6E00)  // "ann"
+      var rng = SeededGenerator(seed: config.seed, stream: .annTrainingSample)
       var rows = Array(0..<n)
       rng.shuffle(&rows)
       try index.train(vectors.gathering(rows: rows.prefix(trainingCount).sorted()))

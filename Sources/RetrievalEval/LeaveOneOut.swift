@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerFormer
 import PinnerSage
+import Randomness
 import RetrievalMetrics
 import VectorIndex
 import Vectors
@@ -68,7 +69,8 @@ extension Experiment {
     let content =
       try dataset.embeddings
       ?? PinEmbeddings.coEngagement(
-        log, visible: visible, dimension: config.coEngagementDimension, seed: config.seed)
+        log, visible: visible, dimension: config.coEngagementDimension,
+        seed: RandomStream.coEngagement.seed(config.seed))
     let histories = split.users.map { $0.training + [$0.validation] }
     let targets = split.users.map { [log.pins[Int($0.test)]] }
     let excluded = Self.leaveOneOutExclusions(histories, log: log, mask: mask)
@@ -86,7 +88,8 @@ extension Experiment {
     var trainingSeconds = [String: Double]()
     var tunings = [TuningRecord]()
     let bootstrap = Bootstrap(
-      usersPerSeed: [split.users.count], resamples: config.evaluation.bootstrapResamples, seed: config.seed)
+      usersPerSeed: [split.users.count], resamples: config.evaluation.bootstrapResamples,
+      seed: RandomStream.bootstrap.seed(config.seed))
     /// Ranks with both rules (`rank` takes each user's excluded items) and records each.
     func evaluate(_ name: String, _ rank: ([Set<Int64>]) throws -> [[Int64]]) throws {
       results.append(score(name, try rank(excluded)))

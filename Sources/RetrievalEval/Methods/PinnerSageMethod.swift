@@ -84,8 +84,7 @@ public struct PinnerSageMethod: EvaluatedMethod {
     let log = d.dataset.log
     let positive = d.dataset.rule.compiled(for: log)
     let served = config.roundRobinMedoids
-    var seeds = SeededGenerator(seed: config.seed).derived(stream: 0x7361_6765)  // "sage"
-    let samplingSeed = seeds.next()
+    let samplingSeed = RandomStream.pinnerSageServing.seed(config.seed)
     let validation = d.validation.users
     let contentIndex = try FlatIndex(dimension: d.content.dimension)
     try contentIndex.add(d.content)

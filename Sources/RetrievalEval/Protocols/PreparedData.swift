@@ -91,7 +91,7 @@ extension Experiment {
       log, timelines: timelines, rule: dataset.rule, protocol: splitProtocol(end: end), seed: config.seed)
     // Validation users: a seeded sample of the non-evaluation users, held out from training.
     var candidates = full.trainingUsers
-    var rng = SeededGenerator(seed: config.seed).derived(stream: 0x7661_6C69)  // "vali"
+    var rng = SeededGenerator(seed: config.seed, stream: .validationUsers)
     rng.shuffle(&candidates)
     let held = Array(
       candidates.prefix(Int((Double(log.userCount) * config.evaluation.validationFraction).rounded())))
@@ -113,7 +113,8 @@ extension Experiment {
         dataset.embeddingsDescription ?? "the data set's content embeddings (\(given.dimension)-d)"
     } else {
       content = try PinEmbeddings.coEngagement(
-        log, visible: split.trainingVisible, dimension: config.coEngagementDimension, seed: config.seed)
+        log, visible: split.trainingVisible, dimension: config.coEngagementDimension,
+        seed: RandomStream.coEngagement.seed(config.seed))
       contentDescription =
         "co-engagement embeddings (\(config.coEngagementDimension)-d PPMI + randomized SVD of training-visible actions)"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Randomness
 
 /// The combined result of a comparison over one or more seeds; `Codable` for `--json`.
 public struct Comparison: Sendable, Codable {
@@ -158,7 +159,7 @@ public struct Comparison: Sendable, Codable {
       let usersPerSeed = runs.map { $0.facts.usersPerTargetSet[set.rawValue] ?? 0 }
       let bootstrap = Bootstrap(
         usersPerSeed: usersPerSeed, resamples: config.evaluation.bootstrapResamples,
-        seed: config.seeds[0] &+ UInt64(t) &* 7919)
+        seed: RandomStream.bootstrap.seed(config.seeds[0], index: UInt64(t)))
       // Statistic i: (row, metric, exact or approximate).
       var stats = [(row: Int, metric: MetricSpec, approximate: Bool)]()
       for r in keys.indices {
