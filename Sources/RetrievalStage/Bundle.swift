@@ -282,7 +282,11 @@ public enum RetrievalBundle {
   }
 
   /// Reads and checks a bundle's manifest and files (presence, size and SHA-256, format version).
-  static func verifiedManifest(_ directory: String) throws(BundleError) -> BundleManifest {
+  /// With `reading`, only those files must be present and are checked (the encoder alone reads
+  /// `model.safetensors`: an encoder-only copy of a bundle is its manifest and that file).
+  static func verifiedManifest(_ directory: String, reading: Set<String>? = nil) throws(BundleError)
+    -> BundleManifest
+  {
     let path = directory + "/" + manifestName
     guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
     // The version first, so a newer format is reported as such, not as a decoding error.
@@ -305,7 +309,7 @@ public enum RetrievalBundle {
     for name in required where manifest.files[name] == nil {
       throw .invalidManifest(path: path, reason: "no checksum for \(name)")
     }
-    for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) {
+    for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where reading?.contains(name) ?? true {
       let file = directory + "/" + name
       guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: file) else { throw .missingFile(file) }
       guard bytes == entry.bytes, digest == entry.sha256 else {

@@ -113,9 +113,8 @@ struct BundleCorpus: Sendable {
   let index: FaissIndex
   let content: VectorMatrix
   let pinIDs: [String]
-  let pinOfID: [String: Int32]
-  let typeOfName: [String: Int32]
-  let surfaceOfName: [String: Int32]
+  let resolver: HistoryResolver
+  var pinOfID: [String: Int32] { resolver.pinOfID }
 
   init(_ directory: String, manifest: BundleManifest) throws(BundleError) {
     self.manifest = manifest
@@ -126,18 +125,11 @@ struct BundleCorpus: Sendable {
       throw .index(file: indexPath, error)
     }
     try Self.checkIndex(index, path: indexPath, manifest: manifest)
-    let contentPath = directory + "/" + RetrievalBundle.contentName
-    do {
-      content = try NPY.read(contentPath)
-    } catch {
-      throw .io(path: contentPath, reason: "\(error)")
-    }
-    let idsPath = directory + "/" + RetrievalBundle.pinIDsName
-    guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
-    pinIDs = try Self.pinIDs(text, path: idsPath)
-    guard pinIDs.count == manifest.pinCount, content.count == manifest.pinCount,
-      index.count == manifest.pinCount
-    else {
+    let table = try PinTable.read(
+      ids: directory + "/" + RetrievalBundle.pinIDsName, content: directory + "/" + RetrievalBundle.contentName)
+    content = table.content
+    pinIDs = table.ids
+    guard pinIDs.count == manifest.pinCount, index.count == manifest.pinCount else {
       throw .dimensionMismatch(
         "manifest pinCount \(manifest.pinCount), \(pinIDs.count) pin ids, \(content.count) content rows, \(index.count) index vectors"
       )
@@ -147,33 +139,13 @@ struct BundleCorpus: Sendable {
         "index \(index.dimension)-d (manifest \(manifest.dimension)), content \(content.dimension)-d (manifest \(manifest.contentDimension))"
       )
     }
-    if let (row, column) = content.firstNonFiniteEntry() {
-      throw .io(
-        path: contentPath,
-        reason: "pin \(pinIDs[row]) (row \(row)) has a NaN or infinite value at column \(column)")
-    }
-    if let (row, norm) = content.firstRowWithUnsafeNorm() {
-      throw .io(
-        path: contentPath,
-        reason:
-          "pin \(pinIDs[row]) (row \(row)) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm)"
-      )
-    }
-    var pinOfID = [String: Int32](minimumCapacity: pinIDs.count)
-    for (i, id) in pinIDs.enumerated() {
-      guard pinOfID.updateValue(Int32(truncatingIfNeeded: i), forKey: id) == nil else {
-        throw .io(path: idsPath, reason: "line \(i + 1): pin id \(id) appears twice")
-      }
-    }
-    self.pinOfID = pinOfID
+    let pinOfID = table.pinOfID
     if let unknown = manifest.popular.first(where: { pinOfID[$0] == nil }) {
       throw .invalidManifest(
         path: RetrievalBundle.manifestName,
         reason: "popular pin \(unknown) is not in \(RetrievalBundle.pinIDsName)")
     }
-    // validate() checked that the vocabularies are distinct and at most 256 names each.
-    typeOfName = Dictionary(manifest.actionTypes.enumerated().map { ($1, Int32($0)) }) { first, _ in first }
-    surfaceOfName = Dictionary(manifest.surfaces.enumerated().map { ($1, Int32($0)) }) { first, _ in first }
+    resolver = HistoryResolver(pinOfID: pinOfID, manifest: manifest)
   }
 
   /// The pin ids of `pin-ids.txt`: one per line, each non-empty valid UTF-8 without carriage return.
@@ -236,44 +208,10 @@ struct BundleCorpus: Sendable {
     }.joined(separator: ",")
   }
 
-  /// A history resolved to dense codes, oldest first (stable by time), with what was skipped.
-  struct Resolved {
-    var pins: [Int32] = []
-    var types: [Int32] = []
-    var surfaces: [Int32] = []
-    var durations: [Float] = []
-    var timestamps: [Int64] = []
-    var names: [(type: String, surface: String)] = []
-    var unknownPins = 0
-    var unknownActions = 0
-  }
+  /// A history resolved to dense codes (see `HistoryResolver`).
+  typealias Resolved = HistoryResolver.Resolved
 
-  func resolve(_ history: [HistoryAction]) -> Resolved {
-    var r = Resolved()
-    let order = history.indices.sorted { a, b in
-      history[a].timestamp != history[b].timestamp ? history[a].timestamp < history[b].timestamp : a < b
-    }
-    for i in order {
-      let action = history[i]
-      guard let pin = pinOfID[action.pin] else {
-        r.unknownPins += 1
-        continue
-      }
-      guard let type = typeOfName[action.action],
-        let surface = action.surface.isEmpty ? 0 : surfaceOfName[action.surface]
-      else {
-        r.unknownActions += 1
-        continue
-      }
-      r.pins.append(pin)
-      r.types.append(type)
-      r.surfaces.append(surface)
-      r.durations.append(action.duration)
-      r.timestamps.append(action.timestamp)
-      r.names.append((action.action, action.surface.isEmpty ? manifest.surfaces.first ?? "" : action.surface))
-    }
-    return r
-  }
+  func resolve(_ history: [HistoryAction]) -> Resolved { resolver.resolve(history) }
 
   /// Checks a call's arguments; returns k clamped to the pin count (a larger k cannot return
   /// more pins, and k + exclusions must not overflow).
@@ -284,18 +222,7 @@ struct BundleCorpus: Sendable {
     guard excluding.isEmpty || excluding.count == histories.count else {
       throw .invalidArgument("\(excluding.count) exclusion sets for \(histories.count) histories")
     }
-    for (h, history) in histories.enumerated() {
-      for (a, action) in history.enumerated() {
-        guard abs(Double(action.timestamp)) <= HistoryAction.maximumTimestamp else {
-          throw .invalidArgument(
-            "history \(h), action \(a): timestamp \(action.timestamp) is beyond ±2^53 s (Unix seconds)")
-        }
-        guard action.duration.isFinite, action.duration >= 0 else {
-          throw .invalidArgument(
-            "history \(h), action \(a): duration \(action.duration) is not a finite number >= 0")
-        }
-      }
-    }
+    try HistoryResolver.checkHistories(histories)
     return min(k, pinIDs.count)
   }
 
@@ -348,19 +275,15 @@ struct BundleCorpus: Sendable {
 /// index returns the nearest pins.
 public final class PinnerFormerRetriever: CandidateRetriever {
   let corpus: BundleCorpus
-  let prototype: PinnerFormerModel
-  /// Idle model instances (an instance reuses its buffers, so each call borrows one).
-  let idle = Mutex<[PinnerFormerModel]>([])
+  /// The user encoder over the bundle's whole pin table (`embed` is the daily job's core).
+  public let encoder: PinnerFormerEncoder
   /// The verified manifest of the loaded bundle.
   public var manifest: BundleManifest { corpus.manifest }
 
   init(_ directory: String, corpus: BundleCorpus) throws(BundleError) {
     self.corpus = corpus
-    do {
-      (prototype, _) = try Checkpoint.read(directory + "/" + RetrievalBundle.modelName)
-    } catch {
-      throw .model(error)
-    }
+    let prototype = try PinnerFormerEncoder.readModel(directory)
+    encoder = PinnerFormerEncoder(prototype: prototype, corpus: corpus)
     let c = prototype.config
     guard c.outputDimension == corpus.manifest.dimension, c.contentDimension == corpus.content.dimension
     else {
@@ -393,7 +316,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
       corpus.fallback(k: k, excluding: excluding.isEmpty ? [] : excluding[i], resolved[i])
     }
     guard !usable.isEmpty else { return out }
-    let users = embedResolved(usable.map { resolved[$0] })
+    let users = encoder.embedResolved(usable.map { resolved[$0] })
     let found = try corpus.search(
       users, k: k, excluding: excluding.isEmpty ? [] : usable.map { excluding[$0] })
     for (b, i) in usable.enumerated() {
@@ -405,75 +328,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
   }
 }
 
-extension PinnerFormerRetriever {
-  /// The daily embedding job's core (PinnerFormer section 3.5: users are embedded once a day in
-  /// a batch job): each history's user vector, the encoder's output at its newest known
-  /// action, in input order. A history with no known pin gets a zero vector (`empty`).
-  ///
-  /// Pure: users are embedded in fixed chunks of `chunk` histories, each chunk by one worker
-  /// with unsplit kernels (`Parallel.serially`), the chunks spread over `workers` threads, so the
-  /// same histories give the same bytes whatever `workers` and `Parallel.threads` are.
-  public func embed(histories: [[HistoryAction]], workers: Int = Parallel.threads, chunk: Int = 256)
-    throws(BundleError) -> UserEmbeddings
-  {
-    _ = try corpus.checkArguments(histories, k: 1, excluding: [])
-    guard chunk >= 1 else { throw .invalidArgument("chunk must be positive (got \(chunk))") }
-    let resolved = histories.map(corpus.resolve)
-    let usable = resolved.indices.filter { !resolved[$0].pins.isEmpty }
-    let d = prototype.config.outputDimension
-    let chunks = stride(from: 0, to: usable.count, by: chunk).map { $0..<min($0 + chunk, usable.count) }
-    let parts = Mutex([VectorMatrix?](repeating: nil, count: chunks.count))
-    let threads = max(1, min(workers, chunks.count))
-    DispatchQueue.concurrentPerform(iterations: threads) { worker in
-      for c in stride(from: worker, to: chunks.count, by: threads) {
-        let rows = Parallel.serially { embedResolved(chunks[c].map { resolved[usable[$0]] }) }
-        parts.withLock { $0[c] = rows }
-      }
-    }
-    var vectors = VectorMatrix(dimension: d, count: histories.count)
-    let embedded = parts.withLock { $0 }
-    vectors.withUnsafeMutableBufferPointer { out in
-      for (c, range) in chunks.enumerated() {
-        guard let rows = embedded[c] else { continue }
-        rows.withUnsafeBufferPointer { part in
-          for (b, u) in range.enumerated() {
-            let i = usable[u]
-            for j in 0..<d { out[i * d + j] = part[b * d + j] }
-          }
-        }
-      }
-    }
-    return UserEmbeddings(
-      vectors: vectors, unknownPins: resolved.map(\.unknownPins),
-      unknownActions: resolved.map(\.unknownActions),
-      empty: resolved.map(\.pins.isEmpty))
-  }
-
-  /// User vectors of resolved histories, each with at least one known pin (its newest M actions).
-  func embedResolved(_ histories: [BundleCorpus.Resolved]) -> VectorMatrix {
-    let length = prototype.config.maxLength
-    var sequences = ActionSequences(count: histories.count, length: length)
-    for (b, r) in histories.enumerated() {
-      let start = max(0, r.pins.count - length)
-      sequences.lengths[b] = r.pins.count - start
-      sequences.endTimes[b] = Double(r.timestamps.last ?? 0)
-      for (t, a) in (start..<r.pins.count).enumerated() {
-        let token = b * length + t
-        sequences.pins[token] = r.pins[a]
-        sequences.types[token] = r.types[a]
-        sequences.surfaces[token] = r.surfaces[a]
-        sequences.durations[token] = r.durations[a]
-        sequences.timestamps[token] = Double(r.timestamps[a])
-      }
-    }
-    let model = idle.withLock { $0.popLast() } ?? prototype.copy()
-    let users = model.embedUsers(sequences, content: corpus.content)
-    idle.withLock { $0.append(model) }
-    return users
-  }
-}
-
-/// User vectors from `PinnerFormerRetriever.embed`, one row per input history, with what each
+/// User vectors from `PinnerFormerEncoder.embed`, one row per input history, with what each
 /// history's resolution left out.
 public struct UserEmbeddings: Sendable {
   /// One row per history (zero for an empty one), D columns.

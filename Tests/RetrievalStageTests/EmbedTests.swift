@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 import Vectors
 
-/// The daily embedding job (`PinnerFormerRetriever.embed`, `eval-retrieval embed`).
+/// The daily embedding job (`PinnerFormerEncoder.embed`, `eval-retrieval embed`).
 @Suite struct EmbedTests {
   func shard() -> [String: [HistoryAction]] {
     let a = trainedRun.artifacts
@@ -22,9 +22,9 @@ import Vectors
     let retriever = try #require(try loadRetriever(bundle: exportedPinnerFormer()) as? PinnerFormerRetriever)
     let histories = shard()
     let users = histories.keys.sorted()
-    let one = try retriever.embed(histories: users.map { histories[$0]! }, workers: 1, chunk: 8)
-    let two = try retriever.embed(histories: users.map { histories[$0]! }, workers: 2, chunk: 8)
-    let three = try retriever.embed(histories: users.map { histories[$0]! }, workers: 3, chunk: 8)
+    let one = try retriever.encoder.embed(histories: users.map { histories[$0]! }, workers: 1, chunk: 8)
+    let two = try retriever.encoder.embed(histories: users.map { histories[$0]! }, workers: 2, chunk: 8)
+    let three = try retriever.encoder.embed(histories: users.map { histories[$0]! }, workers: 3, chunk: 8)
     #expect(one.vectors == two.vectors && one.vectors == three.vectors)
     let empty = try #require(users.firstIndex(of: "nobody-knows"))
     #expect(one.empty[empty] && one.unknownPins[empty] == 1 && one.empty.filter { $0 }.count == 1)
@@ -71,5 +71,97 @@ import Vectors
     ])
     #expect(!bad.signaled && bad.status == 1 && bad.stderr.contains(input), "\(bad.stderr)")
     #expect(!FileManager.default.fileExists(atPath: directory + "/bad.npy"))
+  }
+
+  /// An encoder-only copy of `bundle` (manifest and model) and the pin table of the pins the
+  /// shard references, in reverse order, with one pin no history references.
+  func encoderOnlyShard(_ bundle: String, _ histories: [String: [HistoryAction]]) throws -> (
+    directory: String, ids: String, content: String
+  ) {
+    let directory = temporaryDirectory()
+    let encoderDirectory = directory + "/encoder"
+    try FileManager.default.createDirectory(atPath: encoderDirectory, withIntermediateDirectories: true)
+    for name in ["manifest.json", "model.safetensors"] {
+      try FileManager.default.copyItem(atPath: bundle + "/" + name, toPath: encoderDirectory + "/" + name)
+    }
+    let allIDs = try String(contentsOfFile: bundle + "/pin-ids.txt", encoding: .utf8).split(separator: "\n")
+      .map(String.init)
+    let content = try NPY.read(bundle + "/content.npy")
+    let referenced = Set(histories.values.flatMap { $0.map(\.pin) })
+    var rows = allIDs.indices.filter { referenced.contains(allIDs[$0]) }.reversed().map { $0 }
+    rows.append(try #require(allIDs.indices.first { !referenced.contains(allIDs[$0]) }))
+    let ids = directory + "/shard-pins.txt"
+    let vectors = directory + "/shard-pins.npy"
+    try Data((rows.map { allIDs[$0] }.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: ids))
+    try NPY.write(content.gathering(rows: rows), to: vectors)
+    return (encoderDirectory, ids, vectors)
+  }
+
+  /// The encoder over a shard's own pin table, loaded from a directory holding only the
+  /// manifest and the model, embeds exactly as the whole bundle does.
+  @Test func anEncoderOnlyBundleWithTheShardsPinsEmbedsTheSameBytes() throws {
+    let bundle = try exportedPinnerFormer()
+    let histories = shard()
+    let users = histories.keys.sorted()
+    let whole = try #require(try loadRetriever(bundle: bundle) as? PinnerFormerRetriever)
+    let expected = try whole.encoder.embed(histories: users.map { histories[$0]! }, workers: 2, chunk: 8)
+    let part = try encoderOnlyShard(bundle, histories)
+    #expect(throws: BundleError.self) { try loadRetriever(bundle: part.directory) }
+    let encoder = try PinnerFormerEncoder.load(
+      bundle: part.directory, pins: PinTable.read(ids: part.ids, content: part.content))
+    let got = try encoder.embed(histories: users.map { histories[$0]! }, workers: 1, chunk: 8)
+    #expect(got.vectors == expected.vectors)
+    #expect(got.empty == expected.empty && got.unknownPins == expected.unknownPins)
+
+    // The command, both ways: the same vector bytes.
+    let input = temporaryDirectory() + "/shard.json"
+    try JSONEncoder().encode(histories).write(to: URL(fileURLWithPath: input))
+    let wholeOut = temporaryDirectory() + "/whole.npy"
+    let partOut = temporaryDirectory() + "/part.npy"
+    let a = try CommandLineTests().run(["embed", "--bundle", bundle, "--histories", input, "--out", wholeOut])
+    let b = try CommandLineTests().run([
+      "embed", "--bundle", part.directory, "--histories", input, "--out", partOut, "--pin-ids", part.ids,
+      "--pin-content", part.content,
+    ])
+    #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+    #expect(FileManager.default.contents(atPath: wholeOut) == FileManager.default.contents(atPath: partOut))
+    let alone = try CommandLineTests().run([
+      "embed", "--bundle", part.directory, "--histories", input, "--out", partOut, "--pin-ids", part.ids,
+    ])
+    #expect(!alone.signaled && alone.status != 0 && alone.stderr.contains("--pin-content"), "\(alone.stderr)")
+  }
+
+  @Test func aShardsPinTableThatDoesNotFitIsAnErrorNamingTheFile() throws {
+    let bundle = try exportedPinnerFormer()
+    let part = try encoderOnlyShard(bundle, shard())
+    let directory = temporaryDirectory()
+    // One id fewer than rows.
+    let ids = try String(contentsOfFile: part.ids, encoding: .utf8).split(separator: "\n").dropLast()
+    let short = directory + "/short.txt"
+    try Data((ids.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: short))
+    #expect {
+      try PinTable.read(ids: short, content: part.content)
+    } throws: { error in
+      "\(error)".contains(short) && "\(error)".contains(part.content)
+    }
+    // Another content dimension than the model's.
+    let narrow = directory + "/narrow.npy"
+    let table = try PinTable.read(ids: part.ids, content: part.content)
+    let columns = table.content.dimension / 2
+    let count = table.content.count
+    try NPY.write(
+      VectorMatrix(dimension: columns, count: count) { x in
+        for i in 0..<(count * columns) { x[i] = 0.1 }
+      }, to: narrow)
+    #expect(throws: BundleError.self) {
+      try PinnerFormerEncoder.load(bundle: part.directory, pins: PinTable.read(ids: part.ids, content: narrow))
+    }
+    // A PinnerSage bundle has no encoder.
+    let sage = try HostileBundleTests().exportedPinnerSage()
+    #expect {
+      try PinnerFormerEncoder.load(bundle: sage, pins: table)
+    } throws: { error in
+      "\(error)".contains("pinnerSage")
+    }
   }
 }
