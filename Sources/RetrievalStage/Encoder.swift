@@ -29,16 +29,19 @@ public struct PinTable: Sendable {
     guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
     let ids = try BundleCorpus.pinIDs(text, path: idsPath)
     guard ids.count == content.count else {
-      throw .dimensionMismatch("\(ids.count) pin ids in \(idsPath), \(content.count) content rows in \(contentPath)")
+      throw .dimensionMismatch(
+        "\(ids.count) pin ids in \(idsPath), \(content.count) content rows in \(contentPath)")
     }
     if let (row, column) = content.firstNonFiniteEntry() {
       throw .io(
-        path: contentPath, reason: "pin \(ids[row]) (row \(row)) has a NaN or infinite value at column \(column)")
+        path: contentPath,
+        reason: "pin \(ids[row]) (row \(row)) has a NaN or infinite value at column \(column)")
     }
     if let (row, norm) = content.firstRowWithUnsafeNorm() {
       throw .io(
         path: contentPath,
-        reason: "pin \(ids[row]) (row \(row)) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm)")
+        reason:
+          "pin \(ids[row]) (row \(row)) has squared norm \(norm), beyond \(VectorMatrix.maximumSquaredNorm)")
     }
     var pinOfID = [String: Int32](minimumCapacity: ids.count)
     for (i, id) in ids.enumerated() {
@@ -158,7 +161,8 @@ public final class PinnerFormerEncoder: Sendable {
   /// - Throws: `BundleError` when the bundle is not PinnerFormer's, its checksums fail, the pin
   ///   table's content dimension is not the model's, or the model has learned pin-ID embeddings
   ///   (their rows are the bundle's own pin order: embed with the whole bundle then).
-  public static func load(bundle directory: String, pins: PinTable) throws(BundleError) -> PinnerFormerEncoder {
+  public static func load(bundle directory: String, pins: PinTable) throws(BundleError) -> PinnerFormerEncoder
+  {
     let manifest = try RetrievalBundle.verifiedManifest(directory, reading: [RetrievalBundle.modelName])
     guard manifest.kind == .pinnerFormer else {
       throw .invalidManifest(

@@ -126,7 +126,8 @@ struct BundleCorpus: Sendable {
     }
     try Self.checkIndex(index, path: indexPath, manifest: manifest)
     let table = try PinTable.read(
-      ids: directory + "/" + RetrievalBundle.pinIDsName, content: directory + "/" + RetrievalBundle.contentName)
+      ids: directory + "/" + RetrievalBundle.pinIDsName,
+      content: directory + "/" + RetrievalBundle.contentName)
     content = table.content
     pinIDs = table.ids
     guard pinIDs.count == manifest.pinCount, index.count == manifest.pinCount else {

@@ -92,7 +92,8 @@ import Vectors
     rows.append(try #require(allIDs.indices.first { !referenced.contains(allIDs[$0]) }))
     let ids = directory + "/shard-pins.txt"
     let vectors = directory + "/shard-pins.npy"
-    try Data((rows.map { allIDs[$0] }.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: ids))
+    try Data((rows.map { allIDs[$0] }.joined(separator: "\n") + "\n").utf8).write(
+      to: URL(fileURLWithPath: ids))
     try NPY.write(content.gathering(rows: rows), to: vectors)
     return (encoderDirectory, ids, vectors)
   }
@@ -154,7 +155,8 @@ import Vectors
         for i in 0..<(count * columns) { x[i] = 0.1 }
       }, to: narrow)
     #expect(throws: BundleError.self) {
-      try PinnerFormerEncoder.load(bundle: part.directory, pins: PinTable.read(ids: part.ids, content: narrow))
+      try PinnerFormerEncoder.load(
+        bundle: part.directory, pins: PinTable.read(ids: part.ids, content: narrow))
     }
     // A PinnerSage bundle has no encoder.
     let sage = try HostileBundleTests().exportedPinnerSage()
