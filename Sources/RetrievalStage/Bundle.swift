@@ -309,7 +309,8 @@ public enum RetrievalBundle {
     for name in required where manifest.files[name] == nil {
       throw .invalidManifest(path: path, reason: "no checksum for \(name)")
     }
-    for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where reading?.contains(name) ?? true {
+    for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where reading?.contains(name) ?? true
+    {
       let file = directory + "/" + name
       guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: file) else { throw .missingFile(file) }
       guard bytes == entry.bytes, digest == entry.sha256 else {
