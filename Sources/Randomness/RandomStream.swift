@@ -12,6 +12,7 @@ public struct RandomStream: Sendable, Hashable, CustomStringConvertible {
   /// A stream named `name`.
   public init(_ name: String) { self.name = name }
 
+  /// The stream's name.
   public var description: String { name }
 
   /// The number that selects this stream (FNV-1a 64 of the name's UTF-8 bytes).
