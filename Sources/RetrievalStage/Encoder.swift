@@ -135,16 +135,10 @@ public final class PinnerFormerEncoder: Sendable {
   /// Idle model instances (an instance reuses its buffers, so each call borrows one).
   let idle = Mutex<[PinnerFormerModel]>([])
 
-  init(prototype: PinnerFormerModel, corpus: BundleCorpus) {
+  init(prototype: PinnerFormerModel, resolver: HistoryResolver, content: VectorMatrix) {
     self.prototype = prototype
-    resolver = corpus.resolver
-    content = corpus.content
-  }
-
-  init(prototype: PinnerFormerModel, pins: PinTable, manifest: BundleManifest) {
-    self.prototype = prototype
-    resolver = HistoryResolver(pinOfID: pins.pinOfID, manifest: manifest)
-    content = pins.content
+    self.resolver = resolver
+    self.content = content
   }
 
   static func readModel(_ directory: String) throws(BundleError) -> PinnerFormerModel {
@@ -181,12 +175,19 @@ public final class PinnerFormerEncoder: Sendable {
         "model content \(c.contentDimension)-d, manifest \(manifest.contentDimension)-d, pin table \(pins.content.dimension)-d"
       )
     }
+    try checkVocabularies(c, manifest: manifest)
+    return PinnerFormerEncoder(
+      prototype: prototype, resolver: HistoryResolver(pinOfID: pins.pinOfID, manifest: manifest),
+      content: pins.content)
+  }
+
+  /// The model's type and surface embeddings cover the manifest's vocabularies.
+  static func checkVocabularies(_ c: PinnerFormerConfig, manifest: BundleManifest) throws(BundleError) {
     guard c.actionTypes == manifest.actionTypes.count, c.surfaces >= max(1, manifest.surfaces.count) else {
       throw .dimensionMismatch(
         "model has \(c.actionTypes) action types and \(c.surfaces) surfaces; manifest \(manifest.actionTypes.count) and \(manifest.surfaces.count)"
       )
     }
-    return PinnerFormerEncoder(prototype: prototype, pins: pins, manifest: manifest)
   }
 
   /// Each history's user vector, the encoder's output at its newest known action, in input

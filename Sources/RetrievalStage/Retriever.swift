@@ -111,10 +111,11 @@ private func loadRetrieverOnce(_ directory: String) throws(BundleError) -> any C
 struct BundleCorpus: Sendable {
   let manifest: BundleManifest
   let index: FaissIndex
-  let content: VectorMatrix
-  let pinIDs: [String]
+  let pins: PinTable
   let resolver: HistoryResolver
-  var pinOfID: [String: Int32] { resolver.pinOfID }
+  var content: VectorMatrix { pins.content }
+  var pinIDs: [String] { pins.ids }
+  var pinOfID: [String: Int32] { pins.pinOfID }
 
   init(_ directory: String, manifest: BundleManifest) throws(BundleError) {
     self.manifest = manifest
@@ -125,11 +126,12 @@ struct BundleCorpus: Sendable {
       throw .index(file: indexPath, error)
     }
     try Self.checkIndex(index, path: indexPath, manifest: manifest)
-    let table = try PinTable.read(
+    let pins = try PinTable.read(
       ids: directory + "/" + RetrievalBundle.pinIDsName,
       content: directory + "/" + RetrievalBundle.contentName)
-    content = table.content
-    pinIDs = table.ids
+    self.pins = pins
+    let pinIDs = pins.ids
+    let content = pins.content
     guard pinIDs.count == manifest.pinCount, index.count == manifest.pinCount else {
       throw .dimensionMismatch(
         "manifest pinCount \(manifest.pinCount), \(pinIDs.count) pin ids, \(content.count) content rows, \(index.count) index vectors"
@@ -140,7 +142,7 @@ struct BundleCorpus: Sendable {
         "index \(index.dimension)-d (manifest \(manifest.dimension)), content \(content.dimension)-d (manifest \(manifest.contentDimension))"
       )
     }
-    let pinOfID = table.pinOfID
+    let pinOfID = pins.pinOfID
     if let unknown = manifest.popular.first(where: { pinOfID[$0] == nil }) {
       throw .invalidManifest(
         path: RetrievalBundle.manifestName,
@@ -284,7 +286,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
   init(_ directory: String, corpus: BundleCorpus) throws(BundleError) {
     self.corpus = corpus
     let prototype = try PinnerFormerEncoder.readModel(directory)
-    encoder = PinnerFormerEncoder(prototype: prototype, corpus: corpus)
+    encoder = PinnerFormerEncoder(prototype: prototype, resolver: corpus.resolver, content: corpus.content)
     let c = prototype.config
     guard c.outputDimension == corpus.manifest.dimension, c.contentDimension == corpus.content.dimension
     else {
@@ -296,13 +298,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
       throw .dimensionMismatch(
         "the model's pin-ID table has \(c.pinCount) rows; the bundle holds \(corpus.content.count) pins")
     }
-    guard c.actionTypes == corpus.manifest.actionTypes.count,
-      c.surfaces >= max(1, corpus.manifest.surfaces.count)
-    else {
-      throw .dimensionMismatch(
-        "model has \(c.actionTypes) action types and \(c.surfaces) surfaces; manifest \(corpus.manifest.actionTypes.count) and \(corpus.manifest.surfaces.count)"
-      )
-    }
+    try PinnerFormerEncoder.checkVocabularies(c, manifest: corpus.manifest)
   }
 
   /// Embeds the histories with a known pin in one batch and searches them at once; the others get
