@@ -14,7 +14,7 @@ import Vectors
 /// on the embedded synthetic corpus; `ann` measures the index trade-off; `dataset` inspects data.
 /// What `--version` prints: the package version and the file formats and worlds it reads and writes.
 let versionText =
-  "pinretrieval 0.4.0 (retrieval bundle format \(RetrievalBundle.formatVersion), checkpoint format \(Checkpoint.version), synthetic worlds v1, v2 and v3)"
+  "pinretrieval 0.4.0 (retrieval bundle formats 1 and \(RetrievalBundle.formatVersion), checkpoint format \(Checkpoint.version), synthetic worlds v1, v2 and v3)"
 
 @main
 struct EvalRetrieval: ParsableCommand {

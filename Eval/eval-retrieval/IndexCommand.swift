@@ -1,17 +1,20 @@
 import ArgumentParser
 import Foundation
 import RetrievalEval
+import RetrievalStage
 import VectorIndex
 import Vectors
 
-/// `eval-retrieval index train | add | merge | search`: the pin index built in shards. Train the
-/// quantizer and codebooks once on a sample, add each pin shard to a copy of that trained
-/// index under its global ids, merge the shards; the merged index searches exactly as one built
-/// over all pins with the same trained parts (`FaissIndex.merge(from:)`).
+/// `eval-retrieval index train | add | merge | search | install`: the pin index built in shards.
+/// Train the quantizer and codebooks once on a sample, add each pin shard to a copy of that
+/// trained index under its global ids, then merge the shards (`FaissIndex.merge(from:)`) or
+/// search them as one (`ShardedIndex`); either way the results are those of one index built over
+/// all pins with the same trained parts. `install` puts shards (or the merged index) into a bundle.
 struct IndexCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "index", abstract: "Build the pin index in shards: train once, add shards, merge, search.",
-    subcommands: [Train.self, Add.self, Merge.self, Search.self])
+    commandName: "index",
+    abstract: "Build the pin index in shards: train once, add shards, merge or search them as one, install.",
+    subcommands: [Train.self, Add.self, Merge.self, Search.self, Install.self])
 
   /// Reads a .npy of vectors, naming the file in errors.
   static func vectors(_ path: String) throws -> VectorMatrix {
@@ -117,22 +120,29 @@ struct IndexCommand: ParsableCommand {
   }
 
   struct Search: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Top-k ids and scores of each query, as JSON.")
-    @Option(help: "Index file.") var index: String
+    static let configuration = CommandConfiguration(
+      abstract: "Top-k ids and scores of each query over one index or its shards, as JSON.")
+    @Option(help: "Index file; repeat it for shards (`index add`) searched as one, merged top k.")
+    var index: [String]
     @Option(help: "Queries (.npy, e.g. the user vectors of `embed`).") var queries: String
     @Option(help: "Results per query.") var k = 10
     @Option(help: "IVF lists probed.") var nprobe = 16
 
+    func validate() throws {
+      guard !index.isEmpty else { throw ValidationError("give at least one --index") }
+    }
+
     func run() throws {
       guard (1...10_000).contains(k) else { throw ValidationError("--k must be in 1...10000, got \(k)") }
-      let loaded = try IndexCommand.read(index)
+      let shards = try index.map(IndexCommand.read)
       let queries = try IndexCommand.vectors(queries)
       let results: SearchResults
       do {
-        if let lists = loaded.listCount { try loaded.setNProbe(min(max(1, nprobe), lists)) }
-        results = try loaded.search(queries, k: min(k, max(1, loaded.count)))
+        let loaded = try ShardedIndex(shards)
+        try loaded.setNProbe(nprobe)
+        results = try loaded.search(queries, k: min(k, loaded.count))
       } catch {
-        throw ConfigError(file: index, message: "\(error)")
+        throw ConfigError(file: index.joined(separator: ", "), message: "\(error)")
       }
       struct Row: Encodable {
         let ids: [Int64]
@@ -142,6 +152,30 @@ struct IndexCommand: ParsableCommand {
         Row(ids: Array(results.ids(forQuery: $0)), scores: Array(results.scores(forQuery: $0)))
       }
       print(String(decoding: try JSONEncoder().encode(rows), as: UTF8.self))
+    }
+  }
+
+  struct Install: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write a bundle whose pin index is the given index shards (or one merged index).",
+      discussion: """
+        The shards come from `index add` on the bundle's pin vectors (ids: the lines of \
+        pin-ids.txt, from 0) and together hold every pin once; more than one is written as \
+        pins-00000.faiss, ... and searched as one. The bundle is verified first; --out defaults \
+        to the bundle itself, replaced atomically.
+        """)
+    @Option(help: "The bundle whose model, pins and vocabularies are kept.") var bundle: String
+    @Option(help: "Where the new bundle goes (default: replace --bundle).") var out: String?
+    @Argument(help: "Index files (`index add` or `index merge`).") var shards: [String]
+
+    func validate() throws {
+      guard !shards.isEmpty else { throw ValidationError("give at least one index file") }
+    }
+
+    func run() throws {
+      let indices = try shards.map(IndexCommand.read)
+      try RetrievalBundle.replacingIndex(of: bundle, with: indices, to: out ?? bundle)
+      progress("installed \(shards.count) index file(s) in \(out ?? bundle)")
     }
   }
 }

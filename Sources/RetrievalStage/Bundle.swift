@@ -40,7 +40,7 @@ public struct BundleManifest: Sendable, Codable, Equatable {
   public let metric: String
   /// Pins in the bundle: vectors of the index, rows of `content.npy`, lines of `pin-ids.txt`.
   public let pinCount: Int
-  /// FAISS factory string and nprobe of the index (nprobe 0: not an IVF index).
+  /// FAISS factory string of the index (of every shard of a sharded one).
   public let index: String
   /// Inverted lists the index probes per query; 0 when it is not an IVF index.
   public let nprobe: Int
@@ -58,6 +58,9 @@ public struct BundleManifest: Sendable, Codable, Equatable {
   public let popular: [String]
   /// Size and SHA-256 of every other file of the bundle, by file name (`manifest.json` excluded).
   public let files: [String: FileEntry]
+  /// The files of a sharded pin index (`pins-00000.faiss`, `pins-00001.faiss`, ...; format 2),
+  /// searched as one (`ShardedIndex`); nil when the index is the one file `pins.faiss`.
+  public let indexShards: [String]?
 }
 
 extension BundleManifest {
@@ -99,9 +102,20 @@ extension BundleManifest {
     for pin in popular { try check(popularSeen.insert(pin).inserted, "popular", "lists pin \(pin) twice") }
     for (name, entry) in files {
       try check(
-        RetrievalBundle.fileNames.contains(name) && name != RetrievalBundle.manifestName, "files",
+        (RetrievalBundle.fileNames.contains(name) || indexShards?.contains(name) == true)
+          && name != RetrievalBundle.manifestName, "files",
         "names \"\(name)\", which is not a bundle file")
       try check(entry.bytes >= 0, "files.\(name).bytes", "must not be negative")
+    }
+    if let shards = indexShards {
+      try check(formatVersion >= 2, "indexShards", "needs formatVersion 2, got \(formatVersion)")
+      try check(
+        (2...RetrievalBundle.maximumShards).contains(shards.count), "indexShards",
+        "must list 2...\(RetrievalBundle.maximumShards) files, got \(shards.count)")
+      try check(
+        shards == shards.indices.map(RetrievalBundle.shardName), "indexShards",
+        "must be pins-00000.faiss, pins-00001.faiss, ... in order")
+      try check(files[RetrievalBundle.indexName] == nil, "files", "lists pins.faiss beside indexShards")
     }
     switch kind {
     case .pinnerSage:
@@ -162,14 +176,27 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
   }
 }
 
-/// The on-disk retrieval bundle: `manifest.json`, `pins.faiss` (the pin index), `content.npy`
-/// (content embeddings the encoder or PinnerSage reads), `pin-ids.txt` (one pin id per index
-/// row) and, for PinnerFormer, `model.safetensors`.
+/// The on-disk retrieval bundle: `manifest.json`, `pins.faiss` (the pin index) or its shards
+/// `pins-00000.faiss`, ... (`BundleManifest.indexShards`), `content.npy` (content embeddings the
+/// encoder or PinnerSage reads), `pin-ids.txt` (one pin id per index row) and, for PinnerFormer,
+/// `model.safetensors`.
 public enum RetrievalBundle {
-  /// The format this library writes and the newest it reads.
-  public static let formatVersion = 1
+  /// The newest format this library reads and writes: 2 is a bundle with a sharded index. A
+  /// bundle with one index file is still written as format 1, which earlier versions read.
+  public static let formatVersion = 2
   static let manifestName = "manifest.json"
   static let indexName = "pins.faiss"
+  /// The most index shards a bundle may hold (file names have five digits).
+  static let maximumShards = 10_000
+
+  /// The file name of index shard `i`: `pins-00000.faiss`, `pins-00001.faiss`, ...
+  static func shardName(_ i: Int) -> String {
+    let digits = String(i)
+    return "pins-" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits + ".faiss"
+  }
+
+  /// The index files of a manifest: its shards, or `pins.faiss`.
+  static func indexFiles(_ manifest: BundleManifest) -> [String] { manifest.indexShards ?? [indexName] }
   static let contentName = "content.npy"
   static let pinIDsName = "pin-ids.txt"
   static let modelName = "model.safetensors"
@@ -207,11 +234,20 @@ public enum RetrievalBundle {
   public static func exportPinnerFormer(
     model: PinnerFormerModel, index: FaissIndex, corpus: Corpus, to directory: String
   ) throws {
-    guard index.dimension == model.config.outputDimension else {
+    try exportPinnerFormer(model: model, indexShards: [index], corpus: corpus, to: directory)
+  }
+
+  /// Writes a PinnerFormer bundle whose pin index is `indexShards`, searched as one
+  /// (`ShardedIndex`): shards built from one trained index, holding disjoint global ids
+  /// (`eval-retrieval index add`). One shard is written as `pins.faiss` (format 1).
+  public static func exportPinnerFormer(
+    model: PinnerFormerModel, indexShards: [FaissIndex], corpus: Corpus, to directory: String
+  ) throws {
+    for shard in indexShards where shard.dimension != model.config.outputDimension {
       throw BundleError.dimensionMismatch(
-        "index dimension \(index.dimension), model output dimension \(model.config.outputDimension)")
+        "index dimension \(shard.dimension), model output dimension \(model.config.outputDimension)")
     }
-    try write(kind: .pinnerFormer, index: index, corpus: corpus, sage: nil, to: directory) { dir in
+    try write(kind: .pinnerFormer, shards: indexShards, corpus: corpus, sage: nil, to: directory) { dir in
       try Checkpoint.write(model, to: dir + "/" + modelName)
     }
   }
@@ -220,13 +256,53 @@ public enum RetrievalBundle {
   public static func exportPinnerSage(
     config: PinnerSageConfig, medoidsPerUser: Int, index: FaissIndex, corpus: Corpus, to directory: String
   ) throws {
+    try exportPinnerSage(
+      config: config, medoidsPerUser: medoidsPerUser, indexShards: [index], corpus: corpus, to: directory)
+  }
+
+  /// Writes a PinnerSage bundle whose content index is `indexShards`, searched as one (see
+  /// `exportPinnerFormer(model:indexShards:corpus:to:)`).
+  public static func exportPinnerSage(
+    config: PinnerSageConfig, medoidsPerUser: Int, indexShards: [FaissIndex], corpus: Corpus,
+    to directory: String
+  ) throws {
     try config.validate()
     guard (1...1000).contains(medoidsPerUser) else {
       throw BundleError.invalidArgument("medoidsPerUser must be in 1...1000, got \(medoidsPerUser)")
     }
     try write(
-      kind: .pinnerSage, index: index, corpus: corpus, sage: (config, medoidsPerUser), to: directory
+      kind: .pinnerSage, shards: indexShards, corpus: corpus, sage: (config, medoidsPerUser), to: directory
     ) { _ in }
+  }
+
+  /// Writes a copy of the bundle at `bundle` to `directory` (the same directory replaces it
+  /// atomically) with `indexShards` as its pin index: the daily index rebuild, installed.
+  /// The bundle is verified first; the shards must be of the bundle's dimension and metric and
+  /// hold its `pinCount` vectors between them (ids below `pinCount`, checked when loaded).
+  public static func replacingIndex(of bundle: String, with indexShards: [FaissIndex], to directory: String)
+    throws
+  {
+    try checkDestination(directory)
+    let manifest = try verifiedManifest(bundle)
+    let old = try BundleCorpus(bundle, manifest: manifest)
+    for (s, shard) in indexShards.enumerated() where shard.metric != old.index.metric {
+      throw BundleError.dimensionMismatch("shard \(s) metric \(shard.metric), bundle \(old.index.metric)")
+    }
+    let corpus = Corpus(
+      pinIDs: old.pinIDs, content: old.content, actionTypes: manifest.actionTypes,
+      surfaces: manifest.surfaces,
+      positiveRule: manifest.positiveRule, popular: manifest.popular.compactMap { old.pinOfID[$0] })
+    switch manifest.kind {
+    case .pinnerFormer:
+      let model = try PinnerFormerEncoder.readModel(bundle)
+      try exportPinnerFormer(model: model, indexShards: indexShards, corpus: corpus, to: directory)
+    case .pinnerSage:
+      guard let config = manifest.pinnerSage, let medoids = manifest.medoidsPerUser else {
+        throw BundleError.invalidManifest(path: bundle, reason: "pinnerSage bundle without its config")
+      }
+      try exportPinnerSage(
+        config: config, medoidsPerUser: medoids, indexShards: indexShards, corpus: corpus, to: directory)
+    }
   }
 
   /// Writes every file into a fresh hidden sibling directory, then swaps it into place
@@ -234,13 +310,30 @@ public enum RetrievalBundle {
   /// one or none. A destination that exists and is not a bundle of ours is refused before
   /// anything is written (`checkDestination`).
   static func write(
-    kind: BundleManifest.Kind, index: FaissIndex, corpus: Corpus, sage: (PinnerSageConfig, Int)?,
+    kind: BundleManifest.Kind, shards: [FaissIndex], corpus: Corpus, sage: (PinnerSageConfig, Int)?,
     to directory: String, extra: (String) throws -> Void
   ) throws {
+    let index: ShardedIndex
+    do { index = try ShardedIndex(shards) } catch {
+      throw BundleError.invalidArgument("index shards: \(error)")
+    }
+    guard shards.count <= maximumShards else {
+      throw BundleError.invalidArgument(
+        "\(shards.count) index shards; a bundle holds at most \(maximumShards)")
+    }
     guard corpus.pinIDs.count == corpus.content.count, index.count == corpus.pinIDs.count else {
       throw BundleError.dimensionMismatch(
         "\(corpus.pinIDs.count) pin ids, \(corpus.content.count) content rows, \(index.count) index vectors")
     }
+    // Every shard must be the same kind of index (a manifest describes them once).
+    let structures = try shards.map { try $0.structure().description }
+    let nprobes = shards.map { (try? $0.nprobe()) ?? 0 }
+    if let s = shards.indices.first(where: { structures[$0] != structures[0] || nprobes[$0] != nprobes[0] }) {
+      throw BundleError.dimensionMismatch(
+        "index shard \(s) is \(structures[s]) with nprobe \(nprobes[s]); shard 0 is \(structures[0]) with nprobe \(nprobes[0])"
+      )
+    }
+    let shardNames = shards.count == 1 ? nil : shards.indices.map(shardName)
     try checkDestination(directory)
     let fm = FileManager.default
     let target = absolutePath(directory)
@@ -248,7 +341,9 @@ public enum RetrievalBundle {
     let staging = stagingPath(for: target)
     try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
     do {
-      try index.write(to: staging + "/" + indexName)
+      for (shard, name) in zip(shards, shardNames ?? [indexName]) {
+        try shard.write(to: staging + "/" + name)
+      }
       try NPY.write(corpus.content, to: staging + "/" + contentName)
       try AtomicFile.write(
         Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
@@ -261,16 +356,16 @@ public enum RetrievalBundle {
         }
         files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
       }
-      let nprobe = (try? index.nprobe()) ?? 0
       let manifest = BundleManifest(
-        formatVersion: formatVersion, kind: kind, library: "pinretrieval",
+        formatVersion: shardNames == nil ? 1 : 2, kind: kind, library: "pinretrieval",
         indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
-        dimension: index.dimension, contentDimension: corpus.content.dimension, metric: "innerProduct",
-        pinCount: corpus.pinIDs.count, index: index.factoryString ?? "unknown", nprobe: nprobe,
+        dimension: index.dimension, contentDimension: corpus.content.dimension,
+        metric: index.metric == .l2 ? "l2" : "innerProduct",
+        pinCount: corpus.pinIDs.count, index: shards[0].factoryString ?? structures[0], nprobe: nprobes[0],
         actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
         pinnerSage: sage?.0, medoidsPerUser: sage?.1,
         popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
-        files: files)
+        files: files, indexShards: shardNames)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
       try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
@@ -304,7 +399,7 @@ public enum RetrievalBundle {
       throw .invalidManifest(path: path, reason: "\(error)")
     }
     try manifest.validate(path: path)
-    var required = [indexName, contentName, pinIDsName]
+    var required = indexFiles(manifest) + [contentName, pinIDsName]
     if manifest.kind == .pinnerFormer { required.append(modelName) }
     for name in required where manifest.files[name] == nil {
       throw .invalidManifest(path: path, reason: "no checksum for \(name)")

@@ -17,6 +17,14 @@ extension RetrievalBundle {
   /// The names of the files a bundle directory may hold.
   static let fileNames: Set<String> = [manifestName, indexName, contentName, pinIDsName, modelName]
 
+  /// Whether `name` is a bundle file: one of `fileNames` or an index shard (`pins-00000.faiss`).
+  static func isBundleFileName(_ name: String) -> Bool {
+    if fileNames.contains(name) { return true }
+    guard name.hasPrefix("pins-"), name.hasSuffix(".faiss") else { return false }
+    let digits = name.dropFirst(5).dropLast(6)
+    return digits.count == 5 && digits.allSatisfy { $0 >= "0" && $0 <= "9" }
+  }
+
   /// Checks that `directory` may receive a bundle, before any work is done.
   /// - Throws: `BundleError.unsafeDestination` naming the path and the reason (it exists and
   ///   is not our bundle, it is a file or a symbolic link, its parent is not writable).
@@ -79,7 +87,7 @@ extension RetrievalBundle {
         "it holds \(entries.count) entr\(entries.count == 1 ? "y" : "ies") and no manifest.json of a pinretrieval bundle"
     }
     for entry in entries.sorted() {
-      guard entry == manifestName || (owner.files[entry] != nil && fileNames.contains(entry)) else {
+      guard entry == manifestName || (owner.files[entry] != nil && isBundleFileName(entry)) else {
         return "it holds \(entry), which its manifest does not list"
       }
       var info = stat()
@@ -134,12 +142,12 @@ extension RetrievalBundle {
 
   /// A bundle file name, or the temporary name a writer gives it (`.name.tmp-pid`, `name.tmp-pid`).
   static func isBundleFileOrTemporary(_ entry: String) -> Bool {
-    if fileNames.contains(entry) { return true }
+    if isBundleFileName(entry) { return true }
     guard let range = entry.range(of: ".tmp-", options: .backwards),
       entry[range.upperBound...].allSatisfy(\.isNumber)
     else { return false }
     let base = entry[..<range.lowerBound]
-    return fileNames.contains(String(base.hasPrefix(".") ? base.dropFirst() : base))
+    return isBundleFileName(String(base.hasPrefix(".") ? base.dropFirst() : base))
   }
 
   /// Puts the complete bundle `staging` at `target` in one atomic step and removes what was

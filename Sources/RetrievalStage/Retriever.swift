@@ -110,7 +110,8 @@ private func loadRetrieverOnce(_ directory: String) throws(BundleError) -> any C
 /// The index, content embeddings and vocabularies of a verified bundle.
 struct BundleCorpus: Sendable {
   let manifest: BundleManifest
-  let index: FaissIndex
+  /// The pin index: `pins.faiss`, or the bundle's shards searched as one.
+  let index: ShardedIndex
   let pins: PinTable
   let resolver: HistoryResolver
   var content: VectorMatrix { pins.content }
@@ -119,13 +120,23 @@ struct BundleCorpus: Sendable {
 
   init(_ directory: String, manifest: BundleManifest) throws(BundleError) {
     self.manifest = manifest
-    let indexPath = directory + "/" + RetrievalBundle.indexName
-    do {
-      index = try FaissIndex.read(from: indexPath)
-    } catch {
-      throw .index(file: indexPath, error)
+    var shards = [FaissIndex]()
+    for name in RetrievalBundle.indexFiles(manifest) {
+      let path = directory + "/" + name
+      let shard: FaissIndex
+      do {
+        shard = try FaissIndex.read(from: path)
+      } catch {
+        throw .index(file: path, error)
+      }
+      try Self.checkIndex(shard, path: path, manifest: manifest)
+      shards.append(shard)
     }
-    try Self.checkIndex(index, path: indexPath, manifest: manifest)
+    do {
+      index = try ShardedIndex(shards)
+    } catch {
+      throw .index(file: directory + "/" + RetrievalBundle.indexFiles(manifest)[0], error)
+    }
     let pins = try PinTable.read(
       ids: directory + "/" + RetrievalBundle.pinIDsName,
       content: directory + "/" + RetrievalBundle.contentName)

@@ -87,7 +87,8 @@ import Testing
     let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
-    #expect(output.hasPrefix("pinretrieval ") && output.contains("retrieval bundle format 1"), "\(output)")
+    #expect(
+      output.hasPrefix("pinretrieval ") && output.contains("retrieval bundle formats 1 and 2"), "\(output)")
   }
 
   @Test func retrieveWithAHugeKAndExcludedHistoryReturnsResults() throws {
