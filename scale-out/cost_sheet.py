@@ -158,14 +158,17 @@ def render(m):
     w("")
     per_pin = E["H64-D64"]["overhead"] / E["H64-D64"]["bundle"]["pins"]
     slice_pins = USERS_PER_SHARD * 64
-    w("**What has to change first.** `eval-retrieval embed` loads and checks the whole bundle in every "
-      "shard: the pin index (with full vectors for exact re-ranking) and the content embedding of every "
+    w("**What had to change first (done at 8d98ba4: `embed --pin-ids --pin-content`, "
+      "`PinnerFormerEncoder.load(bundle:pins:)`).** Without a pin table, `eval-retrieval embed` loads and "
+      "checks the whole bundle in every shard: the pin index (with full vectors for exact re-ranking) and the content embedding of every "
       f"pin. At 1B pins that is {fmt_b(E['H64-D64']['full_bundle_bytes'])} (H = D = 64) or "
       f"{fmt_b(E['H256-D256']['full_bundle_bytes'])} (D = 256) in every shard process, and at the measured "
       f"load rates {fmt_s(E['H64-D64']['full_bundle_load'])} / {fmt_s(E['H256-D256']['full_bundle_load'])} of "
       "CPU per shard before the first user: the job cannot run as it stands past a few tens of millions of "
-      "pins. The encoder needs neither the index nor the other users' pins: the table above assumes an "
-      "encoder-only input per shard (the model, and the content rows of the pins its users touched, joined "
+      "pins. The encoder needs neither the index nor the other users' pins: with `--pin-ids` and "
+      "`--pin-content` a shard reads and verifies only `manifest.json` and `model.safetensors` (a worker can "
+      "be shipped those two files) and its own pin table; the per-shard load of that path was not measured "
+      "separately here. The table above assumes that encoder-only input per shard (the model, and the content rows of the pins its users touched, joined "
       f"upstream: at most {USERS_PER_SHARD:,} x 64 = {slice_pins:,} pins, {fmt_b(slice_pins * 64 * 4)} of 64-d "
       "content) and charges the measured fixed cost per shard; loading a worst-case slice at the measured "
       f"bundle rate ({per_pin * 1e6:.0f} us per pin, index included) would add up to {fmt_s(slice_pins * per_pin)}.")
@@ -186,6 +189,9 @@ def render(m):
       f"{fmt_b(I[256]['add_rss'])} |")
     w(f"| merge (one process; not measured) | needs {fmt_b(PINS * I[64]['bpv'])} RAM | needs "
       f"{fmt_b(PINS * I[256]['bpv'])} RAM |")
+    w(f"| or serve unmerged: index bytes per {PINS_PER_SEARCH_SHARD:,}-pin serving shard (`ShardedIndex`, "
+      f"a bundle's `indexShards`) | {fmt_b(PINS_PER_SEARCH_SHARD * I[64]['bpv'])} | "
+      f"{fmt_b(PINS_PER_SEARCH_SHARD * I[256]['bpv'])} |")
     for d in (64, 256):
         I[d]["q_all"] = search_shards * I[d]["q_shard"]
     w(f"| search CPU per query on a {PINS_PER_SEARCH_SHARD:,}-pin shard (line through the measured sizes) | "
