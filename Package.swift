@@ -73,7 +73,8 @@ let package = Package(
     // Timing, medians and Markdown tables for the benchmarks (no dependencies).
     .target(name: "BenchmarkSupport"),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
-    .target(name: "ANNEvaluation", dependencies: ["BenchmarkSupport", "VectorIndex", "Vectors"]),
+    .target(
+      name: "ANNEvaluation", dependencies: ["BenchmarkSupport", "Randomness", "VectorIndex", "Vectors"]),
     // Command-line helpers shared by the executables (typed list options).
     .target(
       name: "CommandLineSupport",
@@ -180,7 +181,9 @@ let package = Package(
     .testTarget(name: "PinDataTests", dependencies: ["PinData", "Vectors", "TestSupport"]),
     .testTarget(
       name: "ANNEvaluationTests",
-      dependencies: ["ANNEvaluation", "BenchmarkSupport", "VectorIndex", "Vectors", "Randomness"]),
+      dependencies: [
+        "ANNEvaluation", "BenchmarkSupport", "VectorIndex", "Vectors", "Randomness", "TestSupport",
+      ]),
   ],
   cxxLanguageStandard: .cxx17
 )

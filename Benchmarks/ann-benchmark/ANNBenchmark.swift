@@ -45,64 +45,41 @@ struct ANNBenchmark: ParsableCommand {
     try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
     let log = Log()
 
-    var generator = SeededGenerator(seed: seed)
-    let mixture = ClusteredVectors(
-      dimension: dimension, clusterCount: centers, spread: spread, generator: &generator)
-    let corpus = mixture.sample(count: count, generator: &generator)
-    let queryVectors = mixture.sample(count: queries, generator: &generator)
-    let stride = count / min(trainSize, count)
-    let training = corpus.gathering(rows: (0..<min(trainSize, count)).map { $0 * stride })
-    try NPY.write(corpus, to: workDir + "/corpus.npy")
-    try NPY.write(queryVectors, to: workDir + "/queries.npy")
-    try NPY.write(training, to: workDir + "/train.npy")
-    log.say("generated \(count) x \(dimension) vectors")
-
-    let flat = try FlatIndex(dimension: dimension, metric: .innerProduct)
-    try flat.add(corpus)
-    FaissThreads.count = threadCounts.max() ?? 2
-    let exact = try flat.search(queryVectors, k: k)
+    var setup = ANNSweep.Setup()
+    setup.count = count
+    setup.queries = queries
+    setup.flatQueries = flatQueries
+    setup.dimension = dimension
+    setup.centers = centers
+    setup.spread = spread
+    setup.lists = lists
+    setup.trainSize = trainSize
+    setup.subQuantizers = subQuantizers.values
+    setup.nprobes = nprobes.values
+    setup.threads = threadCounts
+    setup.kFactor = kFactor
+    setup.runs = runs
+    setup.k = k
+    setup.seed = seed
+    let data = try ANNSweep.corpus(setup)
+    try NPY.write(data.corpus, to: workDir + "/corpus.npy")
+    try NPY.write(data.queries, to: workDir + "/queries.npy")
+    try NPY.write(data.training, to: workDir + "/train.npy")
     try VecsFiles.writeIvecs(
-      (0..<exact.queryCount).map { exact.ids(forQuery: $0).map { Int32($0) } }, to: workDir + "/gt.ivecs")
-    log.say("exact ground truth computed")
+      (0..<data.exact.queryCount).map { data.exact.ids(forQuery: $0).map { Int32($0) } },
+      to: workDir + "/gt.ivecs")
+    log.say("generated \(count) x \(dimension) vectors and the exact ground truth")
 
     let worker = try PythonWorker(python: python, workDir: workDir)
     defer { worker.stop() }
-    var report = Report(command: CommandLine.arguments.joined(separator: " "))
-
-    let flatPath = workDir + "/flat.faiss"
-    try flat.write(to: flatPath)
-    report.sections.append(
-      try measure(
-        name: "Flat", built: flat, path: flatPath, build: nil, nprobes: [0], threadCounts: threadCounts,
-        queries: queryVectors.gathering(rows: 0..<min(flatQueries, queries)), exact: exact, worker: worker))
-    log.say("Flat measured")
-
-    for m in subQuantizers.values {
-      for rerank in kFactor > 0 ? [false, true] : [false] {
-        let index = try IVFPQIndex(
-          dimension: dimension, lists: lists, subQuantizers: m, metric: .innerProduct, reranking: rerank)
-        FaissThreads.count = threadCounts.max() ?? 2
-        let cost = try ANNMeasurements.build(index, training: training, corpus: corpus)
-        let factory = index.factoryString!
-        let py = try worker.send(["op": "build", "factory": factory])
-        let pyCost = ANNMeasurements.BuildCost(
-          trainSeconds: py["train_s"] as! Double, addSeconds: py["add_s"] as! Double,
-          bytes: py["bytes"] as! Int)
-        if rerank { try index.setRerankFactor(kFactor) }
-        let path = workDir + "/index.faiss"
-        try index.write(to: path)
-        report.sections.append(
-          try measure(
-            name: factory, built: index, path: path, build: (cost, pyCost), nprobes: nprobes.values,
-            threadCounts: threadCounts, queries: queryVectors, exact: exact, worker: worker))
-        log.say("\(factory) measured")
-      }
-    }
+    let report = Report(
+      command: CommandLine.arguments.joined(separator: " "),
+      sections: try ANNSweep.run(setup, data: data, peer: worker, workDirectory: workDir, log: log.say))
 
     let markdown = report.markdown(
       setup:
         "\(count) x \(dimension) L2-normalized vectors from \(centers) Gaussian clusters (spread \(spread)), "
-        + "\(queries) queries, inner product, k = \(k), \(lists) lists trained on \(training.count) vectors, "
+        + "\(queries) queries, inner product, k = \(k), \(lists) lists trained on \(data.training.count) vectors, "
         + "seed \(seed). Each cell: one warm-up search per side, then \(runs) rounds of (Swift on the index it "
         + "built, Swift on the same index read from its file, Python on that file); QPS are medians over rounds, "
         + "ratios are medians of per-round ratios. The flat index is timed on \(min(flatQueries, queries)) queries."
@@ -117,84 +94,6 @@ struct ANNBenchmark: ParsableCommand {
     log.say("ann-benchmark finished")
   }
 
-  /// Paired search measurements of one index across nprobe and thread counts.
-  func measure(
-    name: String, built: FaissIndex, path: String,
-    build: (swift: ANNMeasurements.BuildCost, python: ANNMeasurements.BuildCost)?,
-    nprobes: [Int], threadCounts: [Int], queries: VectorMatrix, exact: SearchResults, worker: PythonWorker
-  ) throws -> Section {
-    let loaded = try FaissIndex.read(from: path)
-    try worker.send(["op": "load", "path": path])
-    let truth = SearchResults(
-      queryCount: queries.count, k: k, metric: .innerProduct,
-      ids: (0..<queries.count).flatMap { exact.ids(forQuery: $0) },
-      scores: [Float](repeating: 0, count: queries.count * k))
-    var cells = [Cell]()
-    for nprobe in nprobes {
-      if nprobe > 0 {
-        try built.setNProbe(nprobe)
-        try loaded.setNProbe(nprobe)
-        try worker.send(["op": "set", "name": "nprobe", "value": nprobe])
-      }
-      for t in threadCounts {
-        FaissThreads.count = t
-        try worker.send(["op": "threads", "n": t])
-        let pySearch: [String: Any] = ["op": "search", "limit": queries.count, "k": k]
-        // Warm-up, one per side.
-        let results = try built.search(queries, k: k)
-        _ = try loaded.search(queries, k: k)
-        let pyAnswer = try worker.send(pySearch)
-        var builtTimes = [Double]()
-        var loadedTimes = [Double]()
-        var pyTimes = [Double]()
-        // Idle OpenMP workers spin for a while after a parallel region; the pause lets one
-        // side's spinning threads go to sleep before the other side starts.
-        let settle = { _ = usleep(50_000) }
-        for _ in 0..<runs {
-          settle()
-          builtTimes.append(
-            try Timing.seconds { () throws(VectorIndexError) in try built.search(queries, k: k) }.1)
-          settle()
-          loadedTimes.append(
-            try Timing.seconds { () throws(VectorIndexError) in try loaded.search(queries, k: k) }.1)
-          settle()
-          pyTimes.append(try worker.send(pySearch)["seconds"] as! Double)
-        }
-        cells.append(
-          Cell(
-            nprobe: nprobe, threads: t, queries: queries.count,
-            recall: ANNMeasurements.recall(results, exact: truth, at: k),
-            pythonRecall: pyAnswer["recall"] as! Double,
-            builtSeconds: builtTimes, loadedSeconds: loadedTimes, pythonSeconds: pyTimes))
-      }
-    }
-    return Section(name: name, build: build, bytes: try built.serializedSize(), cells: cells)
-  }
-
-}
-
-struct Cell {
-  let nprobe: Int
-  let threads: Int
-  let queries: Int
-  let recall: Double
-  let pythonRecall: Double
-  let builtSeconds: [Double]
-  let loadedSeconds: [Double]
-  let pythonSeconds: [Double]
-
-  func qps(_ times: [Double]) -> Double { Double(queries) / Timing.median(times) }
-  /// Median over rounds of python time / swift time (= Swift QPS / Python QPS).
-  func ratio(_ swift: [Double]) -> Double {
-    Timing.median(zip(swift, pythonSeconds).map { $1 / $0 })
-  }
-}
-
-struct Section {
-  let name: String
-  let build: (swift: ANNMeasurements.BuildCost, python: ANNMeasurements.BuildCost)?
-  let bytes: Int
-  let cells: [Cell]
 }
 
 /// Progress on stderr with elapsed time.
@@ -208,7 +107,7 @@ struct Log {
 
 struct Report {
   let command: String
-  var sections: [Section] = []
+  let sections: [ANNSweep.Section]
 
   func markdown(setup: String) -> String {
     var text = "# ANN benchmark: FAISS through pinretrieval (Swift) vs FAISS's Python bindings\n\n"
@@ -217,8 +116,8 @@ struct Report {
       "index", "train s Swift", "train s Python", "add s Swift", "add s Python", "size MiB",
     ])
     for section in sections {
-      let swift = section.build?.swift
-      let python = section.build?.python
+      let swift = section.build
+      let python = section.peerBuild
       func cell(_ value: Double?) -> String { value.map { formatted($0, decimals: 1) } ?? "-" }
       build.append([
         "`\(section.name)`", cell(swift?.trainSeconds), cell(python?.trainSeconds), cell(swift?.addSeconds),
@@ -233,13 +132,13 @@ struct Report {
     for section in sections {
       for c in section.cells {
         let recall =
-          c.recall == c.pythonRecall
+          c.recall == c.peerRecall
           ? formatted(c.recall, decimals: 4)
-          : "\(formatted(c.recall, decimals: 4)) vs \(formatted(c.pythonRecall, decimals: 4))"
+          : "\(formatted(c.recall, decimals: 4)) vs \(c.peerRecall.map { formatted($0, decimals: 4) } ?? "-")"
         search.append([
           "`\(section.name)`", c.nprobe == 0 ? "-" : String(c.nprobe), String(c.threads), recall,
           formatted(c.qps(c.builtSeconds), decimals: 0), formatted(c.qps(c.loadedSeconds), decimals: 0),
-          formatted(c.qps(c.pythonSeconds), decimals: 0), formatted(c.ratio(c.builtSeconds), decimals: 3),
+          formatted(c.qps(c.peerSeconds), decimals: 0), formatted(c.ratio(c.builtSeconds), decimals: 3),
           formatted(c.ratio(c.loadedSeconds), decimals: 3),
         ])
       }

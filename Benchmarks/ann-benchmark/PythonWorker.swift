@@ -1,3 +1,4 @@
+import ANNEvaluation
 import Foundation
 
 /// A long-lived `Benchmarks/ann_worker.py` process, driven one JSON command at a time, so that
@@ -46,6 +47,31 @@ final class PythonWorker {
   func stop() {
     _ = try? send(["op": "quit"])
     process.waitUntilExit()
+  }
+}
+
+/// The worker as the peer of `ANNSweep`: FAISS's Python bindings on the same files.
+extension PythonWorker: ANNSweep.Peer {
+  func build(factory: String) throws -> ANNMeasurements.BuildCost {
+    let answer = try send(["op": "build", "factory": factory])
+    guard let train = answer["train_s"] as? Double, let add = answer["add_s"] as? Double,
+      let bytes = answer["bytes"] as? Int
+    else { throw WorkerError("python worker: build answer without train_s, add_s, bytes: \(answer)") }
+    return ANNMeasurements.BuildCost(trainSeconds: train, addSeconds: add, bytes: bytes)
+  }
+
+  func load(path: String) throws { try send(["op": "load", "path": path]) }
+
+  func setNProbe(_ nprobe: Int) throws { try send(["op": "set", "name": "nprobe", "value": nprobe]) }
+
+  func setThreads(_ threads: Int) throws { try send(["op": "threads", "n": threads]) }
+
+  func search(queries: Int, k: Int) throws -> (seconds: Double, recall: Double) {
+    let answer = try send(["op": "search", "limit": queries, "k": k])
+    guard let seconds = answer["seconds"] as? Double, let recall = answer["recall"] as? Double else {
+      throw WorkerError("python worker: search answer without seconds, recall: \(answer)")
+    }
+    return (seconds, recall)
   }
 }
 

@@ -87,49 +87,49 @@ struct ANN: ParsableCommand {
 
   func run() throws {
     ThreadSettings.workers(threads).apply()
-    var generator = SeededGenerator(seed: seed)
-    let mixture = ClusteredVectors(
-      dimension: dimension, clusterCount: 350, spread: 0.12, generator: &generator)
-    let corpus = mixture.sample(count: pins, generator: &generator)
-    let users = mixture.sample(count: queries, generator: &generator)
-    progress("generated \(pins) pin vectors and \(queries) user vectors")
-
-    let flat = try FlatIndex(dimension: dimension)
-    try flat.add(corpus)
-    let exact = try ANNMeasurements.queriesPerSecond(flat, queries: users, k: k, runs: 3)
-    progress("exact search: \(formatted(exact.qps, decimals: 0)) QPS")
+    var setup = ANNSweep.Setup()
+    setup.count = pins
+    setup.queries = queries
+    setup.flatQueries = queries
+    setup.dimension = dimension
+    setup.lists = lists
+    setup.trainSize = pins
+    setup.subQuantizers = [subQuantizers]
+    setup.nprobes = nprobeValues
+    setup.threads = [threads]
+    setup.kFactor = kFactor
+    setup.k = k
+    setup.seed = seed
+    setup.latencyQueries = 500
+    let data = try ANNSweep.corpus(setup)
+    progress("generated \(pins) pin vectors and \(queries) user vectors; exact top \(k) computed")
+    let sections = try ANNSweep.run(setup, data: data, log: { progress($0) })
 
     var table = MarkdownTable(["index", "nprobe", "Recall@\(k) vs exact", "QPS", "p50 ms", "p99 ms"])
-    table.append(["Flat", "-", "1.0000", formatted(exact.qps, decimals: 0), "-", "-"])
     var chartRecall = [String]()
     var chartQPS = [String]()
     var builds = MarkdownTable(["index", "train s", "add s", "size MiB"])
-    for reranking in [false, true] {
-      let index = try IVFPQIndex(
-        dimension: dimension, lists: lists, subQuantizers: subQuantizers, reranking: reranking)
-      let cost = try ANNMeasurements.build(index, training: corpus, corpus: corpus)
-      if reranking { try index.setRerankFactor(kFactor) }
-      let name = index.factoryString!
-      builds.append([
-        "`\(name)`", formatted(cost.trainSeconds, decimals: 1), formatted(cost.addSeconds, decimals: 1),
-        formatted(Double(cost.bytes) / 1_048_576, decimals: 1),
-      ])
-      for nprobe in nprobeValues {
-        try index.setNProbe(nprobe)
-        let measured = try ANNMeasurements.queriesPerSecond(index, queries: users, k: k, runs: 3)
-        let recall = ANNMeasurements.recall(measured.results, exact: exact.results, at: k)
-        let latency = try ANNMeasurements.latencyMilliseconds(
-          index, queries: users.gathering(rows: 0..<min(500, queries)), k: k)
-        table.append([
-          "`\(name)`", String(nprobe), formatted(recall, decimals: 4), formatted(measured.qps, decimals: 0),
-          formatted(latency.p50, decimals: 3), formatted(latency.p99, decimals: 3),
+    for section in sections {
+      if let cost = section.build {
+        builds.append([
+          "`\(section.name)`", formatted(cost.trainSeconds, decimals: 1),
+          formatted(cost.addSeconds, decimals: 1),
+          formatted(Double(cost.bytes) / 1_048_576, decimals: 1),
         ])
-        if reranking {
-          chartRecall.append(formatted(recall, decimals: 3))
-          chartQPS.append(formatted(measured.qps, decimals: 0))
+      }
+      for cell in section.cells {
+        let qps = formatted(cell.qps(cell.builtSeconds), decimals: 0)
+        table.append([
+          cell.nprobe == 0 ? section.name : "`\(section.name)`", cell.nprobe == 0 ? "-" : String(cell.nprobe),
+          formatted(cell.recall, decimals: 4), qps,
+          cell.latency.map { formatted($0.p50, decimals: 3) } ?? "-",
+          cell.latency.map { formatted($0.p99, decimals: 3) } ?? "-",
+        ])
+        if section.name.hasSuffix("RFlat") {
+          chartRecall.append(formatted(cell.recall, decimals: 3))
+          chartQPS.append(qps)
         }
       }
-      progress("\(name) measured")
     }
 
     var report = "# ANN trade-off on a synthetic pin corpus\n\n"
@@ -138,7 +138,7 @@ struct ANN: ParsableCommand {
     report += "\(pins) pin vectors and \(queries) query vectors of dimension \(dimension) (L2-normalized, "
     report +=
       "350 Gaussian topics, seed \(seed)); inner product; \(threads) FAISS threads; QPS is the median of 3 "
-    report += "batched searches; latency p50/p99 over 500 single-query searches.\n\n"
+    report += "batched searches; latency p50/p99 over \(min(500, queries)) single-query searches.\n\n"
     report += "## Build\n\n" + builds.markdown + "\n## Search\n\n" + table.markdown + "\n"
     report += "```mermaid\nxychart-beta\n  title \"IVF-PQ + exact re-ranking: Recall@\(k) against nprobe\"\n"
     report += "  x-axis \"nprobe\" [\(nprobeValues.map(String.init).joined(separator: ", "))]\n"
