@@ -363,6 +363,10 @@ private func subtractProjections(
 
 /// Eigen-decomposition of a symmetric n x n matrix by cyclic Jacobi rotations.
 /// Returns eigenvalues and eigenvectors as columns of a row-major n x n matrix.
+///
+/// Not LAPACK's `dsyevd`, on purpose: n is at most rank + oversampling (74 by default), and
+/// these bits (with `orthonormalize`'s) are part of world v2's and v3's pre-registered content
+/// embeddings; another solver is a new world version (docs/architecture.md, "Conventions").
 func symmetricEigen(_ matrix: [Double], n: Int) -> ([Double], [Double]) {
   var a = matrix
   var v = [Double](repeating: 0, count: n * n)
