@@ -27,6 +27,11 @@ if ! "$python" -c "import recbole, torch" 2>/dev/null; then
   echo "recbole/run.sh: RecBole peer MISSING: no recbole + torch in $peers (run Benchmarks/setup-peers.sh)" >&2
   exit 1
 fi
+tcmalloc=/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4
+if [[ ! -f "$tcmalloc" ]]; then
+  echo "recbole/run.sh: WARNING: $tcmalloc missing (Benchmarks/setup-peers.sh installs it): RecBole runs with glibc malloc" >&2
+  tcmalloc=""
+fi
 work=.build/recbole
 mkdir -p "$work"
 Datasets/fetch-ml-100k.sh
@@ -37,7 +42,9 @@ bin=.build/release/eval-retrieval
 for model in "${models[@]}"; do
   echo "== RecBole $model" >&2
   status=0
-  "$python" Benchmarks/recbole/run_recbole.py --data-dir Datasets/cache --model "$model" \
+  # tcmalloc: the fastest PyTorch set-up measured here (Benchmarks/README.md, model benchmark);
+  # glibc's malloc returns every large activation to the OS and faults it back in each step.
+  LD_PRELOAD="$tcmalloc" "$python" Benchmarks/recbole/run_recbole.py --data-dir Datasets/cache --model "$model" \
     --threads "$threads" ${EPOCHS:+--epochs "$EPOCHS"} --state-dir "${RECBOLE_STATE:-$work}/state-$model" \
     ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --out "$work/recbole-$model.json" || status=$?
   if ((status == 3)); then

@@ -165,6 +165,14 @@ def main():
     dataset = create_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    # RecBole 1.2.1's sequential_recommender/sine.py calls torch.autograd.set_detect_anomaly(True)
+    # at import, and get_model imports every sequential model, so every run of every model has
+    # PyTorch's anomaly mode on: a debugging aid that records a traceback for every forward op
+    # and checks every gradient for NaN in backward (aten::isnan + any after each backward node).
+    # It changes no value that is computed; it made SASRec's training step 5-6x slower here
+    # (profiled: isnan/any and traceback recording took most of the step). RecBole's trainer
+    # still checks the loss for NaN itself. Turned off once the models are imported.
+    torch.autograd.set_detect_anomaly(False)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
 
     state = Resumable(trainer, args.state_dir)
