@@ -95,6 +95,18 @@ func smallConfig() -> ExperimentConfig {
     #expect(decoded.tables == comparison.tables && decoded.claims == comparison.claims)
   }
 
+  @Test func aRowTunedDifferentlyPerSeedNamesEverySeedsChoice() {
+    let sampled = "PinnerSage, 3 medoids sampled by importance (α = "
+    #expect(
+      Comparison.label(acrossSeeds: [sampled + "2.0)", sampled + "2.0)", sampled + "1.0)"])
+        == sampled + "2.0 / 2.0 / 1.0)")
+    // Numbers are never split: 12.5 and 2.5 share ".5)" and "2.5)", not a digit of either.
+    #expect(Comparison.label(acrossSeeds: ["x (α = 12.5)", "x (α = 2.5)"]) == "x (α = 12.5 / 2.5)")
+    #expect(Comparison.label(acrossSeeds: ["same", "same"]) == "same")
+    #expect(Comparison.label(acrossSeeds: ["a", "b"]) == "a / b")
+    #expect(Comparison.label(acrossSeeds: []) == "")
+  }
+
   @Test func dimensionAblationTrainsOncePerValue() throws {
     var config = smallConfig()
     config.ann.enabled = false

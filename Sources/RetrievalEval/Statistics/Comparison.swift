@@ -218,7 +218,9 @@ public struct Comparison: Sendable, Codable {
         }
         rows.append(
           RowSummary(
-            key: keys[r], kind: first.rows[r].kind, label: first.rows[r].label, estimates: exact, ann: ann))
+            key: keys[r], kind: first.rows[r].kind,
+            label: Self.label(acrossSeeds: runs.map { $0.rows[r].label }),
+            estimates: exact, ann: ann))
       }
       rows.sort { $0.kind.order < $1.kind.order || ($0.kind.order == $1.kind.order && $0.key < $1.key) }
       let coverageK = metrics.first { $0.kind == .coverage }?.k ?? 10
@@ -249,6 +251,32 @@ public struct Comparison: Sendable, Codable {
     }
     self.tables = tables
     self.claims = claims
+  }
+
+  /// One row's label over the seeds. A method tuned per seed names its chosen parameters (for
+  /// PinnerSage, α), which may differ between seeds: the part that differs is listed per seed,
+  /// in seed order ("PinnerSage, 3 most important medoids (α = 2.0 / 2.0 / 1.0)"), cut at word
+  /// boundaries so that no number is split.
+  public static func label(acrossSeeds labels: [String]) -> String {
+    guard let first = labels.first, labels.contains(where: { $0 != first }) else { return labels.first ?? "" }
+    let characters = labels.map(Array.init)
+    let shortest = characters.map(\.count).min() ?? 0
+    let boundaries: Set<Character> = [" ", "(", ")", ",", ";", "="]
+    var prefix = 0
+    while prefix < shortest, characters.allSatisfy({ $0[prefix] == characters[0][prefix] }) { prefix += 1 }
+    // Back to just after a boundary, so the differing part starts with a whole word or number.
+    while prefix > 0, !boundaries.contains(characters[0][prefix - 1]) { prefix -= 1 }
+    var suffix = 0
+    while suffix < shortest - prefix,
+      characters.allSatisfy({ $0[$0.count - 1 - suffix] == characters[0][characters[0].count - 1 - suffix] })
+    {
+      suffix += 1
+    }
+    // Forward to a boundary, so the differing part ends with a whole word or number.
+    while suffix > 0, !boundaries.contains(characters[0][characters[0].count - suffix]) { suffix -= 1 }
+    let middles = characters.map { String($0[prefix..<($0.count - suffix)]) }
+    return String(characters[0][..<prefix]) + middles.joined(separator: " / ")
+      + String(characters[0][(characters[0].count - suffix)...])
   }
 
   /// P90 Coverage@k of lists weighted by how often each user was drawn (`Metrics.p90Coverage`).
