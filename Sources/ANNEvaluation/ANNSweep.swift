@@ -351,8 +351,8 @@ public enum ANNSweep {
       best = candidate
     }
     for (i, point) in points.enumerated() where point.recall >= level && point.qps > 0 {
-      guard i > 0, points[i - 1].qps > 0, points[i - 1].recall < level else {
-        // Reached without a point below it to interpolate from: exact hit, or a lower bound.
+      guard point.recall > level, i > 0, points[i - 1].qps > 0, points[i - 1].recall < level else {
+        // Exactly at the level, or above it with no point below to interpolate from (a lower bound).
         offer(LevelQPS(qps: point.qps, lowerBound: point.recall > level))
         continue
       }
