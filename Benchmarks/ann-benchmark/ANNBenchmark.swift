@@ -36,7 +36,7 @@ struct ANNBenchmark: ParsableCommand {
   @Option(help: "HNSW neighbour counts M (FAISS factory HNSW<M>, hnswlib M), comma-separated; 0: no HNSW.")
   var hnsw = CommaSeparated<Int>([32])
   @Option(help: "efSearch values of the HNSW sweep, comma-separated.")
-  var efSearches = CommaSeparated<Int>([16, 32, 64, 128, 256, 512])
+  var efSearches = CommaSeparated<Int>([10, 16, 32, 64, 128, 256, 512])
   @Option(help: "hnswlib's ef_construction (FAISS's HNSW keeps its default, 40).") var hnswlibEfConstruction =
     200
   @Option(help: "Thread counts, comma-separated.") var threads = CommaSeparated<Int>([1, 2])
