@@ -120,7 +120,8 @@ struct ANN: ParsableCommand {
       for cell in section.cells {
         let qps = formatted(cell.qps(cell.builtSeconds), decimals: 0)
         table.append([
-          cell.nprobe == 0 ? section.name : "`\(section.name)`", cell.nprobe == 0 ? "-" : String(cell.nprobe),
+          cell.parameter == 0 ? section.name : "`\(section.name)`",
+          cell.parameter == 0 ? "-" : String(cell.parameter),
           formatted(cell.recall, decimals: 4), qps,
           cell.latency.map { formatted($0.p50, decimals: 3) } ?? "-",
           cell.latency.map { formatted($0.p99, decimals: 3) } ?? "-",
