@@ -17,22 +17,6 @@ public enum ANNMeasurements {
     return Double(total) / Double(exact.queryCount * k)
   }
 
-  /// Throughput of batched search: the whole `queries` batch is searched `runs` times (after one
-  /// warm-up run) and the median wall time gives queries per second.
-  public static func queriesPerSecond(
-    _ index: FaissIndex, queries: VectorMatrix, k: Int, runs: Int
-  ) throws(VectorIndexError) -> (qps: Double, medianSeconds: Double, results: SearchResults) {
-    var results = try index.search(queries, k: k)
-    var times = [Double]()
-    for _ in 0..<max(1, runs) {
-      let (r, t) = try Timing.seconds { () throws(VectorIndexError) in try index.search(queries, k: k) }
-      results = r
-      times.append(t)
-    }
-    let mid = Timing.median(times)
-    return (Double(queries.count) / mid, mid, results)
-  }
-
   /// Per-query latency: each of `queries` searched alone; returns (p50, p99) in milliseconds.
   public static func latencyMilliseconds(
     _ index: FaissIndex, queries: VectorMatrix, k: Int
