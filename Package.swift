@@ -2,6 +2,12 @@
 import Foundation
 import PackageDescription
 
+/// A FAISS of our own build (scripts/build-faiss.sh: Debian's 1.7.3 source with AVX2 kernels), put
+/// before the system's headers and library when set; unset, Debian's generic libfaiss-dev.
+let faissPrefix = ProcessInfo.processInfo.environment["PINRETRIEVAL_FAISS_PREFIX"].flatMap {
+  $0.isEmpty ? nil : $0
+}
+
 let package = Package(
   name: "pinretrieval",
   products: [
@@ -23,9 +29,11 @@ let package = Package(
   ],
   targets: [
     // C++ shim over Debian's static libfaiss.a (libfaiss-dev); see Sources/CFaiss/include/CFaiss.h.
+    // With PINRETRIEVAL_FAISS_PREFIX set, over the AVX2 build of scripts/build-faiss.sh instead.
     .target(
       name: "CFaiss",
-      linkerSettings: [
+      cxxSettings: faissPrefix.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [],
+      linkerSettings: (faissPrefix.map { [.unsafeFlags(["-L\($0)/lib"])] } ?? []) + [
         .linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("lapack"),
         .linkedLibrary("blas"), .linkedLibrary("m"), .linkedLibrary("stdc++"),
       ]

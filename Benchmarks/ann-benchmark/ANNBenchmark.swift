@@ -192,7 +192,12 @@ enum Machine {
     if let loadavg = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
       load = ", load average at the end " + loadavg.split(separator: " ").prefix(3).joined(separator: " ")
     }
-    let text = "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (nproc), \(model)\(load)."
+    let faiss =
+      " Swift side linked with FAISS compiled \"\(FaissBuild.compileOptions)\" ("
+      + (FaissBuild.hasAVX2 ? "scripts/build-faiss.sh, PINRETRIEVAL_FAISS_PREFIX" : "Debian's libfaiss-dev")
+      + ")."
+    let text =
+      "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (nproc), \(model)\(load).\(faiss)"
     return loadNote.map { text + " " + $0 } ?? text
   }
 }

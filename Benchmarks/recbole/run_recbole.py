@@ -97,6 +97,10 @@ class Resumable:
         self.trainer, self.folder = trainer, folder
         self.previous_seconds = 0.0
         self.resumed_epochs = 0
+        # Wall seconds of each epoch (training and validation) since this field was introduced:
+        # the machine is shared, so the report also gives the median epoch times the epochs.
+        self.epoch_seconds = []
+        self.finished = None  # the saved outcome of a run that already early-stopped
         if folder is None:
             return
         os.makedirs(folder, exist_ok=True)
@@ -104,19 +108,27 @@ class Resumable:
         if os.path.exists(latest):
             trainer.resume_checkpoint(latest)
             with open(os.path.join(folder, "seconds.json")) as f:
-                self.previous_seconds = json.load(f)["training_seconds"]
+                saved = json.load(f)
+            self.previous_seconds = saved["training_seconds"]
+            self.epoch_seconds = saved.get("epoch_seconds", [])
+            self.finished = saved.get("finished")
             self.resumed_epochs = trainer.start_epoch
             print(f"run_recbole: resumed at epoch {trainer.start_epoch} from {folder}", file=sys.stderr)
         trainer.saved_model_file = best  # RecBole saves its best model here (kept across runs)
 
-    def save(self, epoch, seconds):
+    def save(self, epoch, seconds, epoch_seconds=None, finished=None):
         if self.folder is None:
             return
-        tmp = os.path.join(self.folder, "latest.pth.tmp")
-        self.trainer._save_checkpoint(epoch, verbose=False, saved_model_file=tmp)
-        os.replace(tmp, os.path.join(self.folder, "latest.pth"))
+        if epoch_seconds is not None:
+            self.epoch_seconds.append(epoch_seconds)
+            tmp = os.path.join(self.folder, "latest.pth.tmp")
+            self.trainer._save_checkpoint(epoch, verbose=False, saved_model_file=tmp)
+            os.replace(tmp, os.path.join(self.folder, "latest.pth"))
+        saved = {"training_seconds": seconds, "epochs_done": epoch + 1, "epoch_seconds": self.epoch_seconds}
+        if finished is not None:
+            saved["finished"] = finished
         with open(os.path.join(self.folder, "seconds.json.tmp"), "w") as f:
-            json.dump({"training_seconds": seconds, "epochs_done": epoch + 1}, f)
+            json.dump(saved, f)
         os.replace(os.path.join(self.folder, "seconds.json.tmp"), os.path.join(self.folder, "seconds.json"))
 
     def epochs_done(self, trainer):
@@ -177,29 +189,43 @@ def main():
 
     state = Resumable(trainer, args.state_dir)
     fit_start = time.perf_counter()
+    epoch_end = [fit_start]
 
     def after_epoch(epoch, valid_score):
-        seconds = state.previous_seconds + time.perf_counter() - fit_start
-        state.save(epoch, seconds)
-        if args.max_minutes is not None and time.perf_counter() - fit_start > 60 * args.max_minutes:
+        now = time.perf_counter()
+        state.save(epoch, state.previous_seconds + now - fit_start, epoch_seconds=now - epoch_end[0])
+        epoch_end[0] = now
+        if args.max_minutes is not None and now - fit_start > 60 * args.max_minutes:
             raise Paused(epoch)
 
-    try:
-        best_valid_score, best_valid = trainer.fit(
-            train_data, valid_data, saved=True, show_progress=False, callback_fn=after_epoch
+    if state.finished:
+        # A resumed run that had already early-stopped: training again would add an epoch.
+        print(f"run_recbole: training finished earlier; evaluating {args.state_dir}/best.pth", file=sys.stderr)
+        best_valid_score, best_valid = state.finished["best_valid_score"], state.finished["best_valid"]
+        training_seconds, epochs_run = state.previous_seconds, state.resumed_epochs
+        best_epoch = state.finished["best_epoch"]
+    else:
+        try:
+            best_valid_score, best_valid = trainer.fit(
+                train_data, valid_data, saved=True, show_progress=False, callback_fn=after_epoch
+            )
+        except Paused as paused:
+            print(
+                f"run_recbole: paused after epoch {paused.epoch} (--max-minutes {args.max_minutes}); "
+                f"run again to resume from {args.state_dir}",
+                file=sys.stderr,
+            )
+            sys.exit(3)
+        training_seconds = state.previous_seconds + time.perf_counter() - fit_start
+        epochs_run = state.epochs_done(trainer)
+        # cur_step counts the validations since the best one (RecBole's early-stopping counter).
+        best_epoch = epochs_run - trainer.cur_step
+        best_valid = {k: float(v) for k, v in (best_valid or {}).items()}  # None: no gain after resume
+        state.save(
+            epochs_run - 1,
+            training_seconds,
+            finished={"best_valid_score": float(best_valid_score), "best_valid": best_valid, "best_epoch": best_epoch},
         )
-    except Paused as paused:
-        print(
-            f"run_recbole: paused after epoch {paused.epoch} (--max-minutes {args.max_minutes}); "
-            f"run again to resume from {args.state_dir}",
-            file=sys.stderr,
-        )
-        sys.exit(3)
-    training_seconds = state.previous_seconds + time.perf_counter() - fit_start
-    epochs_run = state.epochs_done(trainer)
-    # cur_step counts the validations since the best one (RecBole's early-stopping counter).
-    best_epoch = epochs_run - trainer.cur_step
-    best_valid = best_valid or {}  # None when a resumed run never improved on the saved best
     recbole_test = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
 
     # Recompute from the score matrix: unmasked (RecBole's rule) and with the history masked.
@@ -277,6 +303,8 @@ def main():
         "resumed_runs_state": args.state_dir,
         "epochs_run": epochs_run,
         "best_epoch": best_epoch,
+        "epoch_seconds_recorded": state.epoch_seconds,
+        "median_epoch_seconds": float(np.median(state.epoch_seconds)) if state.epoch_seconds else None,
         "recbole_test": {k: float(v) for k, v in recbole_test.items()},
         "test_unmasked": ours["unmasked"],
         "test_masked": ours["masked"],

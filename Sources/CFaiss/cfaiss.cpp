@@ -18,6 +18,7 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/utils.h>
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -580,6 +581,11 @@ cfaiss_status cfaiss_kmeans(int d, int64_t n, int k, const float *x, int niter, 
 
 void cfaiss_set_num_threads(int n) { omp_set_num_threads(n); }
 int cfaiss_get_num_threads(void) { return omp_get_max_threads(); }
+
+const char *cfaiss_compile_options(void) {
+  static const std::string options = faiss::get_compile_options();
+  return options.c_str();
+}
 
 int cfaiss_set_blas_num_threads(int n) {
   using setter = void (*)(int);

@@ -194,8 +194,8 @@ extension Experiment {
     return perQuery.indices.map { WindowScorer.filtered(perQuery[$0], excluded[$0], depth: depth) }
   }
 
-  /// Trains on item sequences with early stopping on the validation item (Recall@10), as
-  /// `tuning` says; returns the model at its best validation step.
+  /// Trains on item sequences under `tuning` (`TunedTraining`: a learning-rate pilot, then early
+  /// stopping), scored on the validation item's Recall@10; returns the model at its best step.
   func trainOnItems(
     name: String, training: TrainingConfig, data: TrainingData, content: VectorMatrix,
     validation: (histories: [[Int32]], targets: [[Int32]], excluded: [Set<Int64>])
@@ -205,50 +205,35 @@ extension Experiment {
     shape.pinCount = shape.pinIDEmbedding ? content.count : 0
     shape.actionTypes = data.log.actionTypes.count
     shape.surfaces = max(1, data.log.surfaces.count)
-    let model = try PinnerFormerModel(config: shape, seed: training.seed)
-    let trainer = try Trainer(model: model, config: training, data: data)
     let sequences = ActionSequences.recent(
       validation.histories.map { $0[...] }, log: data.log, length: shape.maxLength)
-    var steps = [Double]()
-    var recalls = [Double]()
-    let validateEvery = config.tuning.validateEvery
-    _ = trainer.train(
-      every: 100,
-      progress: { [progress] p in
-        progress("\(name) step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss))")
-      },
-      validateEvery: validateEvery, patience: config.tuning.patience,
-      validate: validateEvery > 0
-        ? { (model: PinnerFormerModel) -> Double in
-          let pins = model.embedPins(content: content)
-          let users = model.embedUsers(sequences, content: content)
-          guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil,
-            let lists = try? WindowScorer.deepSearch(
-              index, queries: users, owner: Array(0..<users.count),
-              excludedCounts: validation.excluded.map(\.count), depth: 10)
-          else { return 0 }
-          let filtered = lists.indices.map {
-            WindowScorer.filtered(lists[$0], validation.excluded[$0], depth: 10)
-          }
-          let score = Metrics.recallPerUser(filtered, targets: validation.targets, k: 10)
-          steps.append(Double(trainer.optimizer.step))
-          recalls.append(score)
-          return score
-        } : nil)
-    let best = recalls.indices.max { recalls[$0] < recalls[$1] || (recalls[$0] == recalls[$1] && $0 > $1) }
+    let tuned = try TunedTraining.run(
+      shape: shape, training: training, tuning: config.tuning, data: data, name: name, progress: progress
+    ) { model in
+      let pins = model.embedPins(content: content)
+      let users = model.embedUsers(sequences, content: content)
+      guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil,
+        let lists = try? WindowScorer.deepSearch(
+          index, queries: users, owner: Array(0..<users.count),
+          excludedCounts: validation.excluded.map(\.count), depth: 10)
+      else { return 0 }
+      let filtered = lists.indices.map {
+        WindowScorer.filtered(lists[$0], validation.excluded[$0], depth: 10)
+      }
+      return Metrics.recallPerUser(filtered, targets: validation.targets, k: 10)
+    }
     let summary =
-      validateEvery > 0
-      ? "\(name): early stopping on the validation item's Recall@10 (\(validation.histories.count) users) every \(validateEvery) steps, patience \(config.tuning.patience), at most \(training.steps) steps; stopped at \(trainer.optimizer.step), kept step \(best.map { Int(steps[$0]) } ?? 0); learning rate \(training.learningRate)."
-      : "\(name): \(training.steps) steps, learning rate \(training.learningRate)."
+      "\(name): "
+      + tuned.summary(validation: "the validation item's Recall@10 (\(validation.histories.count) users)")
+      + "."
+    let curve =
+      tuned.validationSteps.isEmpty
+      ? nil
+      : TuningRecord.Curve(
+        title: "\(name): validation Recall@10", xName: "training step", x: tuned.validationSteps,
+        series: ["validation Recall@10": tuned.validationScores])
     return (
-      model,
-      TuningRecord(
-        method: name, summary: summary,
-        curve: steps.isEmpty
-          ? nil
-          : TuningRecord.Curve(
-            title: "\(name): validation Recall@10", xName: "training step", x: steps,
-            series: ["validation Recall@10": recalls]))
+      tuned.trainer.model, TuningRecord(method: name, summary: summary, table: tuned.pilotTable, curve: curve)
     )
   }
 }

@@ -180,6 +180,17 @@ func smallConfig() -> ExperimentConfig {
     let other = try #require(outcome.otherRuleResults)
     #expect(other.map(\.name) == outcome.results.map(\.name))
     #expect(outcome.trainingSeconds?.count == 2)
+    // Each objective ran the comparison's budget rule: a pilot per learning rate, and the rate
+    // that continued is the one with the best validation score after its pilot.
+    #expect(outcome.tunings.count == 2)
+    for tuning in outcome.tunings {
+      let pilots = tuning.table.dropFirst()
+      #expect(pilots.map { $0[0] } == config.tuning.learningRates.map { "\($0)" }, "\(tuning.method)")
+      let best = try #require(
+        pilots.max { Double($0[2])! < Double($1[2])! || ($0[2] == $1[2] && $0[0] > $1[0]) })
+      #expect(tuning.summary.hasSuffix("(learning rate \(best[0]))."), "\(tuning.summary)")
+      #expect(tuning.curve?.x.first == Double(config.tuning.pilotSteps))
+    }
     // The two rules rank differently (the users' histories hold items the models score high).
     #expect(zip(other, outcome.results).contains { $0.estimates["recall@10"] != $1.estimates["recall@10"] })
     for r in outcome.results {

@@ -87,6 +87,10 @@ cfaiss_status cfaiss_kmeans(int d, int64_t n, int k, const float *x, int niter, 
                             int seed, int spherical, int max_points_per_centroid,
                             float *centroids, int64_t *assignments, float *objective);
 
+/// How the linked FAISS was compiled (faiss::get_compile_options, e.g. "OPTIMIZE AVX2 " for an
+/// AVX2 build, "GENERIC " for Debian's); a static string, valid for the life of the process.
+const char *cfaiss_compile_options(void);
+
 /// OpenMP threads used by FAISS (omp_set_num_threads / omp_get_max_threads).
 void cfaiss_set_num_threads(int n);
 int cfaiss_get_num_threads(void);

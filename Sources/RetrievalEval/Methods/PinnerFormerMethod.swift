@@ -132,70 +132,11 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       return d.validation.recall(lists, k: 10)
     }
 
-    let rates = tuning.learningRates.isEmpty ? [training.learningRate] : tuning.learningRates
-    let early = tuning.validateEvery > 0
-    let pilot = rates.count > 1 ? min(tuning.pilotSteps, training.steps) : 0
-    var curveSteps = [Double]()
-    var curveRecall = [Double]()
-    var curveLoss = [Double]()
-    var table = [["learning rate", "pilot steps", "validation Recall@10 after the pilot"]]
-    var candidates = [(trainer: Trainer, losses: [Double], score: Double, rate: Float)]()
-    for rate in rates {
-      var config = training
-      config.learningRate = rate
-      let model = try PinnerFormerModel(config: shape, seed: training.seed)
-      let trainer = try Trainer(model: model, config: config, data: trainingData)
-      var losses = [Double]()
-      var score = -Double.infinity
-      if pilot > 0 {
-        losses = trainer.train(
-          every: 100,
-          progress: { p in
-            progress(
-              "\(name) lr \(rate) pilot step \(p.step)/\(pilot) loss \(String(format: "%.3f", p.loss))")
-          }, until: pilot)
-        score = validationRecall(model)
-        table.append(["\(rate)", "\(pilot)", String(format: "%.4f", score)])
-      }
-      candidates.append((trainer, losses, score, rate))
-    }
-    let chosen = candidates.max { $0.score < $1.score || ($0.score == $1.score && $0.rate > $1.rate) }!
-    let trainer = chosen.trainer
-    if pilot > 0 {
-      curveSteps.append(Double(pilot))
-      curveRecall.append(chosen.score)
-      curveLoss.append(chosen.losses.suffix(100).reduce(0, +) / Double(max(1, min(100, chosen.losses.count))))
-    }
-    var losses = chosen.losses
-    let rest = trainer.train(
-      every: 100,
-      progress: { p in
-        progress(
-          "\(name) step \(p.step)/\(p.steps) loss \(String(format: "%.3f", p.loss)) \(Int(p.pairsPerSecond)) pairs/s"
-        )
-      },
-      validateEvery: early ? tuning.validateEvery : 0, patience: tuning.patience,
-      initialScore: pilot > 0 && early ? chosen.score : nil,
-      validate: early
-        ? { (model: PinnerFormerModel) -> Double in
-          let score = validationRecall(model)
-          let step = trainer.optimizer.step
-          curveSteps.append(Double(step))
-          curveRecall.append(score)
-          progress("\(name) step \(step): validation Recall@10 \(String(format: "%.4f", score))")
-          return score
-        } : nil)
-    losses += rest
-    // Loss per validation point: the mean of the 100 steps before it.
-    curveLoss = curveSteps.map { step in
-      let end = min(losses.count, Int(step))
-      let window = losses[max(0, end - 100)..<end]
-      return window.reduce(0, +) / Double(max(1, window.count))
-    }
-    let bestIndex = curveRecall.indices.max {
-      curveRecall[$0] < curveRecall[$1] || (curveRecall[$0] == curveRecall[$1] && $0 > $1)
-    }
-    let bestStep = bestIndex.map { Int(curveSteps[$0]) } ?? trainer.optimizer.step
+    let tuned = try TunedTraining.run(
+      shape: shape, training: training, tuning: tuning, data: trainingData, name: name, progress: progress,
+      validate: validationRecall)
+    let trainer = tuned.trainer
+    let losses = tuned.losses
     let seconds = (clock.now - start).seconds
     let model = trainer.model
     let run = PinnerFormerRun(
@@ -203,23 +144,19 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       userVectors: model.embedUsers(
         ActionSequences.recent(d.users.map { $0.history[...] }, log: log, length: shape.maxLength),
         content: d.content))
-    let stopped = trainer.optimizer.step
     var summary =
-      "\(name): learning rates \(rates.map { "\($0)" }.joined(separator: ", "))"
-    summary +=
-      pilot > 0 ? " (\(pilot) pilot steps each; the best continued)" : ""
-    summary +=
-      early
-      ? "; early stopping on validation Recall@10 (new pins, \(d.validation.users.count) held-out users) every \(tuning.validateEvery) steps, patience \(tuning.patience), at most \(training.steps) steps: stopped at step \(stopped), kept step \(bestStep) (learning rate \(chosen.rate))"
-      : "; \(training.steps) steps without validation (learning rate \(chosen.rate))"
+      "\(name): "
+      + tuned.summary(
+        validation: "validation Recall@10 (new pins, \(d.validation.users.count) held-out users)")
     summary +=
       "; \(String(format: "%.0f", seconds)) s of training on \(d.split.trainingUsers.count) training users, batch \(training.batchSize)."
     let curve =
-      curveSteps.isEmpty
+      tuned.validationSteps.isEmpty
       ? nil
       : TuningRecord.Curve(
-        title: "\(name): training loss and validation Recall@10", xName: "training step", x: curveSteps,
-        series: ["validation Recall@10": curveRecall, "training loss": curveLoss])
-    return (run, TuningRecord(method: name, summary: summary, table: pilot > 0 ? table : [], curve: curve))
+        title: "\(name): training loss and validation Recall@10", xName: "training step",
+        x: tuned.validationSteps,
+        series: ["validation Recall@10": tuned.validationScores, "training loss": tuned.lossAtValidations])
+    return (run, TuningRecord(method: name, summary: summary, table: tuned.pilotTable, curve: curve))
   }
 }
