@@ -1,6 +1,7 @@
 """Writes Benchmarks/recbole-results.md (to stdout) from the files Benchmarks/recbole/run.sh made.
 
 Usage: results.py WORK_DIR MODEL [MODEL ...]
+Environment: LOAD_NOTE, a sentence on what else ran on the machine (printed under the command).
 """
 
 import json
@@ -18,6 +19,22 @@ def cell(value, low=None, high=None):
     return f"{value:.4f} [{low:.4f}, {high:.4f}]"
 
 
+def recbole_training_seconds(r):
+    """The figure the comparison uses: the median epoch times the epochs where epoch times were
+    recorded (a run resumed on a shared machine), else the measured total."""
+    median = r.get("median_epoch_seconds")
+    return r["training_seconds"] if median is None else median * r["epochs_run"]
+
+
+def standing(ours, theirs):
+    """Ours against RecBole's point value: ahead or behind when our 95% interval excludes it."""
+    if ours["low"] > theirs:
+        return "ahead"
+    if ours["high"] < theirs:
+        return "behind"
+    return "level (RecBole's value inside our interval)"
+
+
 def recbole_training(r):
     """RecBole's training wall time. A run resumed across sittings on a shared machine adds up
     contended epochs, so where epoch times were recorded the cell leads with the median epoch
@@ -30,6 +47,43 @@ def recbole_training(r):
         f"{median * r['epochs_run']:.0f} (median of {recorded} recorded epochs, {median:.0f} s, x "
         f"{r['epochs_run']}; {r['training_seconds']:.0f} accumulated over resumed runs)"
     )
+
+
+def goal_lines(work, models, variants):
+    """The issue's goal, computed: the best of our PinnerFormer rows (by unmasked Recall@10)
+    against each RecBole model on Recall@10 and NDCG@10 under both rules, and the ratio of
+    training wall times."""
+    rows = []
+    for loo, label, _ in variants:
+        masked_first = loo["maskHistory"]
+        unmasked = loo["otherRuleResults"] if masked_first else loo["results"]
+        masked = {r["name"]: r for r in (loo["results"] if masked_first else loo["otherRuleResults"])}
+        seconds = loo.get("trainingSeconds") or {}
+        for row in unmasked:
+            if row["name"].startswith("PinnerFormer") and row["name"] in seconds:
+                rows.append((row["name"] + label, row["estimates"], masked[row["name"]]["estimates"], seconds[row["name"]]))
+    if not rows:
+        return []
+    name, unmasked, masked, seconds = max(rows, key=lambda r: r[1]["recall@10"]["mean"])
+    lines = ["## The goal: ours ahead of RecBole on Recall@10 and NDCG@10 with at least 5x less training time\n"]
+    for model in models:
+        r = json.load(open(os.path.join(work, f"recbole-{model}.json")))
+        theirs_seconds = recbole_training_seconds(r)
+        for rule, ours, theirs in [("not masked (RecBole's rule)", unmasked, r["recbole_test"]), ("masked", masked, r["test_masked"])]:
+            parts = []
+            for metric, key in [("Recall@10", "recall@10"), ("NDCG@10", "ndcg@10")]:
+                value = theirs.get(key, theirs.get("hit@10")) if key == "recall@10" else theirs[key]
+                parts.append(
+                    f"{metric} {ours[key]['mean']:.4f} [{ours[key]['low']:.4f}, {ours[key]['high']:.4f}] vs "
+                    f"{value:.4f}: {standing(ours[key], value)}"
+                )
+            lines.append(f"- Best of ours ({name}) vs RecBole {model}, {rule}: " + "; ".join(parts) + ".")
+        lines.append(
+            f"- Training wall time: RecBole {model} {theirs_seconds:.0f} s vs ours {seconds:.0f} s: "
+            f"{theirs_seconds / seconds:.1f}x less for ours (goal: at least 5x)."
+        )
+    lines.append("")
+    return lines
 
 
 def main():
@@ -45,10 +99,13 @@ def main():
 
     out = []
     out.append("# Side by side with RecBole on RecBole's protocol (ml-100k)\n")
+    state = f"RECBOLE_STATE={os.environ['RECBOLE_STATE']} " if os.environ.get("RECBOLE_STATE") else ""
     out.append(
-        f"Command: `Benchmarks/recbole/run.sh {' '.join(models)}` (git {commit}; after `Benchmarks/setup-peers.sh`), "
+        f"Command: `{state}Benchmarks/recbole/run.sh {' '.join(models)}` (git {commit}; after `Benchmarks/setup-peers.sh`), "
         f"{os.cpu_count()} cores, {platform.machine()}, both sides on the same machine one after the other.\n"
     )
+    if os.environ.get("LOAD_NOTE"):
+        out.append(f"Load: {os.environ['LOAD_NOTE']}\n")
     out.append(
         "Protocol (both sides): RecBole 1.2.1's sequential leave-one-out (`LS: valid_and_test`, `order: TO`, "
         "stable sort by timestamp), every rating an interaction, full ranking over all 1,682 items with the "
@@ -77,8 +134,14 @@ def main():
             f"{recbole_training(r)} | {r['epochs_run']} epochs (best {r['best_epoch']}; early stop "
             f"after {r['config'].get('stopping_step')} without improvement, at most {r['config'].get('epochs')}) |"
         )
+        resumed = r["end_to_end_seconds"] < r["training_seconds"]
+        what = (
+            "this last run only loaded the data and evaluated the finished training's best checkpoint"
+            if resumed
+            else "data loading, training, evaluation"
+        )
         notes.append(
-            f"- RecBole {model}: end to end {r['end_to_end_seconds']:.0f} s (data loading, training, evaluation); "
+            f"- RecBole {model}: end to end {r['end_to_end_seconds']:.0f} s ({what}); "
             f"torch {r['torch']}, {r['threads']} threads; best validation MRR@10 {r['best_valid_score']:.4f}."
         )
     for loo, label, _ in variants:
@@ -103,6 +166,7 @@ def main():
             out.append(f"| ours: {name}{label} | {unmasked} | {masked} | {wall} | {budget} |")
     out.append("")
     out.append("Our intervals: 95% per-user bootstrap. RecBole reports point values (one seed, 2020).\n")
+    out.extend(goal_lines(work, models, variants))
     for loo, label, end_to_end in variants:
         for t in loo.get("tunings", []):
             notes.append(f"- ours{label}: {t['summary']}")

@@ -11,7 +11,8 @@
 #   5. Benchmarks/recbole-results.md (results.py).
 # Needs Benchmarks/setup-peers.sh first. Usage: Benchmarks/recbole/run.sh [MODEL ...]
 # Environment: PINRETRIEVAL_PEERS (the peers' environment), THREADS (default 2), EPOCHS (a
-# smaller RecBole epoch cap, for a smoke test only), MAX_MINUTES (RecBole stops after the epoch
+# smaller RecBole epoch cap, for a smoke test only), LOAD_NOTE (what else ran on the machine, for
+# the results), MAX_MINUTES (RecBole stops after the epoch
 # that passes it and exits 3; the next run resumes from .build/recbole/state-MODEL: RecBole's
 # SASRec needs minutes per epoch on 2 cores). RECBOLE_STATE: where that state lives (default
 # .build/recbole; a folder outside the work tree survives a fresh checkout). Delete it to start
