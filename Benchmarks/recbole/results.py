@@ -170,6 +170,11 @@ def main():
     for loo, label, end_to_end in variants:
         for t in loo.get("tunings", []):
             notes.append(f"- ours{label}: {t['summary']}")
+            curve = t.get("curve") or {}
+            scores = (curve.get("series") or {}).get("validation Recall@10")
+            if scores:
+                points = ", ".join(f"{int(x)}: {y:.4f}" for x, y in zip(curve["x"], scores))
+                notes.append(f"  Validation Recall@10 by step: {points}.")
         notes.append(
             f"- ours{label} end to end: {end_to_end:.0f} s (data, both PinnerFormer objectives, PinnerSage, baselines)."
         )
