@@ -32,7 +32,8 @@ let package = Package(
     // With PINRETRIEVAL_FAISS_PREFIX set, over the AVX2 build of scripts/build-faiss.sh instead.
     .target(
       name: "CFaiss",
-      cxxSettings: faissPrefix.map { [.unsafeFlags(["-I\($0)/include"])] } ?? [],
+      cxxSettings: [.headerSearchPath("omp-compat")]
+        + (faissPrefix.map { [.unsafeFlags(["-I\($0)/include"])] } ?? []),
       linkerSettings: (faissPrefix.map { [.unsafeFlags(["-L\($0)/lib"])] } ?? []) + [
         .linkedLibrary("faiss"), .linkedLibrary("gomp"), .linkedLibrary("lapack"),
         .linkedLibrary("blas"), .linkedLibrary("m"), .linkedLibrary("stdc++"),

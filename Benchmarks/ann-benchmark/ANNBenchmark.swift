@@ -31,14 +31,16 @@ struct ANNBenchmark: ParsableCommand {
   @Option(help: "Per-component noise around a centre.") var spread: Float = 0.1
   @Option(help: "IVF lists.") var lists = 4096
   @Option(help: "Training vectors for IVF-PQ.") var trainSize = 262_144
-  @Option(help: "PQ sub-quantizer counts, comma-separated.") var subQuantizers = CommaSeparated<Int>([16, 32])
+  @Option(help: "PQ sub-quantizer counts, comma-separated; 0: no IVF-PQ.") var subQuantizers = CommaSeparated<
+    Int
+  >([16, 32])
   @Option(help: "nprobe values, comma-separated.") var nprobes = CommaSeparated<Int>([1, 4, 16, 64])
   @Option(help: "HNSW neighbour counts M (FAISS factory HNSW<M>, hnswlib M), comma-separated; 0: no HNSW.")
   var hnsw = CommaSeparated<Int>([32])
   @Option(help: "efSearch values of the HNSW sweep, comma-separated.")
   var efSearches = CommaSeparated<Int>([10, 16, 32, 64, 128, 256, 512])
-  @Option(help: "hnswlib's ef_construction (FAISS's HNSW keeps its default, 40).") var hnswlibEfConstruction =
-    200
+  @Option(help: "hnswlib's ef_construction.") var hnswlibEfConstruction = 200
+  @Option(help: "FAISS HNSW's efConstruction (0: FAISS's factory default, 40).") var hnswEfConstruction = 200
   @Option(help: "Thread counts, comma-separated.") var threads = CommaSeparated<Int>([1, 2])
   @Option(help: "Re-ranking factor for the RFlat variants (0: no RFlat variants).") var kFactor = 16.0
   @Option(help: "Paired timed rounds per cell (medians reported).") var runs = 5
@@ -93,9 +95,10 @@ struct ANNBenchmark: ParsableCommand {
     setup.spread = spread
     setup.lists = lists
     setup.trainSize = trainSize
-    setup.subQuantizers = subQuantizers.values
+    setup.subQuantizers = subQuantizers.values.filter { $0 > 0 }
     setup.nprobes = nprobes.values
     setup.hnsw = hnsw.values.filter { $0 > 0 }
+    setup.hnswEfConstruction = hnswEfConstruction > 0 ? hnswEfConstruction : nil
     setup.efSearches = efSearches.values
     setup.threads = threadCounts
     setup.kFactor = kFactor
@@ -137,14 +140,19 @@ struct ANNBenchmark: ParsableCommand {
 
     var described =
       "\(count) x \(dimension) L2-normalized vectors from \(centers) Gaussian clusters (spread \(spread)), "
-      + "\(queries) queries, inner product, k = \(k), seed \(seed). IVF-PQ: \(lists) lists trained on "
-      + "\(data.training.count) vectors, \(subQuantizers.values.map { "PQ\($0)x8" }.joined(separator: " and ")), "
-      + "with and without exact re-ranking (k_factor_rf \(formatted(kFactor, decimals: 0))), "
-      + "nprobe \(nprobes.defaultValueDescription)."
+      + "\(queries) queries, inner product, k = \(k), seed \(seed)."
+    described +=
+      setup.subQuantizers.isEmpty
+      ? " No IVF-PQ."
+      : " IVF-PQ: \(lists) lists trained on \(data.training.count) vectors, "
+        + "\(setup.subQuantizers.map { "PQ\($0)x8" }.joined(separator: " and ")), "
+        + "with and without exact re-ranking (k_factor_rf \(formatted(kFactor, decimals: 0))), "
+        + "nprobe \(nprobes.defaultValueDescription)."
     if !setup.hnsw.isEmpty {
       described +=
-        " HNSW: FAISS `HNSW<M>` with M = \(setup.hnsw.map(String.init).joined(separator: ", ")) (FAISS's default "
-        + "efConstruction 40; the FAISS peers search our file), hnswlib with the same M, ef_construction "
+        " HNSW: FAISS `HNSW<M>` with M = \(setup.hnsw.map(String.init).joined(separator: ", ")) (efConstruction "
+        + (setup.hnswEfConstruction.map { "\($0)" } ?? "40, FAISS's default")
+        + "; the FAISS peers search our file), hnswlib with the same M, ef_construction "
         + "\(hnswlibEfConstruction), space \"ip\" (its own graph, built with \(threadCounts.max() ?? 2) threads); "
         + "efSearch \(efSearches.defaultValueDescription)."
     }

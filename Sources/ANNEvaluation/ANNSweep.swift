@@ -49,9 +49,11 @@ public enum ANNSweep {
     public var seed: UInt64 = 42
     /// Queries searched one at a time for p50 / p99 latency (IVF cells; 0: not measured).
     public var latencyQueries = 0
-    /// Neighbour counts M of FAISS HNSW indices (factory "HNSW<M>", FAISS's default
-    /// efConstruction 40) measured after the IVF-PQ ones; empty: none.
+    /// Neighbour counts M of FAISS HNSW indices (factory "HNSW<M>") measured after the IVF-PQ
+    /// ones; empty: none.
     public var hnsw = [Int]()
+    /// efConstruction of those HNSW indices (nil: FAISS's factory default, 40).
+    public var hnswEfConstruction: Int?
     /// efSearch values of the HNSW sweep.
     public var efSearches = [16, 32, 64, 128, 256, 512]
     /// Whether peers that read our index files also build each IVF-PQ / HNSW index themselves
@@ -222,6 +224,7 @@ public enum ANNSweep {
     for m in setup.hnsw {
       let name = "HNSW\(m)"
       let index = try FaissIndex(dimension: setup.dimension, factory: name, metric: .innerProduct)
+      if let ef = setup.hnswEfConstruction { try index.setParameter("efConstruction", to: Double(ef)) }
       FaissThreads.count = setup.threads.max() ?? 2
       let cost = try ANNMeasurements.build(index, training: data.training, corpus: data.corpus)
       log("\(name) built in \(Int(cost.addSeconds)) s")

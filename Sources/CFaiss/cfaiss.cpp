@@ -7,6 +7,7 @@
 #include <faiss/IVFlib.h>
 #include <faiss/Index.h>
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/IndexIVF.h>
@@ -37,12 +38,9 @@
 #include <stdexcept>
 #include <string>
 
-// Swift's clang ships no omp.h, and FAISS headers that include it (HNSW, NSG, NNDescent) are
-// avoided; these are the libgomp entry points we call.
-extern "C" {
-void omp_set_num_threads(int);
-int omp_get_max_threads(void);
-}
+// Swift's clang ships no omp.h: omp-compat/omp.h stands in (the type FAISS's HNSW header needs
+// and the libgomp entry points we call).
+#include <omp.h>
 
 namespace {
 
@@ -474,6 +472,16 @@ cfaiss_status cfaiss_index_remove_ids(cfaiss_index *index, int64_t n, const int6
 
 cfaiss_status cfaiss_index_set_parameter(cfaiss_index *index, const char *name, double value) {
   return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {
+    // FAISS 1.7.3's ParameterSpace knows efSearch but not efConstruction, and its factory fixes
+    // efConstruction at 40; it only matters before vectors are added.
+    if (std::string(name) == "efConstruction") {
+      auto *hnsw = dynamic_cast<faiss::IndexHNSW *>(unwrap(index));
+      if (!hnsw) throw std::invalid_argument("efConstruction: not an HNSW index");
+      if (!(value >= 1 && value <= 1e6)) throw std::invalid_argument("efConstruction must be in 1...1000000");
+      if (hnsw->ntotal > 0) throw std::invalid_argument("efConstruction: set it before vectors are added");
+      hnsw->hnsw.efConstruction = static_cast<int>(value);
+      return;
+    }
     faiss::ParameterSpace().set_index_parameter(unwrap(index), name, value);
   });
 }

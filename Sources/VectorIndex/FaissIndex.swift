@@ -220,7 +220,9 @@ public class FaissIndex: @unchecked Sendable {
     try setParameter("nprobe", to: Double(nprobe))
   }
 
-  /// Sets a FAISS run-time parameter by name ("nprobe", "k_factor", "efSearch", ...).
+  /// Sets a FAISS parameter by name: run-time ones ("nprobe", "k_factor", "efSearch", ...) and,
+  /// for an HNSW index before any vector is added, "efConstruction" (the candidate list of graph
+  /// construction; FAISS's factory leaves it at 40).
   public func setParameter(_ name: String, to value: Double) throws(VectorIndexError) {
     try lock.writing { () throws(VectorIndexError) in
       guard cfaiss_index_set_parameter(handle, name, value) == CFAISS_OK else {
