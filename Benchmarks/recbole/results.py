@@ -19,11 +19,25 @@ def cell(value, low=None, high=None):
     return f"{value:.4f} [{low:.4f}, {high:.4f}]"
 
 
+def shape(config):
+    """A RecBole model's size and training settings, from whichever of its keys it has."""
+    parts = []
+    for key, label in [
+        ("n_layers", "{} layers"), ("num_layers", "{} layers"), ("embedding_size", "embedding {}"),
+        ("hidden_size", "H {}"), ("hidden_dropout_prob", "dropout {}"), ("dropout_prob", "dropout {}"),
+        ("learning_rate", "lr {}"), ("train_batch_size", "batch {}"), ("loss_type", "loss {}"),
+    ]:
+        if config.get(key) is not None:
+            parts.append(label.format(config[key]))
+    return ", ".join(parts)
+
+
 def recbole_training_seconds(r):
     """The figure the comparison uses: the median epoch times the epochs where epoch times were
     recorded (a run resumed on a shared machine), else the measured total."""
     median = r.get("median_epoch_seconds")
-    return r["training_seconds"] if median is None else median * r["epochs_run"]
+    recorded = len(r.get("epoch_seconds_recorded") or [])
+    return r["training_seconds"] if median is None or recorded == r["epochs_run"] else median * r["epochs_run"]
 
 
 def standing(ours, theirs):
@@ -127,11 +141,9 @@ def main():
         rb = r["recbole_test"]
         m = r["test_masked"]
         out.append(
-            f"| RecBole {model} (defaults: {r['config'].get('n_layers')} layers, H {r['config'].get('hidden_size')}, "
-            f"dropout {r['config'].get('hidden_dropout_prob')}, lr {r['config'].get('learning_rate')}, "
-            f"batch {r['config'].get('train_batch_size')}) | {cell(rb['hit@10'])} | {cell(rb['ndcg@10'])} | "
+            f"| RecBole {model} (defaults: {shape(r['config'])}) | {cell(rb['hit@10'])} | {cell(rb['ndcg@10'])} | "
             f"{cell(rb['mrr@10'])} | {cell(m['recall@10'])} | {cell(m['ndcg@10'])} | {cell(m['mrr@10'])} | "
-            f"{recbole_training(r)} | {r['epochs_run']} epochs (best {r['best_epoch']}; early stop "
+            f"{recbole_training(r)} | {r['epochs_run']} epochs (best: epoch {r['best_epoch']} counting from 1; early stop "
             f"after {r['config'].get('stopping_step')} without improvement, at most {r['config'].get('epochs')}) |"
         )
         resumed = r["end_to_end_seconds"] < r["training_seconds"]

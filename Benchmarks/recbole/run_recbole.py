@@ -292,7 +292,8 @@ def main():
             for key in [
                 "epochs", "train_batch_size", "learning_rate", "stopping_step", "valid_metric",
                 "MAX_ITEM_LIST_LENGTH", "eval_args", "seed", "n_layers", "n_heads", "hidden_size",
-                "inner_size", "hidden_dropout_prob", "attn_dropout_prob", "loss_type",
+                "inner_size", "hidden_dropout_prob", "attn_dropout_prob", "loss_type", "num_layers",
+                "embedding_size", "dropout_prob",
             ]
             if key in config
         },
