@@ -32,12 +32,29 @@ def shape(config):
     return ", ".join(parts)
 
 
-def recbole_training_seconds(r):
-    """The figure the comparison uses: the median epoch times the epochs where epoch times were
-    recorded (a run resumed on a shared machine), else the measured total."""
+def resumed_epoch_median(r):
+    """(median epoch seconds, epochs recorded) for a run resumed across sittings on a shared
+    machine, whose accumulated time adds up contended epochs; None when every epoch was timed in
+    the recorded sitting (or none was), and the measured total stands."""
     median = r.get("median_epoch_seconds")
     recorded = len(r.get("epoch_seconds_recorded") or [])
-    return r["training_seconds"] if median is None or recorded == r["epochs_run"] else median * r["epochs_run"]
+    return None if median is None or recorded == r["epochs_run"] else (median, recorded)
+
+
+def recbole_training_seconds(r):
+    """The figure the comparison uses: the median epoch times the epochs for a resumed run, else
+    the measured total."""
+    resumed = resumed_epoch_median(r)
+    return r["training_seconds"] if resumed is None else resumed[0] * r["epochs_run"]
+
+
+def our_rules(loo):
+    """Our leave-one-out result's rows under RecBole's rule (history not masked), and its
+    masked rows by name (the outcome lists its configured rule first)."""
+    masked_first = loo["maskHistory"]
+    unmasked = loo["otherRuleResults"] if masked_first else loo["results"]
+    masked = loo["results"] if masked_first else loo["otherRuleResults"]
+    return unmasked, {r["name"]: r for r in masked}
 
 
 def standing(ours, theirs):
@@ -50,13 +67,12 @@ def standing(ours, theirs):
 
 
 def recbole_training(r):
-    """RecBole's training wall time. A run resumed across sittings on a shared machine adds up
-    contended epochs, so where epoch times were recorded the cell leads with the median epoch
-    time multiplied by the epochs run, and gives the accumulated figure beside it."""
-    median = r.get("median_epoch_seconds")
-    recorded = len(r.get("epoch_seconds_recorded") or [])
-    if median is None or recorded == r["epochs_run"]:
+    """RecBole's training wall time cell: for a resumed run, the median epoch time multiplied by
+    the epochs run, with the accumulated figure beside it."""
+    resumed = resumed_epoch_median(r)
+    if resumed is None:
         return f"{r['training_seconds']:.0f}"
+    median, recorded = resumed
     return (
         f"{median * r['epochs_run']:.0f} (median of {recorded} recorded epochs, {median:.0f} s, x "
         f"{r['epochs_run']}; {r['training_seconds']:.0f} accumulated over resumed runs)"
@@ -69,9 +85,7 @@ def goal_lines(work, models, variants):
     training wall times."""
     rows = []
     for loo, label, _ in variants:
-        masked_first = loo["maskHistory"]
-        unmasked = loo["otherRuleResults"] if masked_first else loo["results"]
-        masked = {r["name"]: r for r in (loo["results"] if masked_first else loo["otherRuleResults"])}
+        unmasked, masked = our_rules(loo)
         seconds = loo.get("trainingSeconds") or {}
         for row in unmasked:
             if row["name"].startswith("PinnerFormer") and row["name"] in seconds:
@@ -157,10 +171,7 @@ def main():
             f"torch {r['torch']}, {r['threads']} threads; best validation MRR@10 {r['best_valid_score']:.4f}."
         )
     for loo, label, _ in variants:
-        masked_first = loo["maskHistory"]
-        unmasked_rows = loo["otherRuleResults"] if masked_first else loo["results"]
-        masked_rows = loo["results"] if masked_first else loo["otherRuleResults"]
-        masked_by_name = {r["name"]: r for r in masked_rows}
+        unmasked_rows, masked_by_name = our_rules(loo)
         seconds = loo.get("trainingSeconds") or {}
         for row in unmasked_rows:
             name = row["name"]

@@ -210,17 +210,12 @@ extension Experiment {
     let tuned = try TunedTraining.run(
       shape: shape, training: training, tuning: config.tuning, data: data, name: name, progress: progress
     ) { model in
-      let pins = model.embedPins(content: content)
-      let users = model.embedUsers(sequences, content: content)
-      guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil,
-        let lists = try? WindowScorer.deepSearch(
-          index, queries: users, owner: Array(0..<users.count),
-          excludedCounts: validation.excluded.map(\.count), depth: 10)
+      guard
+        let (index, users) = TunedTraining.validationSearch(model, content: content, sequences: sequences),
+        let lists = try? Self.leaveOneOutLists(
+          index, queries: users, excluded: validation.excluded, depth: 10)
       else { return 0 }
-      let filtered = lists.indices.map {
-        WindowScorer.filtered(lists[$0], validation.excluded[$0], depth: 10)
-      }
-      return Metrics.recallPerUser(filtered, targets: validation.targets, k: 10)
+      return Metrics.recallPerUser(lists, targets: validation.targets, k: 10)
     }
     let summary =
       "\(name): "

@@ -1,5 +1,7 @@
 import PinData
 import PinnerFormer
+import VectorIndex
+import Vectors
 
 /// PinnerFormer trained under one budget rule (`TuningConfig`), shared by the comparison
 /// (`PinnerFormerMethod`) and the leave-one-out (`Experiment.leaveOneOut`): each learning rate of
@@ -115,6 +117,18 @@ struct TunedTraining {
       trainer: trainer, rate: chosen.rate, rates: rates, pilotSteps: pilot, losses: chosen.losses + rest,
       validationSteps: steps, validationScores: scores, pilotTable: pilot > 0 ? table : [], tuning: tuning,
       maxSteps: training.steps)
+  }
+
+  /// What a validation score searches: `model`'s pin embeddings in an exact index, and its
+  /// embeddings of the validation users' `sequences` (nil when FAISS fails; the score is then 0).
+  static func validationSearch(
+    _ model: PinnerFormerModel, content: VectorMatrix, sequences: ActionSequences
+  ) -> (index: FlatIndex, users: VectorMatrix)? {
+    let pins = model.embedPins(content: content)
+    guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil else {
+      return nil
+    }
+    return (index, model.embedUsers(sequences, content: content))
   }
 
   /// "learning rates a, b (n pilot steps each; the best continued)" and the stopping rule, with

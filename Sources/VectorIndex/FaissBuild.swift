@@ -4,7 +4,7 @@ import Foundation
 /// Which FAISS library the package linked: Debian's generic `libfaiss-dev`, or the AVX2 build
 /// of `scripts/build-faiss.sh` (chosen by `PINRETRIEVAL_FAISS_PREFIX` when the package is built).
 public enum FaissBuild {
-  /// FAISS's own compile options (`faiss::get_compile_options`), trimmed: "GENERIC" for
+  /// FAISS's own compile options (`faiss::get_compile_options`), trimmed: "OPTIMIZE GENERIC" for
   /// Debian's build, "OPTIMIZE AVX2" for an AVX2 build.
   public static var compileOptions: String {
     String(cString: cfaiss_compile_options()).trimmingCharacters(in: .whitespaces)

@@ -123,9 +123,9 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       d.validation.users.map { $0.history[...] }, log: log, length: shape.maxLength)
     let excludedCounts = d.validation.targetSets.engagedBeforeCut.map(\.count)
     func validationRecall(_ model: PinnerFormerModel) -> Double {
-      let pins = model.embedPins(content: d.content)
-      let users = model.embedUsers(validationSequences, content: d.content)
-      guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil,
+      guard
+        let (index, users) = TunedTraining.validationSearch(
+          model, content: d.content, sequences: validationSequences),
         let lists = try? WindowScorer.deepSearch(
           index, queries: users, owner: Array(0..<users.count), excludedCounts: excludedCounts, depth: 10)
       else { return 0 }
