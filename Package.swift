@@ -30,8 +30,11 @@ let package = Package(
   targets: [
     // C++ shim over Debian's static libfaiss.a (libfaiss-dev); see Sources/CFaiss/include/CFaiss.h.
     // With PINRETRIEVAL_FAISS_PREFIX set, over the AVX2 build of scripts/build-faiss.sh instead.
+    // Picks OpenBLAS's best kernels for this CPU at start-up, checked (include/CBLASCore.h).
+    .target(name: "CBLASCore"),
     .target(
       name: "CFaiss",
+      dependencies: ["CBLASCore"],
       cxxSettings: [.headerSearchPath("omp-compat")]
         + (faissPrefix.map { [.unsafeFlags(["-I\($0)/include"])] } ?? []),
       linkerSettings: (faissPrefix.map { [.unsafeFlags(["-L\($0)/lib"])] } ?? []) + [
@@ -49,7 +52,7 @@ let package = Package(
     // attention, embeddings, L2 norm, time encodings, softmax cross-entropy, AdamW.
     // GELU and softmax cross-entropy loops in C: AVX2 + FMA where the CPU has them (chosen at run time).
     .target(name: "CKernels"),
-    .target(name: "Linalg", dependencies: ["CBLAS", "CKernels"]),
+    .target(name: "Linalg", dependencies: ["CBLAS", "CBLASCore", "CKernels"]),
     // The one thread setting (model kernels, FAISS's OpenMP, OpenBLAS), applied once.
     .target(name: "ComputeSettings", dependencies: ["Linalg", "VectorIndex"]),
     // The data layer: action logs, loaders, the synthetic corpus, splits, content embeddings.
@@ -103,7 +106,8 @@ let package = Package(
     .executableTarget(
       name: "ann-benchmark",
       dependencies: [
-        "ANNEvaluation", "BenchmarkSupport", "CommandLineSupport", "VectorIndex", "Vectors", "Randomness",
+        "ANNEvaluation", "BenchmarkSupport", "CommandLineSupport", "ComputeSettings", "Linalg", "VectorIndex",
+        "Vectors", "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/ann-benchmark"
@@ -121,7 +125,8 @@ let package = Package(
     .executableTarget(
       name: "pinnersage-benchmark",
       dependencies: [
-        "BenchmarkSupport", "PinData", "PinnerSage", "VectorIndex", "Vectors", "Randomness",
+        "BenchmarkSupport", "ComputeSettings", "Linalg", "PinData", "PinnerSage", "VectorIndex", "Vectors",
+        "Randomness",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/pinnersage-benchmark"
@@ -129,7 +134,7 @@ let package = Package(
     .executableTarget(
       name: "model-benchmark",
       dependencies: [
-        "BenchmarkSupport", "Linalg", "PinnerFormer", "Vectors", "Randomness",
+        "BenchmarkSupport", "ComputeSettings", "Linalg", "PinnerFormer", "Vectors", "Randomness",
         "CommandLineSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/model-benchmark"

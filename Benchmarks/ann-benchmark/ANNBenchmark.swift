@@ -2,6 +2,7 @@ import ANNEvaluation
 import ArgumentParser
 import BenchmarkSupport
 import CommandLineSupport
+import ComputeSettings
 import Foundation
 import Randomness
 import VectorIndex
@@ -161,7 +162,7 @@ struct ANNBenchmark: ParsableCommand {
       + "(Swift on the index it built, Swift on the same index read from its file (not HNSW: this package's "
       + "reader does not accept HNSW files), each peer); QPS are medians over rounds, ratios are medians of "
       + "per-round ratios. The flat index is timed on \(min(flatQueries, queries)) queries."
-    let markdown = report.markdown(setup: described, machine: Machine.describe(loadNote: loadNote))
+    let markdown = report.markdown(setup: described, machine: MachineNote.describe(loadNote: loadNote))
     if let out {
       try AtomicFile.write(Data(markdown.utf8), to: out)
       log.say("wrote \(out)")
@@ -186,26 +187,14 @@ struct Log {
   }
 }
 
-/// The machine the run measured on.
-enum Machine {
+/// The machine the run measured on, with the load at the end of the run.
+enum MachineNote {
   static func describe(loadNote: String?) -> String {
-    var model = "?"
-    if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-      let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-      let colon = line.firstIndex(of: ":")
-    {
-      model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-    }
     var load = ""
     if let loadavg = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
-      load = ", load average at the end " + loadavg.split(separator: " ").prefix(3).joined(separator: " ")
+      load = "; load average at the end " + loadavg.split(separator: " ").prefix(3).joined(separator: " ")
     }
-    let faiss =
-      " Swift side linked with FAISS compiled \"\(FaissBuild.compileOptions)\" ("
-      + (FaissBuild.hasAVX2 ? "scripts/build-faiss.sh, PINRETRIEVAL_FAISS_PREFIX" : "Debian's libfaiss-dev")
-      + ")."
-    let text =
-      "Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores (nproc), \(model)\(load).\(faiss)"
+    let text = "Machine: \(Machine.description)\(load)."
     return loadNote.map { text + " " + $0 } ?? text
   }
 }

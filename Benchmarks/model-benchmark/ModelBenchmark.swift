@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchmarkSupport
 import CommandLineSupport
+import ComputeSettings
 import Foundation
 import Linalg
 import PinnerFormer
@@ -98,6 +99,7 @@ struct ModelBenchmark: ParsableCommand {
       }
     }
     var text = "# PinnerFormer speed: Swift vs PyTorch\n\nCommand: `swift run -c release model-benchmark`. "
+    text += "Machine: \(Machine.description). "
     text +=
       "2 layers, 4 heads, D = 64, batch \(batch) sequences of M actions (all full), content 64-d, \(pins) pins; "
     text +=

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BenchmarkSupport
+import ComputeSettings
 import Foundation
 import PinData
 import PinnerSage
@@ -20,7 +21,7 @@ struct PinnerSageBenchmark: ParsableCommand {
   func run() throws {
     var text = "# PinnerSage benchmark\n\nCommand: `swift run -c release pinnersage-benchmark`"
     text +=
-      " (\(ProcessInfo.processInfo.activeProcessorCount) cores). Ward clustering (NN-chain), medoids and importance"
+      ". Machine: \(Machine.description). Ward clustering (NN-chain), medoids and importance"
     text += " (λ = 0.01, α = 1.0) per user; times are medians.\n\n## Per user\n\n"
     var perUser = MarkdownTable(["distinct pins", "users timed", "ms per user (median)"])
     var generator = SeededGenerator(seed: 1)

@@ -158,7 +158,7 @@ struct RetrievalBenchmark: ParsableCommand {
 
     var text = "# Retrieval stage benchmark\n\n"
     text +=
-      "Command: `swift run -c release retrieval-benchmark` (\(ProcessInfo.processInfo.activeProcessorCount) cores). "
+      "Command: `swift run -c release retrieval-benchmark`. Machine: \(Machine.description). "
     text +=
       "\(pins) pins (64-d content from 350 Gaussian clusters, seed 7), PinnerFormer H = 64, M = 64, D = 64 "
     text += "(randomly initialized: latency does not depend on the weights), histories of 64 actions. Index "

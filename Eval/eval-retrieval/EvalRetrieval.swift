@@ -25,7 +25,7 @@ struct EvalRetrieval: ParsableCommand {
     subcommands: [
       Run.self, Ablate.self, LeaveOneOut.self, Render.self, Summary.self, ANN.self, Retrieve.self, Embed.self,
       IndexCommand.self,
-      DatasetCommand.self,
+      DatasetCommand.self, MachineCommand.self,
     ],
     defaultSubcommand: Run.self)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ComputeSettings
 import Foundation
 import RetrievalEval
 import Vectors
@@ -74,7 +75,8 @@ struct ExperimentOptions: ParsableArguments {
     let discussion = try readNotes(notes)
     let command =
       "swift run -c release eval-retrieval" + CommandLine.arguments.dropFirst().map { " \($0)" }.joined()
-    return ReportContext(command: command, commit: gitCommit(), discussion: discussion)
+    return ReportContext(
+      command: command, commit: gitCommit(), discussion: discussion, machine: Machine.description)
   }
 
   /// Writes `text` to `out/name` and, with `--json`, `value` to that file (both atomically).
@@ -145,6 +147,8 @@ struct Run: ParsableCommand {
   struct JSONOutput: Codable {
     let command: String
     let commit: String
+    /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
+    var machine: String?
     let config: ExperimentConfig
     let outcome: Comparison
     let leaveOneOut: LeaveOneOutOutcome?
@@ -167,7 +171,8 @@ struct Run: ParsableCommand {
     try options.write(
       report, name: reportName(config.dataset, prefix: "retrieval"),
       json: JSONOutput(
-        command: context.command, commit: context.commit, config: config, outcome: outcome, leaveOneOut: loo))
+        command: context.command, commit: context.commit, machine: context.machine, config: config,
+        outcome: outcome, leaveOneOut: loo))
     progress("total \((ContinuousClock.now - started).components.seconds) s")
   }
 }
@@ -249,6 +254,8 @@ struct Ablate: ParsableCommand {
 struct ExperimentOutput<Outcome: Codable>: Codable {
   let command: String
   let commit: String
+  /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
+  var machine: String?
   let config: ExperimentConfig
   let outcome: Outcome
 }
@@ -269,7 +276,8 @@ extension ExperimentOptions {
     try write(
       report(outcome, config, context), name: reportName(config.dataset, prefix: prefix),
       json: ExperimentOutput(
-        command: context.command, commit: context.commit, config: config, outcome: outcome))
+        command: context.command, commit: context.commit, machine: context.machine, config: config,
+        outcome: outcome))
     progress("total \((ContinuousClock.now - started).components.seconds) s")
   }
 }
@@ -295,14 +303,17 @@ struct Render: ParsableCommand {
     if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
       report = ComparisonReport.markdown(
         run.outcome, config: run.config,
-        context: ReportContext(command: run.command, commit: run.commit, discussion: discussion),
+        context: ReportContext(
+          command: run.command, commit: run.commit, discussion: discussion, machine: run.machine),
         leaveOneOut: run.leaveOneOut)
       name = reportName(run.config.dataset, prefix: "retrieval")
     } else {
       let ablation = try JSONDecoder().decode(Ablate.JSONOutput.self, from: data)
       report = ComparisonReport.ablation(
         ablation.outcome, config: ablation.config,
-        context: ReportContext(command: ablation.command, commit: ablation.commit, discussion: discussion))
+        context: ReportContext(
+          command: ablation.command, commit: ablation.commit, discussion: discussion,
+          machine: ablation.machine))
       name = reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)")
     }
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -8,11 +8,15 @@ public struct ReportContext: Sendable {
   public let commit: String
   /// Hand-written discussion appended under "Discussion" (why a shape held or not).
   public let discussion: String?
-  /// A report's header context; `discussion` defaults to none.
-  public init(command: String, commit: String, discussion: String? = nil) {
+  /// The machine the run measured on (`ComputeSettings.Machine.description`: CPU, BLAS kernels,
+  /// FAISS build); nil for runs recorded before it was kept.
+  public let machine: String?
+  /// A report's header context; `discussion` and `machine` default to none.
+  public init(command: String, commit: String, discussion: String? = nil, machine: String? = nil) {
     self.command = command
     self.commit = commit
     self.discussion = discussion
+    self.machine = machine
   }
 }
 
@@ -28,6 +32,7 @@ public enum ComparisonReport {
 
   static func header(_ title: String, _ context: ReportContext) -> String {
     "# \(title)\n\nCommand: `\(context.command)` (git \(context.commit)).\n\n"
+      + (context.machine.map { "Machine: \($0).\n\n" } ?? "")
   }
 
   static func configBlock(_ config: ExperimentConfig) -> String {

@@ -5,9 +5,11 @@ import Testing
 /// The `eval-retrieval` binary (built beside this test bundle) answers bad arguments with an
 /// error and exit status 64 or 1, never a signal.
 @Suite struct CommandLineTests {
-  /// Runs eval-retrieval with `arguments`; returns its exit status, whether a signal ended it,
-  /// its standard error and its standard output.
-  func run(_ arguments: [String]) throws -> (status: Int32, signaled: Bool, stderr: String, stdout: String) {
+  /// Runs eval-retrieval with `arguments` (and `environment` added to this process's); returns its
+  /// exit status, whether a signal ended it, its standard error and its standard output.
+  func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+    status: Int32, signaled: Bool, stderr: String, stdout: String
+  ) {
     let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
       .deletingLastPathComponent()
     let binary = directory.appendingPathComponent("eval-retrieval")
@@ -15,6 +17,9 @@ import Testing
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let errorPath = temporaryDirectory() + "/stderr"
     _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
     let outputPath = temporaryDirectory() + "/stdout"
