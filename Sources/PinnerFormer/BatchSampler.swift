@@ -151,9 +151,11 @@ public struct BatchSampler {
     }
     var sequences = ActionSequences(count: examples.count, length: m)
     for (b, e) in examples.enumerated() { sequences.set(b, actions: e.actions, log: log, endTime: e.endTime) }
-    // In-batch candidates: the distinct labels (capped), then uniform random pins.
+    // In-batch candidates: the distinct labels (capped), then uniform random pins. A full
+    // softmax: every pin, pin p in column p.
+    let full = config.negatives == .full
     var column = [Int32: Int32]()
-    var candidates = [Int32]()
+    var candidates = full ? (0..<Int32(log.pinCount)).map { $0 } : [Int32]()
     var pairTokens = [Int]()
     var targets = [Int32]()
     var weights = [Float]()
@@ -161,7 +163,7 @@ public struct BatchSampler {
     for (b, e) in examples.enumerated() {
       var kept = [(Int, Int32)]()
       for (position, label) in e.pairs {
-        if column[label] == nil {
+        if !full && column[label] == nil {
           guard candidates.count < max(1, config.inBatchCap) else { continue }
           column[label] = Int32(candidates.count)
           candidates.append(label)
@@ -170,22 +172,24 @@ public struct BatchSampler {
       }
       for (position, label) in kept {
         pairTokens.append(b * m + position)
-        targets.append(column[label]!)
+        targets.append(full ? label : column[label]!)
         weights.append(1 / Float(kept.count) / Float(examples.count))
         pairUser.append(b)
       }
     }
     let inBatchCount = candidates.count
-    for label in candidates { labelCounts[Int(label)] += 1 }
-    labelTotal += Double(targets.count)
-    let randomCount = config.negatives == .inBatch ? 0 : config.randomNegatives
+    if !full {
+      for label in candidates { labelCounts[Int(label)] += 1 }
+      labelTotal += Double(targets.count)
+    }
+    let randomCount = config.negatives == .inBatch || full ? 0 : config.randomNegatives
     for _ in 0..<randomCount { candidates.append(Int32(rng.nextInt(below: log.pinCount))) }
     // log Q: an in-batch column appears with probability ~ labels-per-batch x label frequency;
     // a uniform negative with probability randomCount / pins (constant: no effect on its own).
     // With random negatives only, every column (the own label too) gets that constant.
     let inBatchNegatives = config.negatives != .random
     var logQ = [Float](repeating: 0, count: candidates.count)
-    if config.logQCorrection {
+    if config.logQCorrection && !full {
       let labels = Double(targets.count)
       let uniform = Float(Foundation.log(Double(max(1, randomCount)) / Double(log.pinCount)))
       for j in 0..<inBatchCount {
@@ -195,20 +199,26 @@ public struct BatchSampler {
       }
       for j in inBatchCount..<candidates.count { logQ[j] = uniform }
     }
-    // Mask the anchor user's other positives among the negatives (and a random pin that is the
-    // pair's own label). Looked up per user through a pin -> columns map, not per (pair, column).
-    let columns = inBatchNegatives ? 0..<candidates.count : inBatchCount..<candidates.count
+    // Mask the anchor user's other positives among the negatives, unless they are meant as
+    // negatives (and a random pin that is the pair's own label). Looked up per user through a
+    // pin -> columns map, not per (pair, column); in a full softmax the column is the pin.
     var columnsOfPin = [Int32: [Int32]]()
-    for j in columns { columnsOfPin[candidates[j], default: []].append(Int32(j)) }
+    if !full {
+      let columns = inBatchNegatives ? 0..<candidates.count : inBatchCount..<candidates.count
+      for j in columns { columnsOfPin[candidates[j], default: []].append(Int32(j)) }
+    }
+    func columnsOf(_ pin: Int32) -> [Int32] { full ? [pin] : columnsOfPin[pin] ?? [] }
     var ownColumns = [[Int32]](repeating: [], count: examples.count)
-    for (b, e) in examples.enumerated() {
-      for pin in e.userPositives { ownColumns[b] += columnsOfPin[pin] ?? [] }
+    if !config.ownPositivesAsNegatives {
+      for (b, e) in examples.enumerated() {
+        for pin in e.userPositives { ownColumns[b] += columnsOf(pin) }
+      }
     }
     var masked = [(Int32, Int32)]()
     for (i, b) in pairUser.enumerated() {
       let label = candidates[Int(targets[i])]
       var hit = Set(ownColumns[b])
-      for j in columnsOfPin[label] ?? [] { hit.insert(j) }
+      for j in columnsOf(label) { hit.insert(j) }
       hit.remove(targets[i])
       for j in hit.sorted() { masked.append((Int32(i), j)) }
     }

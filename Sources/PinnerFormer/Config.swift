@@ -45,6 +45,12 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   public var pinIDEmbedding = false
   /// Rows of the pin-ID table (the data's pin count; set from the data like `actionTypes`).
   public var pinCount = 0
+  /// A learned pin-vector norm (not in the paper, whose pin vectors are L2-normalized): the pin
+  /// tower also outputs s = exp(w · h + c) from its hidden layer h, and the pin vector is s times
+  /// the unit vector, so a score u · v / τ can rank a topic's popular pins above its niche ones
+  /// (a unit vector can carry that only in its direction). Inner-product search is unchanged: the
+  /// index holds the scaled vectors. Off by default.
+  public var pinNorm = false
 
   /// A config with the data's vocabulary sizes and every other field at its default.
   public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
@@ -53,7 +59,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     self.surfaces = surfaces
   }
 
-  /// Decodes every field; `pinIDEmbedding` and `pinCount` default when absent (checkpoints and
+  /// Decodes every field; `pinIDEmbedding`, `pinCount` and `pinNorm` default when absent (checkpoints and
   /// configs written before they existed).
   public init(from decoder: any Decoder) throws {
     let k = try decoder.container(keyedBy: CodingKeys.self)
@@ -75,6 +81,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     initialTemperature = try k.decode(Float.self, forKey: .initialTemperature)
     pinIDEmbedding = try k.decodeIfPresent(Bool.self, forKey: .pinIDEmbedding) ?? false
     pinCount = try k.decodeIfPresent(Int.self, forKey: .pinCount) ?? 0
+    pinNorm = try k.decodeIfPresent(Bool.self, forKey: .pinNorm) ?? false
   }
 
   /// Width of the per-action feature vector before the projection to H.

@@ -73,6 +73,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
     /// MLP output plus the pin-ID row; normalized (N, D): the L2-normalized pin vectors; norms (N);
     /// dHiddenGelu (N, Hp), dHidden (N, Hp), dOutput (N, D): w.r.t. hiddenGelu, hidden, output.
     let input, hidden, hiddenGelu, output, normalized, norms, dHiddenGelu, dHidden, dOutput: FloatBuffer
+    /// With `pinNorm`: scales (N), the learned norm s of each pin; scaled (N, D): s times normalized.
+    let scales, scaled: FloatBuffer
     init(capacity count: Int, config c: PinnerFormerConfig) {
       capacity = count
       self.count = count
@@ -85,6 +87,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
       dHiddenGelu = FloatBuffer(count: count * c.pinTowerHidden)
       dHidden = FloatBuffer(count: count * c.pinTowerHidden)
       dOutput = FloatBuffer(count: count * c.outputDimension)
+      scales = FloatBuffer(count: c.pinNorm ? count : 0)
+      scaled = FloatBuffer(count: c.pinNorm ? count * c.outputDimension : 0)
     }
   }
 
@@ -127,7 +131,20 @@ public final class PinnerFormerModel: @unchecked Sendable {
     }
     Kernels.l2NormalizeForward(
       a.normalized.pointer, norms: a.norms.pointer, a.output.pointer, n: pins.count, dim: c.outputDimension)
-    return a.normalized
+    guard let normWeight = o.pinNormWeight else { return a.normalized }
+    // Learned norm: s = exp(w · h + c), h the GELU hidden layer; clamped exponent keeps s finite.
+    let d = c.outputDimension
+    let hp = c.pinTowerHidden
+    let w = p + normWeight
+    let bias = w[hp]
+    for i in 0..<pins.count {
+      var g = bias
+      for j in 0..<hp { g += w[j] * a.hiddenGelu[i * hp + j] }
+      let s = expf(min(20, max(-20, g)))
+      a.scales[i] = s
+      for j in 0..<d { a.scaled[i * d + j] = s * a.normalized[i * d + j] }
+    }
+    return a.scaled
   }
 
   /// Backward of the last `pinTowerForward` from dPins (count x D).
@@ -138,11 +155,27 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let g = gradients.pointer
     let o = offsets
     let n = a.count
+    let d = c.outputDimension
+    let hp = c.pinTowerHidden
+    // With the learned norm, v = s · n: dL/dn = s · dL/dv, dL/dg = s · (dL/dv · n) (ds/dg = s).
+    var dLogScale = [Float]()
+    var dNormalized = dPins
+    if o.pinNormWeight != nil {
+      dLogScale = [Float](repeating: 0, count: n)
+      for i in 0..<n {
+        var dot: Float = 0
+        for j in 0..<d {
+          dot += dPins[i * d + j] * a.normalized[i * d + j]
+          a.scaled[i * d + j] = a.scales[i] * dPins[i * d + j]  // scaled is free now: dL/dn
+        }
+        dLogScale[i] = a.scales[i] * dot
+      }
+      dNormalized = UnsafePointer(a.scaled.pointer)
+    }
     Kernels.l2NormalizeBackward(
-      dInput: a.dOutput.pointer, dOut: dPins, out: a.normalized.pointer, norms: a.norms.pointer, n: n,
-      dim: c.outputDimension, overwrite: true)
+      dInput: a.dOutput.pointer, dOut: dNormalized, out: a.normalized.pointer, norms: a.norms.pointer, n: n,
+      dim: d, overwrite: true)
     if let table = o.pinID {
-      let d = c.outputDimension
       for (i, pin) in a.pins.enumerated() where pin >= 0 && pin < c.pinCount {
         let row = g + table + Int(pin) * d
         for j in 0..<d { row[j] += a.dOutput[i * d + j] }
@@ -153,6 +186,19 @@ public final class PinnerFormerModel: @unchecked Sendable {
       dOut: a.dOutput.pointer,
       input: a.hiddenGelu.pointer, weight: p + o.pin2Weight, n: n, inDim: c.pinTowerHidden,
       outDim: c.outputDimension, overwriteInput: true)
+    if let normWeight = o.pinNormWeight {
+      // g = w · h + c: dL/dw += Σ dg h, dL/dc += Σ dg, dL/dh += dg w.
+      let w = p + normWeight
+      let dw = g + normWeight
+      for i in 0..<n where dLogScale[i] != 0 {
+        let dg = dLogScale[i]
+        for j in 0..<hp {
+          dw[j] += dg * a.hiddenGelu[i * hp + j]
+          a.dHiddenGelu[i * hp + j] += dg * w[j]
+        }
+        dw[hp] += dg
+      }
+    }
     Kernels.geluBackwardFast(
       dInput: a.dHidden.pointer, dOut: a.dHiddenGelu.pointer, input: a.hidden.pointer,
       count: n * c.pinTowerHidden, overwrite: true)

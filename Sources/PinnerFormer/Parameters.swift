@@ -56,6 +56,8 @@ struct ModelOffsets {
   let logTemperature: Int
   /// The pin-ID table (pinCount x D), when `pinIDEmbedding` is on.
   let pinID: Int?
+  /// The pin-norm head (Hp weights, then 1 bias), when `pinNorm` is on.
+  let pinNormWeight: Int?
 
   static func make(_ c: PinnerFormerConfig) -> (ParameterLayout, ModelOffsets) {
     var l = ParameterLayout()
@@ -96,7 +98,9 @@ struct ModelOffsets {
       pin2Weight: l.add("pin_tower.fc2.weight", [c.pinTowerHidden, c.outputDimension], decays: true),
       pin2Bias: l.add("pin_tower.fc2.bias", [c.outputDimension]),
       logTemperature: l.add("log_temperature", [1]),
-      pinID: c.pinIDEmbedding ? l.add("pin_id", [c.pinCount, c.outputDimension]) : nil)
+      pinID: c.pinIDEmbedding ? l.add("pin_id", [c.pinCount, c.outputDimension]) : nil,
+      pinNormWeight: c.pinNorm ? l.add("pin_tower.norm.weight", [c.pinTowerHidden, 1], decays: true) : nil)
+    if c.pinNorm { _ = l.add("pin_tower.norm.bias", [1]) }
     return (l, offsets)
   }
 

@@ -38,6 +38,18 @@ public final class Trainer {
   public init(model: PinnerFormerModel, config: TrainingConfig, data: TrainingData) throws(ModelError) {
     try config.validate()
     guard !data.users.isEmpty else { throw .invalidInput("no training users") }
+    if config.negatives == .full {
+      // The logits (pairs x pins) and their gradient: refuse what would not fit comfortably.
+      let pairs = Double(config.batchSize * max(config.positionsPerSequence, config.labelsPerSequence))
+      let bytes = 8 * pairs * Double(data.log.pinCount)
+      guard bytes <= 8e9 else {
+        throw .invalidConfig(
+          field: "training.negatives",
+          reason:
+            "a full softmax over \(data.log.pinCount) pins needs about \(Int(bytes / 1e9)) GB of logits per step; use mixed"
+        )
+      }
+    }
     self.model = model
     self.config = config
     sampler = BatchSampler(model: model.config, config: config, data: data)

@@ -18,6 +18,11 @@ public enum NegativeSource: String, Sendable, Codable, CaseIterable {
   case random
   /// Both: the paper's best setting.
   case mixed
+  /// Every pin of the catalogue: a full softmax, as RecBole's SASRec (`loss_type: CE`) and
+  /// Klenitskiy & Vasilev (RecSys 2023) train. Nothing is sampled, so log Q plays no part. Each
+  /// step embeds every pin and forms a pairs x pins logit matrix: for catalogues up to about
+  /// 10^5 pins.
+  case full
 }
 
 /// Training hyper-parameters; every open choice of docs/papers.md is a field with a default.
@@ -36,6 +41,10 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
   public var randomNegatives = 1024
   /// Cap on in-batch negatives (5,000 in the paper).
   public var inBatchCap = 5000
+  /// The anchor user's own positives (other than the pair's label) as negatives: false (the
+  /// default, the paper's in-batch rule) keeps them out of every softmax; true leaves them in, as
+  /// a full softmax over all items does in SASRec.
+  public var ownPositivesAsNegatives = false
   /// Subtract log Q from every logit (sampling-bias correction, Yi et al. 2019).
   public var logQCorrection = true
   /// Sequences per batch (default 128; fewer when sampling keeps finding no example).

@@ -51,7 +51,8 @@ extension ExperimentConfig {
       "newPins and/or allPositives, each at most once", e.targetSets.map(\.rawValue))
     try v.require(
       !e.metrics.isEmpty && e.metrics.allSatisfy { MetricSpec(parsing: $0) != nil }, "evaluation.metrics",
-      "name@k with name in recall, ndcg, mrr, entropy, coverage and k in 1...10000", e.metrics)
+      "name@k with name in recall, ndcg, mrr, entropy, coverage, topicRecall, popularity and k in 1...10000",
+      e.metrics)
     try v.int("evaluation.bootstrapResamples", e.bootstrapResamples, 1...100_000)
     try v.number("evaluation.validationFraction", e.validationFraction, 1e-6...0.9)
     try v.require(
@@ -199,7 +200,8 @@ extension ExperimentConfig {
       4 * tokens * (2 * Double(config.featureWidth) + layers * 16 * h)
       + 4 * 2 * layers * batch * Double(model.heads) * length * length
     let pairs = batch * Double(training.positionsPerSequence)
-    let candidates = pairs + Double(training.randomNegatives)
+    // A full softmax scores every pin for every pair.
+    let candidates = training.negatives == .full ? pins : pairs + Double(training.randomNegatives)
     let logits = 4 * 3 * pairs * candidates + 4 * 4 * candidates * max(d, out)
     // One condensed distance matrix per user being clustered at once (GCD runs at most one
     // worker per core, whatever `threads` asks for).
@@ -216,7 +218,7 @@ extension ExperimentConfig {
         "training.batchSize, model.maxLength, model.hidden", "training activations and attention",
         activations
       ),
-      ("training.batchSize, training.randomNegatives", "sampled-softmax logits", logits),
+      ("training.batchSize, training.randomNegatives, training.negatives", "softmax logits", logits),
       ("pinnerSage.maxActions, threads", "Ward clustering distance matrices", ward),
       ("synthetic.users, model.outputDimension", "user embeddings", users * out * 4 * 4),
     ]

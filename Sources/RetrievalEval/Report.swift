@@ -73,6 +73,7 @@ public enum ComparisonReport {
     case .lastPin: "last pin"
     case .decayedAverage: "decayed avg"
     case .ownTopPins: "own top pins"
+    case .topicPopular: "topic popular"
     case .ablationVariant: row.label
     }
   }

@@ -28,6 +28,13 @@ enum Tiny {
     return c
   }
 
+  /// `config` with the learned pin-vector norm.
+  static var configWithPinNorm: PinnerFormerConfig {
+    var c = config
+    c.pinNorm = true
+    return c
+  }
+
   static func content(seed: UInt64 = 1) -> VectorMatrix {
     var g = SeededGenerator(seed: seed)
     var m = VectorMatrix(dimension: 4, count: 7) { out in for i in out.indices { out[i] = g.nextGaussian() } }
@@ -66,10 +73,11 @@ enum Tiny {
   /// In-batch layout (every candidate a column) and the compact random-negatives layout (own
   /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
   /// With and without pin-ID embeddings (their table gets gradient from the input features and
-  /// from the pin tower).
-  @Test(arguments: [true, false], [false, true])
-  func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, pinIDs: Bool) throws {
-    let model = try PinnerFormerModel(config: pinIDs ? Tiny.configWithPinIDs : Tiny.config, seed: 3)
+  /// from the pin tower), and with the learned pin-vector norm.
+  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm"])
+  func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, variant: String) throws {
+    let config = ["pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm][variant] ?? Tiny.config
+    let model = try PinnerFormerModel(config: config, seed: 3)
     // Larger weights than the 0.02 initialization make every gradient measurable.
     var g = SeededGenerator(seed: 9)
     for i in 0..<model.parameters.count { model.parameters[i] += 0.3 * g.nextGaussian() }

@@ -23,6 +23,8 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
   case decayedAverage
   /// The user's own most-engaged pre-cut pins: re-engagement made visible.
   case ownTopPins
+  /// The most engaged pins of the user's most engaged topics: a list with no model.
+  case topicPopular
   /// A PinnerFormer variant of an ablation.
   case ablationVariant
 

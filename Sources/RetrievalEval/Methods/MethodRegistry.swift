@@ -8,6 +8,7 @@ public enum MethodRegistry {
       CeilingMethod(),
       PopularMethod(),
       OwnTopPinsMethod(),
+      TopicPopularMethod(),
       LastPinMethod(),
       DecayedAverageMethod(),
       PinnerSageMethod(),

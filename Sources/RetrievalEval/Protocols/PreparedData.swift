@@ -48,6 +48,9 @@ public struct PreparedData: Sendable {
   public let topicOfPin: [Int32]
   /// Where the topics come from, for reports.
   public let topicDescription: String
+  /// Per pin: its training-popularity percentile (`Baselines.popularityPercentiles` of the
+  /// training-visible positives), read by the Popularity@k diagnosis.
+  public let popularityPercentile: [Float]
   /// The held-out users methods tune on.
   public let validation: ValidationSet
   /// Users the split could not evaluate: no history before the cut, or no positive after it.
@@ -137,6 +140,8 @@ extension Experiment {
       targetSets: targetSets,
       content: content, contentDescription: contentDescription, topicOfPin: topics.topicOfPin,
       topicDescription: topicDescription,
+      popularityPercentile: Baselines.popularityPercentiles(
+        Baselines.positiveCounts(log, visible: split.trainingVisible, rule: dataset.rule)),
       validation: ValidationSet(
         users: validationUsers, targetSets: TargetSets(users: validationUsers, log: log)),
       droppedWithoutHistory: full.droppedWithoutHistory, droppedWithoutTargets: full.droppedWithoutTargets)

@@ -195,7 +195,8 @@ final class WindowScorer {
       for metric in metrics where metric.isPerUser {
         values[metric] = included.map { u in
           metric.value(
-            list: u < all.count ? all[u][...] : [], targets: targets[u], topicOfPin: data.topicOfPin)
+            list: u < all.count ? all[u][...] : [], targets: targets[u], topicOfPin: data.topicOfPin,
+            popularityPercentile: data.popularityPercentile)
         }
       }
       scores[set] = RowScores(values: values, lists: included.map { u in u < all.count ? all[u] : [] })

@@ -16,6 +16,14 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
     case entropy
     /// P90 Coverage@k: the smallest fraction of the index filling 90% of all users' top-k slots.
     case coverage
+    /// Topic Recall@k (a diagnosis): the share of a user's targets whose topic occurs among the
+    /// topics of the top k, averaged over users. How much of the user's interest mix a list
+    /// reaches, whether or not it finds the exact pins.
+    case topicRecall
+    /// Popularity@k (a diagnosis): the mean training-popularity percentile of the top k pins
+    /// (0: least engaged pins, 1: most engaged), averaged over users. Whether a list ranks the
+    /// pins a population engages with most, as a popularity list does.
+    case popularity
   }
   /// Which metric.
   public let kind: Kind
@@ -31,7 +39,8 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   /// Parses `recall@10`; nil for anything else.
   public init?(parsing text: String) {
     let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-    guard parts.count == 2, let kind = Kind(rawValue: String(parts[0]).lowercased()),
+    guard parts.count == 2,
+      let kind = Kind.allCases.first(where: { $0.rawValue.lowercased() == parts[0].lowercased() }),
       let k = Int(parts[1]), (1...10_000).contains(k)
     else { return nil }
     self.init(kind, k)
@@ -48,6 +57,8 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
     case .mrr: "MRR@\(k)"
     case .entropy: "Interest Entropy@\(k)"
     case .coverage: "P90 Coverage@\(k)"
+    case .topicRecall: "Topic Recall@\(k)"
+    case .popularity: "Popularity@\(k)"
     }
   }
 
@@ -58,8 +69,11 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   /// report it: only recall is defined per target.
   public var isPerTarget: Bool { kind == .recall }
 
-  /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global metric).
-  public func value(list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32]) -> Double {
+  /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global
+  /// metric, and for popularity without `popularityPercentile`).
+  public func value(
+    list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32], popularityPercentile: [Float] = []
+  ) -> Double {
     let top = list.prefix(k)
     switch kind {
     case .recall:
@@ -78,6 +92,16 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
       return Metrics.interestEntropy([Array(top)], topicOfPin: topicOfPin, k: k)
     case .coverage:
       return .nan
+    case .topicRecall:
+      func topic(_ pin: Int64) -> Int32? { pin >= 0 && pin < topicOfPin.count ? topicOfPin[Int(pin)] : nil }
+      guard !targets.isEmpty else { return .nan }
+      let reached = Set(top.compactMap(topic))
+      return Double(targets.filter { topic(Int64($0)).map(reached.contains) ?? false }.count)
+        / Double(targets.count)
+    case .popularity:
+      let known = top.filter { $0 >= 0 && $0 < popularityPercentile.count }
+      guard !known.isEmpty else { return .nan }
+      return known.reduce(0.0) { $0 + Double(popularityPercentile[Int($1)]) } / Double(known.count)
     }
   }
 }

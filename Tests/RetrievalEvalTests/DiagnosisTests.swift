@@ -1,0 +1,48 @@
+import Foundation
+import PinData
+import Testing
+
+@testable import RetrievalEval
+
+/// The diagnosis metrics (Topic Recall@k, Popularity@k) and the topic-popularity list, by hand.
+@Suite struct DiagnosisTests {
+  @Test func topicRecallAndPopularityByHand() throws {
+    // Pins 0-5; topics 0, 0, 1, 1, 2, 2.
+    let topicOfPin: [Int32] = [0, 0, 1, 1, 2, 2]
+    let topicRecall = try #require(MetricSpec(parsing: "topicRecall@2"))
+    // Top 2 [0, 2] reach topics {0, 1}: targets 1 (topic 0) and 3 (topic 1) reached, 5 (topic 2) not.
+    #expect(
+      abs(topicRecall.value(list: [0, 2, 4], targets: [1, 3, 5], topicOfPin: topicOfPin) - 2.0 / 3) < 1e-12)
+    #expect(MetricSpec(parsing: "TOPICRECALL@2") == topicRecall)
+    // Counts 0, 5, 5, 1, 9, 2 -> percentiles: 0 (lowest), 0.7 and 0.7 (tied: (3 + 0.5) / 5), 0.2, 1, 0.4.
+    let percentiles = Baselines.popularityPercentiles([0, 5, 5, 1, 9, 2])
+    let expected: [Float] = [0, 0.7, 0.7, 0.2, 1, 0.4]
+    for (got, want) in zip(percentiles, expected) { #expect(abs(got - want) < 1e-6) }
+    let popularity = try #require(MetricSpec(parsing: "popularity@2"))
+    #expect(
+      abs(
+        popularity.value(
+          list: [4, 3, 0], targets: [1], topicOfPin: topicOfPin, popularityPercentile: percentiles) - 0.6)
+        < 1e-6)
+    #expect(popularity.value(list: [4], targets: [1], topicOfPin: topicOfPin).isNaN)
+  }
+
+  /// A user with three actions on topic 0 and one on topic 1 (all at the cut): weights 3/4 and 1/4;
+  /// topic 0's pins have 6 and 2 positives (P(pin | topic) 0.75, 0.25), topic 1's pin 4 of 4.
+  @Test func topicPopularityListRanksByTopicWeightTimesPinShare() {
+    let counts = [6, 2, 4, 0, 100]
+    let topicOfPin: [Int32] = [0, 0, 1, 1, 2]
+    var log = ActionLog(
+      actionTypes: ["repin"], surfaces: ["home"], userIDs: ["u"], pinIDs: (0..<5).map { "p\($0)" })
+    for pin: Int32 in [0, 1, 1, 3] {
+      log.append(user: 0, pin: pin, type: 0, surface: 0, timestamp: 1000, duration: 20)
+    }
+    let user = EvaluationUser(user: 0, history: [0, 1, 2, 3], cutTime: 1000, targets: [], targetTimes: [])
+    let ranking = TopicPopularMethod.Ranking(counts: counts, topicOfPin: topicOfPin)
+    // Scores: pin 0: 0.75 * 0.75 = 0.5625; pin 2: 0.25 * 1 = 0.25; pin 1: 0.75 * 0.25 = 0.1875.
+    // Pin 3 has no positives; pin 4 (the most popular) is of a topic the user never engaged.
+    #expect(ranking.list(user, log: log, topics: 2, lambda: 0.1, count: 10) == [0, 2, 1])
+    #expect(ranking.list(user, log: log, topics: 1, lambda: 0.1, count: 10) == [0, 1])
+    #expect(ranking.list(user, log: log, topics: 2, lambda: 0.1, count: 1) == [0])
+  }
+}
