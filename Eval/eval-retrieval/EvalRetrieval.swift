@@ -18,6 +18,13 @@ let versionText =
 
 @main
 struct EvalRetrieval: ParsableCommand {
+  /// Removes temporary files and staging directories on SIGINT / SIGTERM / SIGHUP
+  /// (`TemporaryPaths`), then runs the command.
+  static func main() {
+    TemporaryPaths.removeOnTerminationSignals()
+    main(nil)
+  }
+
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",

@@ -306,9 +306,9 @@ public enum RetrievalBundle {
   }
 
   /// Writes every file into a fresh hidden sibling directory, then swaps it into place
-  /// atomically (`swapIn`): a reader sees the old bundle or the new one, never a half-written
-  /// one or none. A destination that exists and is not a bundle of ours is refused before
-  /// anything is written (`checkDestination`).
+  /// atomically (`StagedDirectory`): a reader sees the old bundle or the new one, never a
+  /// half-written one or none. A destination that exists and is not a bundle of ours is
+  /// refused before anything is written.
   static func write(
     kind: BundleManifest.Kind, shards: [FaissIndex], corpus: Corpus, sage: (PinnerSageConfig, Int)?,
     to directory: String, extra: (String) throws -> Void
@@ -334,45 +334,40 @@ public enum RetrievalBundle {
       )
     }
     let shardNames = shards.count == 1 ? nil : shards.indices.map(shardName)
-    try checkDestination(directory)
-    let fm = FileManager.default
-    let target = absolutePath(directory)
-    removeLeftovers(of: target)
-    let staging = stagingPath(for: target)
-    try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
     do {
-      for (shard, name) in zip(shards, shardNames ?? [indexName]) {
-        try shard.write(to: staging + "/" + name)
-      }
-      try NPY.write(corpus.content, to: staging + "/" + contentName)
-      try AtomicFile.write(
-        Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
-      try extra(staging)
-      var files = [String: BundleManifest.FileEntry]()
-      for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
-        let path = staging + "/" + name
-        guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: path) else {
-          throw BundleError.io(path: path, reason: "cannot read the file back to checksum it")
+      try directoryKind.write(to: directory) { staging in
+        let fm = FileManager.default
+        for (shard, name) in zip(shards, shardNames ?? [indexName]) {
+          try shard.write(to: staging + "/" + name)
         }
-        files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
+        try NPY.write(corpus.content, to: staging + "/" + contentName)
+        try AtomicFile.write(
+          Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
+        try extra(staging)
+        var files = [String: BundleManifest.FileEntry]()
+        for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
+          let path = staging + "/" + name
+          guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: path) else {
+            throw BundleError.io(path: path, reason: "cannot read the file back to checksum it")
+          }
+          files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
+        }
+        let manifest = BundleManifest(
+          formatVersion: shardNames == nil ? 1 : 2, kind: kind, library: "pinretrieval",
+          indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
+          dimension: index.dimension, contentDimension: corpus.content.dimension,
+          metric: index.metric == .l2 ? "l2" : "innerProduct",
+          pinCount: corpus.pinIDs.count, index: shards[0].factoryString ?? structures[0], nprobe: nprobes[0],
+          actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
+          pinnerSage: sage?.0, medoidsPerUser: sage?.1,
+          popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
+          files: files, indexShards: shardNames)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
       }
-      let manifest = BundleManifest(
-        formatVersion: shardNames == nil ? 1 : 2, kind: kind, library: "pinretrieval",
-        indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
-        dimension: index.dimension, contentDimension: corpus.content.dimension,
-        metric: index.metric == .l2 ? "l2" : "innerProduct",
-        pinCount: corpus.pinIDs.count, index: shards[0].factoryString ?? structures[0], nprobe: nprobes[0],
-        actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
-        pinnerSage: sage?.0, medoidsPerUser: sage?.1,
-        popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
-        files: files, indexShards: shardNames)
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
-      try swapIn(staging: staging, target: target, shownAs: directory)
-    } catch {
-      try? fm.removeItem(atPath: staging)
-      throw error
+    } catch let error as OutputDirectoryError {
+      throw bundleError(error)
     }
   }
 
