@@ -162,7 +162,10 @@ struct IndexCommand: ParsableCommand {
         The shards come from `index add` on the bundle's pin vectors (ids: the lines of \
         pin-ids.txt, from 0) and together hold every pin once; more than one is written as \
         pins-00000.faiss, ... and searched as one. The bundle is verified first; --out defaults \
-        to the bundle itself, replaced atomically.
+        to the bundle itself, replaced atomically. The new bundle is checked exactly as \
+        `retrieve` loads it (each pin id in exactly one shard, no id at or beyond the pin count, \
+        the manifest's kind of index, dimension and metric) before it replaces anything: a set \
+        of shards it would refuse fails here, and the bundle at --out is left as it was.
         """)
     @Option(help: "The bundle whose model, pins and vocabularies are kept.") var bundle: String
     @Option(help: "Where the new bundle goes (default: replace --bundle).") var out: String?
@@ -174,7 +177,7 @@ struct IndexCommand: ParsableCommand {
 
     func run() throws {
       let indices = try shards.map(IndexCommand.read)
-      try RetrievalBundle.replacingIndex(of: bundle, with: indices, to: out ?? bundle)
+      try RetrievalBundle.replacingIndex(of: bundle, with: indices, to: out ?? bundle, shardSources: shards)
       progress("installed \(shards.count) index file(s) in \(out ?? bundle)")
     }
   }
