@@ -26,8 +26,9 @@ struct Embed: ParsableCommand {
       run (the previous run's if this one is killed or fails; of two runs writing OUT at once, \
       the last to finish). No temporary file is left behind on an error or on SIGINT, SIGTERM \
       or SIGHUP; what a SIGKILL leaves is removed by the next run to the same OUT. OUT must be \
-      new, empty or an earlier embed output. The same input gives the same bytes whatever \
-      --threads.
+      new, empty or an earlier embed output, and may not be or lie inside an input (the \
+      bundle's directory, the histories, the pin table). The same input gives the same bytes \
+      whatever --threads.
       """)
 
   @Option(help: "PinnerFormer bundle directory (written by `eval-retrieval run --export-bundle DIR`).")
@@ -62,8 +63,15 @@ struct Embed: ParsableCommand {
     }
   }
 
-  /// Checks `--out` against the destination's kind, before any work.
+  /// Checks `--out` against the inputs and the destination's kind, before any work.
   func checkOutput() throws {
+    var check = OutputPaths.Check()
+    check.input("--bundle", bundle)
+    check.input("--histories", histories)
+    check.input("--pin-ids", pinIDs)
+    check.input("--pin-content", pinContent)
+    check.directory("--out", out)
+    try check.check()
     do { try EmbeddingOutput.checkDestination(out) } catch {
       throw OutputPaths.Failure(description: "--out: \(error)")
     }

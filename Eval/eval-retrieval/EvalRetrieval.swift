@@ -87,7 +87,7 @@ struct ANN: ParsableCommand {
         "--pins \(pins) x --dimension \(dimension) needs about \(Int(bytes / 1e9)) GB, this machine has \(Int(available / 1e9)) GB"
       )
     }
-    try AtomicFile.checkWritableDirectory(out)
+    try OutputPaths.checkFile("--out", out + "/ann.md", .report, createsDirectory: true)
   }
 
   var nprobeValues: [Int] { nprobes.values }

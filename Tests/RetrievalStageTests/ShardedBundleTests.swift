@@ -252,4 +252,22 @@ import Vectors
     #expect(message.contains("pins-00001.faiss") && message.contains("id 999 is held also by"), "\(message)")
     #expect(message.contains("disjoint"))
   }
+
+  /// Installing the bundle's own index files into it in place is refused: they would be replaced.
+  @Test func installingFilesOfTheBundleIntoItIsRefused() throws {
+    let a = trainedRun.artifacts
+    let n = a.data.dataset.log.pinCount
+    let (_, shards) = try indices(a.pinnerFormer.run.pinVectors, bounds: [0, 1000, n])
+    let bundle = directory + "/own"
+    try RetrievalBundle.exportPinnerFormer(
+      model: a.pinnerFormer.model, indexShards: shards, corpus: corpus(a), to: bundle)
+    let before = try contents(bundle)
+    let result = try CommandLineTests().run([
+      "index", "install", "--bundle", bundle, bundle + "/pins-00000.faiss", bundle + "/pins-00001.faiss",
+    ])
+    #expect(!result.signaled && result.status == 1)
+    #expect(
+      result.stderr.contains("holds the input index file \(bundle)/pins-00000.faiss"), "\(result.stderr)")
+    #expect(try contents(bundle) == before)
+  }
 }
