@@ -53,10 +53,12 @@ class ShardInterrupted(Exception):
     """The binary was killed by a signal (OOM killer, preemption): worth a retry."""
 
 
-def run_shard(name, argv, outputs, out_dir, threads, crash_once_dir=None):
+def run_shard(name, argv, outputs, out_dir, threads, crash_once_dir=None, produced=None):
     """One Ray task: runs argv ("{tmp}" in it is this attempt's temporary directory), then moves
-    `outputs` (file names, in this order) from it into out_dir. Returns a dict; "error" in it is a
-    deterministic failure (not retried)."""
+    `outputs` (file names, in this order) from it into out_dir; `produced` (paths relative to the
+    temporary directory, one per output) are where the binary wrote them when the names differ
+    (embed writes one directory: n/vectors.npy, n/users.json, n/summary.json). Returns a dict;
+    "error" in it is a deterministic failure (not retried)."""
     tmp_root = os.path.join(out_dir, "_tmp")
     os.makedirs(tmp_root, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=name + ".", dir=tmp_root)
@@ -77,12 +79,13 @@ def run_shard(name, argv, outputs, out_dir, threads, crash_once_dir=None):
                     os.remove(os.path.join(out_dir, f))
             command = " ".join(itertools.takewhile(lambda a: not a.startswith("-"), argv))
             return {"shard": name, "error": f"{command} exited {proc.returncode}: {stderr}"}
-        missing = [f for f in outputs if not os.path.exists(os.path.join(tmp, f))]
+        sources = dict(zip(outputs, produced or outputs))
+        missing = [sources[f] for f in outputs if not os.path.exists(os.path.join(tmp, sources[f]))]
         if missing:
             return {"shard": name, "error": f"{argv[0]} exited 0 but did not write {missing}"}
-        digests = {f: sha256(os.path.join(tmp, f)) for f in outputs}
+        digests = {f: sha256(os.path.join(tmp, sources[f])) for f in outputs}
         for f in outputs:
-            os.replace(os.path.join(tmp, f), os.path.join(out_dir, f))
+            os.replace(os.path.join(tmp, sources[f]), os.path.join(out_dir, f))
         return {"shard": name, "outputs": digests, "seconds": round(time.time() - start, 3)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,8 +203,9 @@ def main(argv=None):
         paths, names = shard_paths(args.shards, ".json")
         bundle = os.path.abspath(args.bundle)
         specs = [dict(common, name=n, outputs=[n + ".npy", n + ".users.json", n + ".summary.json"],
+                      produced=[n + "/vectors.npy", n + "/users.json", n + "/summary.json"],
                       argv=[binary, "embed", "--bundle", bundle, "--histories", p,
-                            "--out", "{tmp}/" + n + ".npy", "--threads", str(args.threads)])
+                            "--out", "{tmp}/" + n, "--threads", str(args.threads)])
                  for p, n in zip(paths, names)]
         inputs = {"bundle": bundle}
     else:

@@ -104,12 +104,12 @@ embed = {}
 for name, (model, user_counts) in sizes.items():
     path, info = bundle(name, world + model + common)
     one = timed([BIN, "embed", "--bundle", path, "--histories", shard(path, name, 1),
-                 "--out", os.path.join(WORK, "o1.npy"), "--threads", "1"], repeats=2)
+                 "--out", os.path.join(WORK, "o1"), "--threads", "1"], repeats=2)
     runs = []
     for users in user_counts:
         say("embed", name, users, "users")
         r = timed([BIN, "embed", "--bundle", path, "--histories", shard(path, name, users),
-                   "--out", os.path.join(WORK, "o.npy"), "--threads", "1"], repeats=2)
+                   "--out", os.path.join(WORK, "o"), "--threads", "1"], repeats=2)
         r.update(users=users, historyActions=HISTORY, inputJsonBytes=os.path.getsize(shard(path, name, users)),
                  usersPerCpuSecond=round(users / r["cpuSeconds"], 1),
                  usersPerWallSecond=round(users / r["wallSeconds"], 1),

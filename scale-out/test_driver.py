@@ -99,7 +99,10 @@ def setUpModule():
     for path in STATE["shards"]:  # the reference: the binary on each shard, one process at a time
         name = os.path.basename(path)[:-5]
         run([ARGS.binary, "embed", "--bundle", bundle, "--histories", path, "--out",
-             os.path.join(ref, name + ".npy"), "--threads", "1"])
+             os.path.join(ref, name), "--threads", "1"])
+        for produced, f in zip(["vectors.npy", "users.json", "summary.json"], embed_outputs(name)):
+            os.replace(os.path.join(ref, name, produced), os.path.join(ref, f))
+        os.rmdir(os.path.join(ref, name))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     STATE["address"] = ray.get_runtime_context().gcs_address
 

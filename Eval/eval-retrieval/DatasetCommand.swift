@@ -25,6 +25,10 @@ struct DatasetCommand: ParsableCommand {
     var order = LeaveOneOutOrder.exact
 
     func run() throws {
+      var check = OutputPaths.Check()
+      OutputPaths.addInputs(of: try source.effectiveConfig(), configFile: source.config, to: &check)
+      check.file("--out", out, .split)
+      try check.check()
       let dataset = try source.load()
       let split = LeaveOneOutSplit(Timelines(dataset.log), log: dataset.log, order: order)
       let encoder = JSONEncoder()
@@ -96,6 +100,11 @@ struct DatasetOptions: ParsableArguments {
 
   /// The data set, loaded as the harness loads it (`EvaluationDataset.load`).
   func load() throws -> EvaluationDataset {
+    try EvaluationDataset.load(effectiveConfig(), packageRoot: FileManager.default.currentDirectoryPath)
+  }
+
+  /// The effective configuration: defaults, then the file, then the flags.
+  func effectiveConfig() throws -> ExperimentConfig {
     var config = try self.config.map { try ExperimentConfig.load(from: $0) } ?? ExperimentConfig()
     if let dataset { config.dataset = dataset }
     if let format { config.format = format }
@@ -104,6 +113,6 @@ struct DatasetOptions: ParsableArguments {
     if let pins { config.synthetic.pins = pins }
     if let users { config.synthetic.users = users }
     if let seed { config.synthetic.seed = seed }
-    return try EvaluationDataset.load(config, packageRoot: FileManager.default.currentDirectoryPath)
+    return config
   }
 }

@@ -4,22 +4,30 @@ import RetrievalEval
 import RetrievalStage
 import Vectors
 
-/// `eval-retrieval embed --bundle DIR --histories SHARD.json --out SHARD.npy`: the daily
+/// `eval-retrieval embed --bundle DIR --histories SHARD.json --out OUTDIR`: the daily
 /// embedding job for one shard of users (PinnerFormer embeds every user once a day in a batch
-/// job), as a pure function a batch engine can fan out.
+/// job), as a pure function a batch engine can fan out. Its output is one directory written as
+/// one unit (`EmbeddingOutput`): a killed, retried or duplicated task leaves the previous
+/// output or a whole new one, never a mix of the two.
 struct Embed: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Embed a shard of user histories with a PinnerFormer bundle: .npy of user vectors, ids, summary.",
+      "Embed a shard of user histories with a PinnerFormer bundle: a directory of user vectors, ids and summary.",
     discussion: """
       SHARD.json maps user ids to arrays of actions ({"pin", "action", "timestamp", optional \
-      "surface", "duration"}), as `retrieve` reads. Writes OUT (float32, one row per user, users \
-      in increasing id order), OUT with .npy replaced by .users.json (the ids, row order) and by \
-      .summary.json (counts of users, empty histories, unknown pins and actions; written last). \
-      With --pin-ids and --pin-content (the pins the shard references, joined upstream) only the \
-      bundle's manifest.json and model.safetensors are read. \
-      Each file is written to a temporary name and renamed into place; a re-run of the shard \
-      replaces its own three files and nothing else. The same input gives the same bytes \
+      "surface", "duration"}), as `retrieve` reads. Writes the directory OUT holding \
+      vectors.npy (float32, one row per user, users in increasing id order), users.json (the \
+      ids, row order) and summary.json (counts of users, empty histories, unknown pins and \
+      actions). With --pin-ids and --pin-content (the pins the shard references, joined \
+      upstream) only the bundle's manifest.json and model.safetensors are read.
+
+      OUT is replaced as one unit: the three files are written into a hidden directory beside \
+      it and put in place with one atomic rename, so OUT always holds the three files of one \
+      run (the previous run's if this one is killed or fails; of two runs writing OUT at once, \
+      the last to finish). No temporary file is left behind on an error or on SIGINT, SIGTERM \
+      or SIGHUP; what a SIGKILL leaves is removed by the next run to the same OUT. OUT must be \
+      new, empty or an earlier embed output, and may not be or lie inside an input (the \
+      bundle's directory, the histories, the pin table). The same input gives the same bytes \
       whatever --threads.
       """)
 
@@ -33,12 +41,20 @@ struct Embed: ParsableCommand {
   )
   var pinIDs: String?
   @Option(help: "Content embeddings (.npy float32) of --pin-ids, one row per id.") var pinContent: String?
-  @Option(help: "Output .npy path; the ids and the summary are written beside it.") var out: String
+  @Option(
+    help:
+      "Output directory: vectors.npy, users.json and summary.json, replaced as one unit (see above)."
+  )
+  var out: String
   @Option(help: "Worker threads, each embedding chunks of 256 users (the output does not depend on it).")
   var threads = 2
 
   func validate() throws {
-    guard out.hasSuffix(".npy"), out.count > 4 else { throw ValidationError("--out must end in .npy") }
+    guard !out.hasSuffix(".npy") else {
+      throw ValidationError(
+        "--out is the output directory (it receives vectors.npy, users.json and summary.json, replaced as one unit), not a .npy file: got \(out)"
+      )
+    }
     guard (pinIDs == nil) == (pinContent == nil) else {
       throw ValidationError("--pin-ids and --pin-content go together")
     }
@@ -47,25 +63,22 @@ struct Embed: ParsableCommand {
     }
   }
 
-  /// The paths written for `out`: vectors, ids, summary.
-  static func outputs(_ out: String) -> (vectors: String, users: String, summary: String) {
-    let stem = String(out.dropLast(4))
-    return (out, stem + ".users.json", stem + ".summary.json")
-  }
-
-  /// What the summary file holds.
-  struct Summary: Codable, Equatable {
-    let bundle: String
-    let users: Int
-    let dimension: Int
-    let emptyHistories: Int
-    let unknownPins: Int
-    let unknownActions: Int
+  /// Checks `--out` against the inputs and the destination's kind, before any work.
+  func checkOutput() throws {
+    var check = OutputPaths.Check()
+    check.input("--bundle", bundle)
+    check.input("--histories", histories)
+    check.input("--pin-ids", pinIDs)
+    check.input("--pin-content", pinContent)
+    check.directory("--out", out)
+    try check.check()
+    do { try EmbeddingOutput.checkDestination(out) } catch {
+      throw OutputPaths.Failure(description: "--out: \(error)")
+    }
   }
 
   func run() throws {
-    let paths = Self.outputs(out)
-    for path in [paths.vectors, paths.users, paths.summary] { try AtomicFile.checkWritableFile(path) }
+    try checkOutput()
     let data: Data
     do { data = try AtomicFile.read(histories) } catch {
       throw ConfigError(file: histories, message: "cannot read the histories file")
@@ -89,17 +102,17 @@ struct Embed: ParsableCommand {
     }
     let users = byUser.keys.sorted()
     let embedded = try encoder.embed(histories: users.map { byUser[$0] ?? [] }, workers: threads)
-    let json = JSONEncoder()
-    json.outputFormatting = [.sortedKeys]
-    try NPY.write(embedded.vectors, to: paths.vectors)
-    try AtomicFile.write(json.encode(users), to: paths.users)
-    let summary = Summary(
+    let summary = EmbeddingOutput.Summary(
       bundle: bundle, users: users.count, dimension: embedded.vectors.dimension,
       emptyHistories: embedded.empty.filter { $0 }.count, unknownPins: embedded.unknownPins.reduce(0, +),
       unknownActions: embedded.unknownActions.reduce(0, +))
-    try AtomicFile.write(json.encode(summary), to: paths.summary)
+    do {
+      try EmbeddingOutput.write(vectors: embedded.vectors, users: users, summary: summary, to: out)
+    } catch let error as OutputDirectoryError {
+      throw OutputPaths.Failure(description: "--out: \(error)")
+    }
     progress(
-      "embedded \(users.count) users (\(summary.emptyHistories) with no known pin: zero rows) into \(paths.vectors)"
+      "embedded \(users.count) users (\(summary.emptyHistories) with no known pin: zero rows) into \(out)"
     )
   }
 }

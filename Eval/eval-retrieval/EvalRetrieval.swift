@@ -18,6 +18,13 @@ let versionText =
 
 @main
 struct EvalRetrieval: ParsableCommand {
+  /// Removes temporary files and staging directories on SIGINT / SIGTERM / SIGHUP
+  /// (`TemporaryPaths`), then runs the command.
+  static func main() {
+    TemporaryPaths.removeOnTerminationSignals()
+    main(nil)
+  }
+
   static let configuration = CommandConfiguration(
     commandName: "eval-retrieval",
     abstract: "Offline evaluation of embedding-based candidate retrieval.",
@@ -80,7 +87,7 @@ struct ANN: ParsableCommand {
         "--pins \(pins) x --dimension \(dimension) needs about \(Int(bytes / 1e9)) GB, this machine has \(Int(available / 1e9)) GB"
       )
     }
-    try AtomicFile.checkWritableDirectory(out)
+    try OutputPaths.checkFile("--out", out + "/ann.md", .report, createsDirectory: true)
   }
 
   var nprobeValues: [Int] { nprobes.values }

@@ -29,8 +29,13 @@ struct IndexCommand: ParsableCommand {
     do { try index.write(to: path) } catch { throw ConfigError(file: path, message: "\(error)") }
   }
 
-  static func checkOutput(_ path: String) throws {
-    do { try AtomicFile.checkWritableFile(path) } catch { throw ConfigError(file: path, message: "\(error)") }
+  /// Checks `--out` (a FAISS index file) against the command's inputs and files it did not
+  /// write (`OutputPaths`), before any work.
+  static func checkOutput(_ path: String, inputs: [(option: String, path: String)]) throws {
+    var check = OutputPaths.Check()
+    for input in inputs { check.input(input.option, input.path) }
+    check.file("--out", path, .faissIndex)
+    try check.check()
   }
 
   struct Train: ParsableCommand {
@@ -50,7 +55,7 @@ struct IndexCommand: ParsableCommand {
         throw ValidationError(
           "--factory \(factory): indices with exact re-ranking cannot be merged from shards")
       }
-      try IndexCommand.checkOutput(out)
+      try IndexCommand.checkOutput(out, inputs: [("--sample", sample)])
       let sample = try IndexCommand.vectors(sample)
       do {
         let index = try FaissIndex(dimension: sample.dimension, factory: factory, metric: metric)
@@ -76,7 +81,7 @@ struct IndexCommand: ParsableCommand {
 
     func run() throws {
       guard firstID >= 0 else { throw ValidationError("--first-id must be >= 0, got \(firstID)") }
-      try IndexCommand.checkOutput(out)
+      try IndexCommand.checkOutput(out, inputs: [("--trained", trained), ("--vectors", vectors)])
       let index = try IndexCommand.read(trained)
       guard index.count == 0 else {
         throw ConfigError(
@@ -106,7 +111,7 @@ struct IndexCommand: ParsableCommand {
     }
 
     func run() throws {
-      try IndexCommand.checkOutput(out)
+      try IndexCommand.checkOutput(out, inputs: shards.map { ("shard", $0) })
       let merged = try IndexCommand.read(shards[0])
       for path in shards.dropFirst() {
         let shard = try IndexCommand.read(path)
@@ -162,7 +167,10 @@ struct IndexCommand: ParsableCommand {
         The shards come from `index add` on the bundle's pin vectors (ids: the lines of \
         pin-ids.txt, from 0) and together hold every pin once; more than one is written as \
         pins-00000.faiss, ... and searched as one. The bundle is verified first; --out defaults \
-        to the bundle itself, replaced atomically.
+        to the bundle itself, replaced atomically. The new bundle is checked exactly as \
+        `retrieve` loads it (each pin id in exactly one shard, no id at or beyond the pin count, \
+        the manifest's kind of index, dimension and metric) before it replaces anything: a set \
+        of shards it would refuse fails here, and the bundle at --out is left as it was.
         """)
     @Option(help: "The bundle whose model, pins and vocabularies are kept.") var bundle: String
     @Option(help: "Where the new bundle goes (default: replace --bundle).") var out: String?
@@ -173,9 +181,16 @@ struct IndexCommand: ParsableCommand {
     }
 
     func run() throws {
+      let destination = out ?? bundle
+      var check = OutputPaths.Check()
+      // Replacing --bundle itself is what the command is for; any other --out may not touch it.
+      if OutputPaths.resolved(destination) != OutputPaths.resolved(bundle) { check.input("--bundle", bundle) }
+      for shard in shards { check.input("index file", shard) }
+      check.directory(out == nil ? "--bundle (replaced in place)" : "--out", destination)
+      try check.check()
       let indices = try shards.map(IndexCommand.read)
-      try RetrievalBundle.replacingIndex(of: bundle, with: indices, to: out ?? bundle)
-      progress("installed \(shards.count) index file(s) in \(out ?? bundle)")
+      try RetrievalBundle.replacingIndex(of: bundle, with: indices, to: destination, shardSources: shards)
+      progress("installed \(shards.count) index file(s) in \(destination)")
     }
   }
 }

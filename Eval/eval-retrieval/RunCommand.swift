@@ -156,8 +156,8 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let bundles = [("--export-bundle", exportBundle), ("--export-pinnersage-bundle", exportPinnersageBundle)]
-    try OutputPaths.check(options, bundles: bundles)
     let config = try options.experimentConfig()
+    try OutputPaths.check(options, config: config, prefix: "retrieval", bundles: bundles)
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
     let (outcome, artifacts) = try experiment.runDetailed()
@@ -267,8 +267,8 @@ extension ExperimentOptions {
     prefix: String, _ body: (Experiment) throws -> Outcome,
     report: (Outcome, ExperimentConfig, ReportContext) -> String
   ) throws {
-    try OutputPaths.check(self)
     let config = try experimentConfig()
+    try OutputPaths.check(self, config: config, prefix: prefix)
     var experiment = Experiment(config: config)
     experiment.progress = { progress($0) }
     let outcome = try body(experiment)
@@ -316,6 +316,11 @@ struct Render: ParsableCommand {
           machine: ablation.machine))
       name = reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)")
     }
+    var check = OutputPaths.Check()
+    check.input("--json", json)
+    check.input("--notes", notes)
+    check.file("--out", out + "/" + name, .report, createsDirectory: true)
+    try check.check()
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try AtomicFile.write(Data(report.utf8), to: out + "/" + name)
     progress("wrote \(out)/\(name)")

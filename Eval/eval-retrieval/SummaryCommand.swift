@@ -8,13 +8,41 @@ import Vectors
 /// the verdict and a link to the report.
 struct Summary: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write Reports/README.md: every paper claim the reports' JSON files check, with verdicts.")
+    abstract: "Write Reports/README.md: every paper claim the reports' JSON files check, with verdicts.",
+    discussion: """
+      Writes README.md only into a directory that holds reports (a JSON file written by `run`, \
+      `ablate` or `leave-one-out` with --json), or over a README.md it wrote itself (the line \
+      beginning "\(marker)"); any other README.md is left as it is and the command fails.
+      """)
 
   @Option(help: "Directory holding the reports and their JSON files.") var reports = "Reports"
 
+  /// The line of the README that marks it as written by this command (its first sentence):
+  /// only a README holding it is replaced.
+  static let marker = "Written by `swift run -c release eval-retrieval summary`"
+
   func run() throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: reports, isDirectory: &isDirectory), isDirectory.boolValue
+    else {
+      throw OutputPaths.Failure(description: "--reports \(reports): not a directory")
+    }
     let files = try FileManager.default.contentsOfDirectory(atPath: reports).filter { $0.hasSuffix(".json") }
       .sorted()
+    let readme = reports + "/README.md"
+    var check = OutputPaths.Check()
+    for file in files { check.input("--reports", reports + "/" + file) }
+    check.file("--reports", readme, .summaryReadme)
+    try check.check()
+    // Not over its own README: only into a directory of reports.
+    if !OutputPaths.recognises(.summaryReadme, readme),
+      !files.contains(where: { OutputPaths.recognises(.experimentJSON, reports + "/" + $0) })
+    {
+      throw OutputPaths.Failure(
+        description:
+          "--reports \(reports): holds no reports (no JSON written by run, ablate or leave-one-out with --json); refusing to write README.md there (nothing was written)"
+      )
+    }
     var rows = [String]()
     var sources = [String]()
     var stale = [String]()
@@ -45,7 +73,7 @@ struct Summary: ParsableCommand {
       }
     }
     var t = "# Reports: what held\n\n"
-    t += "Written by `swift run -c release eval-retrieval summary` from the JSON files beside the reports. "
+    t += "\(Self.marker) from the JSON files beside the reports. "
     t += "Each claim of PinnerFormer's and PinnerSage's papers (the list in the design notes: "
     t += "\"Results to reproduce in shape\") that a report can check, as a paired difference "
     t += "\"larger − smaller\" with its 95% bootstrap interval (users within seeds, seeds resampled). "
@@ -60,7 +88,7 @@ struct Summary: ParsableCommand {
       "| data | claim | paper | target set, metric | ours: larger vs smaller | difference [95%] | verdict | report |\n"
     t += "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
     t += rows.joined(separator: "\n") + "\n"
-    try AtomicFile.write(Data(t.utf8), to: reports + "/README.md")
+    try AtomicFile.write(Data(t.utf8), to: readme)
     progress("wrote \(reports)/README.md (\(rows.count) claims from \(sources.count) reports)")
   }
 

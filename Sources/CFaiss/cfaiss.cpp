@@ -368,6 +368,25 @@ int64_t max_id(const faiss::Index *index) {
   return index->ntotal - 1;
 }
 
+// Appends every id a search of the index can return, one per stored vector (in storage order).
+void collect_ids(const faiss::Index *index, std::vector<int64_t> &out) {
+  if (auto refine = dynamic_cast<const faiss::IndexRefine *>(index)) return collect_ids(refine->base_index, out);
+  if (auto idmap = dynamic_cast<const faiss::IndexIDMap *>(index)) {
+    out.insert(out.end(), idmap->id_map.begin(), idmap->id_map.end());
+    return;
+  }
+  if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+    for (size_t list = 0; list < ivf->nlist; list++) {
+      size_t n = ivf->invlists->list_size(list);
+      const faiss::Index::idx_t *ids = ivf->invlists->get_ids(list);
+      out.insert(out.end(), ids, ids + n);
+      ivf->invlists->release_ids(list, ids);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < index->ntotal; i++) out.push_back(i);
+}
+
 // A factory-style description of a validated index: "Flat", "IVF64,Flat", "IVF64,PQ8x8",
 // "IDMap,Flat", with ",RFlat" for exact re-ranking.
 std::string describe(const faiss::Index *index) {
@@ -549,6 +568,19 @@ cfaiss_status cfaiss_index_describe(const cfaiss_index *index, char *description
     if (capacity == 0 || text.size() >= capacity) throw std::invalid_argument("description buffer too small");
     std::memcpy(description, text.c_str(), text.size() + 1);
     *largest_id = max_id(unwrap(index));
+  });
+}
+
+cfaiss_status cfaiss_index_ids(const cfaiss_index *index, int64_t *ids, int64_t capacity) {
+  return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {
+    std::vector<int64_t> all;
+    all.reserve(static_cast<size_t>(std::max<int64_t>(0, unwrap(index)->ntotal)));
+    collect_ids(unwrap(index), all);
+    if (static_cast<int64_t>(all.size()) != unwrap(index)->ntotal)
+      throw std::runtime_error("the index holds " + std::to_string(all.size()) + " ids for " +
+                               std::to_string(unwrap(index)->ntotal) + " vectors");
+    if (static_cast<int64_t>(all.size()) > capacity) throw std::invalid_argument("id buffer too small");
+    if (!all.empty()) std::memcpy(ids, all.data(), sizeof(int64_t) * all.size());
   });
 }
 

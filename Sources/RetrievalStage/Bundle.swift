@@ -156,6 +156,9 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
   case io(path: String, reason: String)
   /// An export destination that exists and is not a bundle of ours (or cannot be written).
   case unsafeDestination(path: String, reason: String)
+  /// A bundle that was not written to `path` because the loader refused it once staged (the
+  /// reason is the loader's, with the staging directory's path shown as `path`'s).
+  case wouldNotLoad(path: String, reason: String)
 
   /// A one-line message naming the file or argument and what is wrong.
   public var description: String {
@@ -172,6 +175,8 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
     case .model(let error): "bundle model: \(error)"
     case .io(let path, let reason): "bundle \(path): \(reason)"
     case .unsafeDestination(let path, let reason): "bundle destination \(path): \(reason)"
+    case .wouldNotLoad(let path, let reason):
+      "bundle \(path) not written (left as it was): the new bundle would not load: \(reason)"
     }
   }
 }
@@ -243,11 +248,23 @@ public enum RetrievalBundle {
   public static func exportPinnerFormer(
     model: PinnerFormerModel, indexShards: [FaissIndex], corpus: Corpus, to directory: String
   ) throws {
+    try exportPinnerFormer(
+      model: model, indexShards: indexShards, corpus: corpus, to: directory, shardSources: nil)
+  }
+
+  /// `exportPinnerFormer(model:indexShards:corpus:to:)`, naming the shards in errors by `shardSources`.
+  static func exportPinnerFormer(
+    model: PinnerFormerModel, indexShards: [FaissIndex], corpus: Corpus, to directory: String,
+    shardSources: [String]?
+  ) throws {
     for shard in indexShards where shard.dimension != model.config.outputDimension {
       throw BundleError.dimensionMismatch(
         "index dimension \(shard.dimension), model output dimension \(model.config.outputDimension)")
     }
-    try write(kind: .pinnerFormer, shards: indexShards, corpus: corpus, sage: nil, to: directory) { dir in
+    try write(
+      kind: .pinnerFormer, shards: indexShards, corpus: corpus, sage: nil, to: directory,
+      shardSources: shardSources
+    ) { dir in
       try Checkpoint.write(model, to: dir + "/" + modelName)
     }
   }
@@ -266,22 +283,39 @@ public enum RetrievalBundle {
     config: PinnerSageConfig, medoidsPerUser: Int, indexShards: [FaissIndex], corpus: Corpus,
     to directory: String
   ) throws {
+    try exportPinnerSage(
+      config: config, medoidsPerUser: medoidsPerUser, indexShards: indexShards, corpus: corpus, to: directory,
+      shardSources: nil)
+  }
+
+  /// `exportPinnerSage(config:medoidsPerUser:indexShards:corpus:to:)`, naming the shards in errors
+  /// by `shardSources`.
+  static func exportPinnerSage(
+    config: PinnerSageConfig, medoidsPerUser: Int, indexShards: [FaissIndex], corpus: Corpus,
+    to directory: String, shardSources: [String]?
+  ) throws {
     try config.validate()
     guard (1...1000).contains(medoidsPerUser) else {
       throw BundleError.invalidArgument("medoidsPerUser must be in 1...1000, got \(medoidsPerUser)")
     }
     try write(
-      kind: .pinnerSage, shards: indexShards, corpus: corpus, sage: (config, medoidsPerUser), to: directory
+      kind: .pinnerSage, shards: indexShards, corpus: corpus, sage: (config, medoidsPerUser), to: directory,
+      shardSources: shardSources
     ) { _ in }
   }
 
   /// Writes a copy of the bundle at `bundle` to `directory` (the same directory replaces it
   /// atomically) with `indexShards` as its pin index: the daily index rebuild, installed.
-  /// The bundle is verified first; the shards must be of the bundle's dimension and metric and
-  /// hold its `pinCount` vectors between them (ids below `pinCount`, checked when loaded).
-  public static func replacingIndex(of bundle: String, with indexShards: [FaissIndex], to directory: String)
-    throws
-  {
+  ///
+  /// The bundle is verified first. Nothing is written, and the bundle at `directory` is left as
+  /// it was, unless the new bundle passes every check the loader (`loadRetriever`) makes: the
+  /// shards must be of the bundle's kind of index, dimension and metric and hold each of its
+  /// `pinCount` pins exactly once between them (ids 0..<pinCount, no id in two shards). The
+  /// staged bundle is loaded by the loader itself before it is swapped in. `shardSources` (e.g.
+  /// the files the shards were read from) name the shards in errors.
+  public static func replacingIndex(
+    of bundle: String, with indexShards: [FaissIndex], to directory: String, shardSources: [String]? = nil
+  ) throws {
     try checkDestination(directory)
     let manifest = try verifiedManifest(bundle)
     let old = try BundleCorpus(bundle, manifest: manifest)
@@ -295,23 +329,26 @@ public enum RetrievalBundle {
     switch manifest.kind {
     case .pinnerFormer:
       let model = try PinnerFormerEncoder.readModel(bundle)
-      try exportPinnerFormer(model: model, indexShards: indexShards, corpus: corpus, to: directory)
+      try exportPinnerFormer(
+        model: model, indexShards: indexShards, corpus: corpus, to: directory, shardSources: shardSources)
     case .pinnerSage:
       guard let config = manifest.pinnerSage, let medoids = manifest.medoidsPerUser else {
         throw BundleError.invalidManifest(path: bundle, reason: "pinnerSage bundle without its config")
       }
       try exportPinnerSage(
-        config: config, medoidsPerUser: medoids, indexShards: indexShards, corpus: corpus, to: directory)
+        config: config, medoidsPerUser: medoids, indexShards: indexShards, corpus: corpus, to: directory,
+        shardSources: shardSources)
     }
   }
 
-  /// Writes every file into a fresh hidden sibling directory, then swaps it into place
-  /// atomically (`swapIn`): a reader sees the old bundle or the new one, never a half-written
-  /// one or none. A destination that exists and is not a bundle of ours is refused before
-  /// anything is written (`checkDestination`).
+  /// Writes every file into a fresh hidden sibling directory, loads it with the bundle loader
+  /// (every check `loadRetriever` makes), then swaps it into place atomically
+  /// (`StagedDirectory`): a reader sees the old bundle or the new one, never a half-written one
+  /// or none, and a bundle the loader would refuse is never put in place. A destination that
+  /// exists and is not a bundle of ours is refused before anything is written.
   static func write(
     kind: BundleManifest.Kind, shards: [FaissIndex], corpus: Corpus, sage: (PinnerSageConfig, Int)?,
-    to directory: String, extra: (String) throws -> Void
+    to directory: String, shardSources: [String]? = nil, extra: (String) throws -> Void
   ) throws {
     let index: ShardedIndex
     do { index = try ShardedIndex(shards) } catch {
@@ -325,6 +362,11 @@ public enum RetrievalBundle {
       throw BundleError.dimensionMismatch(
         "\(corpus.pinIDs.count) pin ids, \(corpus.content.count) content rows, \(index.count) index vectors")
     }
+    let shardNames = shards.count == 1 ? nil : shards.indices.map(shardName)
+    // The loader's id check, before anything is staged: the bundle's shards, named as given.
+    let sources =
+      shardSources?.count == shards.count ? shardSources! : (shardNames ?? [indexName])
+    try BundleCorpus.checkShardIDs(shards, paths: sources, pinCount: corpus.pinIDs.count)
     // Every shard must be the same kind of index (a manifest describes them once).
     let structures = try shards.map { try $0.structure().description }
     let nprobes = shards.map { (try? $0.nprobe()) ?? 0 }
@@ -333,46 +375,47 @@ public enum RetrievalBundle {
         "index shard \(s) is \(structures[s]) with nprobe \(nprobes[s]); shard 0 is \(structures[0]) with nprobe \(nprobes[0])"
       )
     }
-    let shardNames = shards.count == 1 ? nil : shards.indices.map(shardName)
-    try checkDestination(directory)
-    let fm = FileManager.default
-    let target = absolutePath(directory)
-    removeLeftovers(of: target)
-    let staging = stagingPath(for: target)
-    try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
     do {
-      for (shard, name) in zip(shards, shardNames ?? [indexName]) {
-        try shard.write(to: staging + "/" + name)
-      }
-      try NPY.write(corpus.content, to: staging + "/" + contentName)
-      try AtomicFile.write(
-        Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
-      try extra(staging)
-      var files = [String: BundleManifest.FileEntry]()
-      for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
-        let path = staging + "/" + name
-        guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: path) else {
-          throw BundleError.io(path: path, reason: "cannot read the file back to checksum it")
+      try directoryKind.write(to: directory) { staging in
+        let fm = FileManager.default
+        for (shard, name) in zip(shards, shardNames ?? [indexName]) {
+          try shard.write(to: staging + "/" + name)
         }
-        files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
+        try NPY.write(corpus.content, to: staging + "/" + contentName)
+        try AtomicFile.write(
+          Data((corpus.pinIDs.joined(separator: "\n") + "\n").utf8), to: staging + "/" + pinIDsName)
+        try extra(staging)
+        var files = [String: BundleManifest.FileEntry]()
+        for name in try fm.contentsOfDirectory(atPath: staging).sorted() {
+          let path = staging + "/" + name
+          guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: path) else {
+            throw BundleError.io(path: path, reason: "cannot read the file back to checksum it")
+          }
+          files[name] = BundleManifest.FileEntry(bytes: bytes, sha256: digest)
+        }
+        let manifest = BundleManifest(
+          formatVersion: shardNames == nil ? 1 : 2, kind: kind, library: "pinretrieval",
+          indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
+          dimension: index.dimension, contentDimension: corpus.content.dimension,
+          metric: index.metric == .l2 ? "l2" : "innerProduct",
+          pinCount: corpus.pinIDs.count, index: shards[0].factoryString ?? structures[0], nprobe: nprobes[0],
+          actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
+          pinnerSage: sage?.0, medoidsPerUser: sage?.1,
+          popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
+          files: files, indexShards: shardNames)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
+        // What readers will do with it, before it is put where they look.
+        do {
+          _ = try loadRetrieverOnce(staging)
+        } catch {
+          let reason = "\(error)".replacingOccurrences(of: staging, with: absolutePath(directory))
+          throw BundleError.wouldNotLoad(path: directory, reason: reason)
+        }
       }
-      let manifest = BundleManifest(
-        formatVersion: shardNames == nil ? 1 : 2, kind: kind, library: "pinretrieval",
-        indexLibrary: "faiss (Debian libfaiss-dev)", createdAt: ISO8601DateFormatter().string(from: Date()),
-        dimension: index.dimension, contentDimension: corpus.content.dimension,
-        metric: index.metric == .l2 ? "l2" : "innerProduct",
-        pinCount: corpus.pinIDs.count, index: shards[0].factoryString ?? structures[0], nprobe: nprobes[0],
-        actionTypes: corpus.actionTypes, surfaces: corpus.surfaces, positiveRule: corpus.positiveRule,
-        pinnerSage: sage?.0, medoidsPerUser: sage?.1,
-        popular: corpus.popular.prefix(1000).map { corpus.pinIDs[Int($0)] },
-        files: files, indexShards: shardNames)
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      try AtomicFile.write(encoder.encode(manifest), to: staging + "/" + manifestName)
-      try swapIn(staging: staging, target: target, shownAs: directory)
-    } catch {
-      try? fm.removeItem(atPath: staging)
-      throw error
+    } catch let error as OutputDirectoryError {
+      throw bundleError(error)
     }
   }
 

@@ -12,7 +12,8 @@ import Vectors
 /// package wrote (a `manifest.json` with our `library` and `kind`) holding nothing but the
 /// files its manifest lists: nothing a user put there is ever deleted. The new bundle is
 /// staged in a hidden sibling directory and exchanged with the old one in one `renameat2`
-/// (`RENAME_EXCHANGE`), so a reader sees the old bundle or the new one, never none.
+/// (`RENAME_EXCHANGE`), so a reader sees the old bundle or the new one, never none
+/// (`StagedDirectory`, which `eval-retrieval embed` uses for its outputs too).
 extension RetrievalBundle {
   /// The names of the files a bundle directory may hold.
   static let fileNames: Set<String> = [manifestName, indexName, contentName, pinIDsName, modelName]
@@ -25,48 +26,31 @@ extension RetrievalBundle {
     return digits.count == 5 && digits.allSatisfy { $0 >= "0" && $0 <= "9" }
   }
 
+  /// Bundle directories as a kind of staged directory.
+  static let directoryKind = StagedDirectory(
+    noun: "bundle", isFileName: { isBundleFileName($0) }, notOurs: { notOurBundle($0) })
+
   /// Checks that `directory` may receive a bundle, before any work is done.
   /// - Throws: `BundleError.unsafeDestination` naming the path and the reason (it exists and
   ///   is not our bundle, it is a file or a symbolic link, its parent is not writable).
   public static func checkDestination(_ directory: String) throws(BundleError) {
-    let target = absolutePath(directory)
-    var info = stat()
-    guard lstat(target, &info) == 0 else {
-      guard errno == ENOENT else {
-        throw .unsafeDestination(path: directory, reason: String(cString: strerror(errno)))
-      }
-      do {
-        try AtomicFile.checkWritableDirectory(target)
-      } catch {
-        throw .unsafeDestination(path: directory, reason: "cannot be created (\(error))")
-      }
-      return
-    }
-    switch info.st_mode & S_IFMT {
-    case S_IFDIR: break
-    case S_IFLNK:
-      throw .unsafeDestination(
-        path: directory, reason: "is a symbolic link; give the directory itself (nothing was written)")
-    default:
-      throw .unsafeDestination(
-        path: directory, reason: "exists and is not a directory; refusing to replace it (nothing was written)"
-      )
-    }
-    if let reason = notOurBundle(target) {
-      throw .unsafeDestination(
-        path: directory,
-        reason:
-          "\(reason); refusing to replace it: give a new or empty directory, or a bundle written by pinretrieval (nothing was written)"
-      )
-    }
-    let parent = URL(fileURLWithPath: target).deletingLastPathComponent().path
-    guard access(parent, W_OK | X_OK) == 0 else {
-      throw .unsafeDestination(path: directory, reason: "its parent directory \(parent) is not writable")
+    do {
+      try directoryKind.checkDestination(directory)
+    } catch {
+      throw bundleError(error)
     }
   }
 
-  /// Why the existing directory `path` is not a bundle of ours that may be replaced (nil: it is,
-  /// or it is empty).
+  /// A staged-directory error as the bundle error it is.
+  static func bundleError(_ error: OutputDirectoryError) -> BundleError {
+    switch error {
+    case .unsafeDestination(let path, let reason): .unsafeDestination(path: path, reason: reason)
+    case .io(let path, let reason), .inconsistent(let path, let reason): .io(path: path, reason: reason)
+    }
+  }
+
+  /// Why the existing, non-empty directory `path` is not a bundle of ours (nil: it is one,
+  /// holding only files its manifest lists).
   static func notOurBundle(_ path: String) -> String? {
     let entries: [String]
     do {
@@ -74,7 +58,6 @@ extension RetrievalBundle {
     } catch {
       return "cannot list it (\(error.localizedDescription))"
     }
-    if entries.isEmpty { return nil }
     struct Ownership: Decodable {
       let library: String
       let kind: BundleManifest.Kind
@@ -86,98 +69,16 @@ extension RetrievalBundle {
       return
         "it holds \(entries.count) entr\(entries.count == 1 ? "y" : "ies") and no manifest.json of a pinretrieval bundle"
     }
-    for entry in entries.sorted() {
-      guard entry == manifestName || (owner.files[entry] != nil && isBundleFileName(entry)) else {
-        return "it holds \(entry), which its manifest does not list"
-      }
-      var info = stat()
-      guard lstat(path + "/" + entry, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-        return "its \(entry) is not a regular file"
-      }
+    for entry in entries.sorted()
+    where !(entry == manifestName || (owner.files[entry] != nil && isBundleFileName(entry))) {
+      return "it holds \(entry), which its manifest does not list"
     }
     return nil
   }
 
   /// `path` as an absolute, standardized path without a trailing slash.
-  static func absolutePath(_ path: String) -> String {
-    URL(fileURLWithPath: path).standardizedFileURL.path
-  }
-
-  /// A fresh hidden staging directory beside `target`: `.<name>.tmp-<pid>-<random>`.
-  static func stagingPath(for target: String) -> String {
-    let url = URL(fileURLWithPath: target)
-    let name =
-      ".\(url.lastPathComponent).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-    return url.deletingLastPathComponent().appendingPathComponent(name).path
-  }
-
-  /// Removes staging directories beside `target` left by an export that was killed: our naming
-  /// (`.<name>.tmp-<pid>-<hex>`, or `<name>.tmp-<pid>-<n>` of earlier versions), a process id that
-  /// no longer runs, and nothing inside but bundle files and their temporary files.
-  static func removeLeftovers(of target: String) {
-    let url = URL(fileURLWithPath: target)
-    let name = url.lastPathComponent
-    let parent = url.deletingLastPathComponent().path
-    guard let siblings = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
-    for sibling in siblings {
-      let rest: Substring
-      if sibling.hasPrefix(".\(name).tmp-") {
-        rest = sibling.dropFirst(name.count + 6)
-      } else if sibling.hasPrefix("\(name).tmp-") {
-        rest = sibling.dropFirst(name.count + 5)
-      } else {
-        continue
-      }
-      let parts = rest.split(separator: "-")
-      guard parts.count == 2, let pid = Int32(parts[0]), parts[1].allSatisfy(\.isHexDigit),
-        kill(pid, 0) != 0, errno == ESRCH
-      else { continue }
-      let path = parent + "/" + sibling
-      guard let entries = try? FileManager.default.contentsOfDirectory(atPath: path),
-        entries.allSatisfy(isBundleFileOrTemporary)
-      else { continue }
-      try? FileManager.default.removeItem(atPath: path)
-    }
-  }
-
-  /// A bundle file name, or the temporary name a writer gives it (`.name.tmp-pid`, `name.tmp-pid`).
-  static func isBundleFileOrTemporary(_ entry: String) -> Bool {
-    if isBundleFileName(entry) { return true }
-    guard let range = entry.range(of: ".tmp-", options: .backwards),
-      entry[range.upperBound...].allSatisfy(\.isNumber)
-    else { return false }
-    let base = entry[..<range.lowerBound]
-    return isBundleFileName(String(base.hasPrefix(".") ? base.dropFirst() : base))
-  }
-
-  /// Puts the complete bundle `staging` at `target` in one atomic step and removes what was
-  /// there before (a bundle of ours, checked again just before the swap).
-  static func swapIn(staging: String, target: String, shownAs directory: String) throws(BundleError) {
-    var info = stat()
-    if lstat(target, &info) != 0 {
-      guard cfaiss_rename_atomic(staging, target, 0) == 0 else {
-        throw .io(
-          path: directory,
-          reason: "cannot move the staged bundle into place: \(String(cString: strerror(errno)))")
-      }
-      return
-    }
-    try checkDestination(directory)
-    guard cfaiss_rename_atomic(staging, target, 1) == 0 else {
-      let reason =
-        errno == EINVAL || errno == ENOSYS
-        ? "this file system does not support an atomic directory exchange (renameat2 RENAME_EXCHANGE); export to a new directory instead"
-        : String(cString: strerror(errno))
-      throw .io(path: directory, reason: "cannot swap the new bundle in: \(reason)")
-    }
-    // `staging` now holds the previous bundle.
-    try? FileManager.default.removeItem(atPath: staging)
-  }
+  static func absolutePath(_ path: String) -> String { StagedDirectory.absolutePath(path) }
 
   /// The identity (device, inode) of a directory, to notice a bundle swapped during a load.
-  static func identity(_ path: String) -> [UInt64]? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return [UInt64(info.st_dev), UInt64(info.st_ino)]
-  }
+  static func identity(_ path: String) -> [UInt64]? { StagedDirectory.identity(path) }
 }

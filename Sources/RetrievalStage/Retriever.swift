@@ -98,7 +98,8 @@ public func loadRetriever(bundle directory: String) throws(BundleError) -> any C
   }
 }
 
-private func loadRetrieverOnce(_ directory: String) throws(BundleError) -> any CandidateRetriever {
+/// One load of a bundle (see `loadRetriever`); also what an export runs on its staged bundle.
+func loadRetrieverOnce(_ directory: String) throws(BundleError) -> any CandidateRetriever {
   let manifest = try RetrievalBundle.verifiedManifest(directory)
   let shared = try BundleCorpus(directory, manifest: manifest)
   switch manifest.kind {
@@ -132,6 +133,9 @@ struct BundleCorpus: Sendable {
       try Self.checkIndex(shard, path: path, manifest: manifest)
       shards.append(shard)
     }
+    try Self.checkShardIDs(
+      shards, paths: RetrievalBundle.indexFiles(manifest).map { directory + "/" + $0 },
+      pinCount: manifest.pinCount)
     do {
       index = try ShardedIndex(shards)
     } catch {
@@ -209,6 +213,38 @@ struct BundleCorpus: Sendable {
     }
     guard structure.largestID < Int64(manifest.pinCount) else {
       throw fail("the index holds id \(structure.largestID), beyond the \(manifest.pinCount) pins")
+    }
+  }
+
+  /// Refuses index shards that do not hold each id at most once between them, every id in
+  /// 0..<`pinCount`: an id held by two shards (or twice by one) would be returned twice, and an
+  /// id beyond the pins names no pin. With the count check (as many vectors as pins) this means
+  /// every pin is held exactly once. `paths` name the shards in errors. `index install` runs
+  /// this same check (through `replacingIndex`) before it writes anything.
+  static func checkShardIDs(_ shards: [FaissIndex], paths: [String], pinCount: Int) throws(BundleError) {
+    var seen = [UInt64](repeating: 0, count: (pinCount + 63) / 64)
+    for (s, shard) in shards.enumerated() {
+      let ids: [Int64]
+      do { ids = try shard.ids() } catch { throw .index(file: paths[s], error) }
+      for id in ids {
+        guard id >= 0, id < Int64(pinCount) else {
+          throw .index(
+            file: paths[s],
+            .corruptFile(
+              path: paths[s], reason: "the index holds id \(id), outside the \(pinCount) pins 0..<\(pinCount)"
+            ))
+        }
+        let (word, bit) = (Int(id) / 64, UInt64(1) << UInt64(id % 64))
+        guard seen[word] & bit == 0 else {
+          let first = shards.indices.first { (try? shards[$0].ids().contains(id)) == true } ?? s
+          let other = first == s ? "twice by this index" : "also by \(paths[first])"
+          throw .index(
+            file: paths[s],
+            .corruptFile(
+              path: paths[s], reason: "id \(id) is held \(other): index shards must hold disjoint ids"))
+        }
+        seen[word] |= bit
+      }
     }
   }
 

@@ -335,6 +335,18 @@ public class FaissIndex: @unchecked Sendable {
     return handle
   }
 
+  /// Every id a search can return, one per stored vector (`count` of them, in storage order; a
+  /// flat index's are 0..<count): to check that shards hold disjoint ids.
+  public func ids() throws(VectorIndexError) -> [Int64] {
+    try lock.reading { () throws(VectorIndexError) -> [Int64] in
+      let n = Int(cfaiss_index_ntotal(handle))
+      var ids = [Int64](repeating: -1, count: n)
+      let status = ids.withUnsafeMutableBufferPointer { cfaiss_index_ids(handle, $0.baseAddress, Int64(n)) }
+      try check(status)
+      return ids
+    }
+  }
+
   /// Bytes the index occupies in FAISS's serialized form: codes, ids, centroids and codebooks,
   /// which is (within a few kilobytes) what it holds in memory.
   public func serializedSize() throws(VectorIndexError) -> Int {

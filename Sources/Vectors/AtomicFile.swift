@@ -1,7 +1,10 @@
 import Foundation
 
 /// Writes files so that an interrupted program never leaves a half-written one: the bytes go
-/// to a temporary file in the same directory, which is flushed and then renamed into place.
+/// to a temporary file in the same directory (`.<name>.tmp-<pid>`), which is flushed and then
+/// renamed into place. The temporary file is removed on a thrown error and, through
+/// `TemporaryPaths`, on SIGINT / SIGTERM / SIGHUP; one left by a killed process (SIGKILL) is
+/// removed by the next write of the same path.
 public enum AtomicFile {
   /// Writes `data` to `path` atomically.
   public static func write(_ data: Data, to path: String) throws(VectorsError) {
@@ -13,8 +16,11 @@ public enum AtomicFile {
     throws(VectorsError)
   {
     let url = URL(fileURLWithPath: path)
+    removeLeftovers(of: path)
     let temporary = url.deletingLastPathComponent()
       .appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+    let token = TemporaryPaths.register(temporary.path)
+    defer { TemporaryPaths.unregister(token) }
     guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
       throw .cannotWrite(path: path, reason: "cannot create \(temporary.path)")
     }
@@ -36,6 +42,24 @@ public enum AtomicFile {
       if let error = error as? VectorsError { throw error }
       throw .cannotWrite(path: path, reason: "\(error)")
     }
+  }
+
+  /// Removes the temporary files of `path` (`.<name>.tmp-<pid>`) whose process no longer runs:
+  /// what a write killed before its rename leaves behind.
+  public static func removeLeftovers(of path: String) {
+    let url = URL(fileURLWithPath: path)
+    let prefix = ".\(url.lastPathComponent).tmp-"
+    let parent = url.deletingLastPathComponent().path
+    guard let siblings = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
+    for sibling in siblings where sibling.hasPrefix(prefix) {
+      guard let pid = Int32(sibling.dropFirst(prefix.count)), pid > 0, !isRunning(pid) else { continue }
+      try? FileManager.default.removeItem(atPath: parent + "/" + sibling)
+    }
+  }
+
+  /// Whether a process `pid` exists (a process of another user counts as running).
+  public static func isRunning(_ pid: Int32) -> Bool {
+    kill(pid, 0) == 0 || errno != ESRCH
   }
 
   /// Checks, before any work, that `path` can later receive a file written by `write(_:to:)`:

@@ -98,6 +98,36 @@ import Testing
     #expect(fm.fileExists(atPath: running) && fm.fileExists(atPath: foreign + "/thesis.tex"))
   }
 
+  /// An export is loaded by the loader once staged: one the loader would refuse (here an action
+  /// vocabulary listing a name twice) is never swapped in, and nothing is left beside it.
+  @Test func aBundleTheLoaderWouldRefuseIsNeverSwappedIn() throws {
+    let d = temporaryDirectory() + "/bundle"
+    try export(to: d)
+    let before = try FileManager.default.contentsOfDirectory(atPath: d).sorted().map {
+      FileManager.default.contents(atPath: d + "/" + $0)
+    }
+    let a = trainedRun.artifacts
+    let good = corpus(a)
+    let bad = RetrievalBundle.Corpus(
+      pinIDs: good.pinIDs, content: good.content, actionTypes: [good.actionTypes[0]] + good.actionTypes,
+      surfaces: good.surfaces, positiveRule: good.positiveRule, popular: good.popular)
+    let error = #expect(throws: BundleError.self) {
+      try RetrievalBundle.exportPinnerFormer(
+        model: a.pinnerFormer.model, index: a.pinnerFormer.servingIndex, corpus: bad, to: d)
+    }
+    guard case .wouldNotLoad(let path, let reason) = error else {
+      Issue.record("expected wouldNotLoad, got \(String(describing: error))")
+      return
+    }
+    #expect(path == d && reason.contains("actionTypes") && !reason.contains(".tmp-"), "\(reason)")
+    let after = try FileManager.default.contentsOfDirectory(atPath: d).sorted().map {
+      FileManager.default.contents(atPath: d + "/" + $0)
+    }
+    #expect(after == before)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: d + "/..") == ["bundle"])
+    #expect(try loadRetriever(bundle: d).manifest.kind == .pinnerFormer)
+  }
+
   @Test func readersAlwaysSeeACompleteBundleWhileItIsReplaced() async throws {
     let d = temporaryDirectory() + "/bundle"
     try export(to: d)

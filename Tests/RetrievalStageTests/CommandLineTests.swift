@@ -41,6 +41,30 @@ import Testing
     )
   }
 
+  /// The eval-retrieval binary built beside this test bundle.
+  static var binary: URL {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+      .appendingPathComponent("eval-retrieval")
+  }
+
+  /// Starts eval-retrieval with `arguments` and `environment` added to this process's, without
+  /// waiting for it; its standard error goes to the returned file.
+  func launch(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+    process: Process, stderr: String
+  ) {
+    try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build eval-retrieval first")
+    let process = Process()
+    process.executableURL = Self.binary
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let errorPath = temporaryDirectory() + "/stderr"
+    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return (process, errorPath)
+  }
+
   /// Options whose value comes from the configuration when not given show the built-in value.
   @Test(arguments: [
     (["run", "--help"], ["(default: 1)", "(default: 2)", "(default: 128)", "(default: Reports)"]),

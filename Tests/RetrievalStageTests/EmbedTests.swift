@@ -40,37 +40,47 @@ import Vectors
     #expect(found.ids(forQuery: 0).map { log.pinIDs[Int($0)] } == retrieved.pins)
   }
 
-  @Test func theCommandWritesVectorsIdsAndSummaryAndReplacesOnlyItsOwnFiles() throws {
+  @Test func theCommandWritesVectorsIdsAndSummaryAndReplacesOnlyItsOwnDirectory() throws {
     let bundle = try exportedPinnerFormer()
     let directory = temporaryDirectory()
     let input = directory + "/shard.json"
     try JSONEncoder().encode(shard()).write(to: URL(fileURLWithPath: input))
     try Data("keep".utf8).write(to: URL(fileURLWithPath: directory + "/other.npy"))
-    let out = directory + "/shard-0.npy"
+    let out = directory + "/shard-0"
     for threads in ["1", "2"] {
       let result = try CommandLineTests().run(
         ["embed", "--bundle", bundle, "--histories", input, "--out", out, "--threads", threads])
       #expect(!result.signaled && result.status == 0, "\(result.stderr)")
     }
-    let vectors = try NPY.read(out)
+    let vectors = try NPY.read(out + "/vectors.npy")
     let ids = try JSONDecoder().decode(
-      [String].self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/shard-0.users.json")))
+      [String].self, from: Data(contentsOf: URL(fileURLWithPath: out + "/users.json")))
     #expect(vectors.count == 41 && ids == shard().keys.sorted())
     let summary =
       try JSONSerialization.jsonObject(
-        with: Data(contentsOf: URL(fileURLWithPath: directory + "/shard-0.summary.json"))) as? [String: Any]
+        with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any]
     #expect(summary?["users"] as? Int == 41 && summary?["emptyHistories"] as? Int == 1)
+    let read = try EmbeddingOutput.read(out)
+    #expect(read.vectors == vectors && read.users == ids && read.summary.users == 41)
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        == ["other.npy", "shard-0.npy", "shard-0.summary.json", "shard-0.users.json", "shard.json"])
+        == ["other.npy", "shard-0", "shard.json"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        == ["summary.json", "users.json", "vectors.npy"])
     #expect(FileManager.default.contents(atPath: directory + "/other.npy") == Data("keep".utf8))
     // Bad input fails with the file named and writes nothing new.
     try Data("{\"u\": [{\"pin\": 3}]}".utf8).write(to: URL(fileURLWithPath: input))
     let bad = try CommandLineTests().run([
-      "embed", "--bundle", bundle, "--histories", input, "--out", directory + "/bad.npy",
+      "embed", "--bundle", bundle, "--histories", input, "--out", directory + "/bad",
     ])
     #expect(!bad.signaled && bad.status == 1 && bad.stderr.contains(input), "\(bad.stderr)")
-    #expect(!FileManager.default.fileExists(atPath: directory + "/bad.npy"))
+    #expect(!FileManager.default.fileExists(atPath: directory + "/bad"))
+    // The old form (--out FILE.npy) is refused with what --out is now.
+    let old = try CommandLineTests().run([
+      "embed", "--bundle", bundle, "--histories", input, "--out", directory + "/x.npy",
+    ])
+    #expect(!old.signaled && old.status != 0 && old.stderr.contains("output directory"), "\(old.stderr)")
   }
 
   /// An encoder-only copy of `bundle` (manifest and model) and the pin table of the pins the
@@ -117,15 +127,17 @@ import Vectors
     // The command, both ways: the same vector bytes.
     let input = temporaryDirectory() + "/shard.json"
     try JSONEncoder().encode(histories).write(to: URL(fileURLWithPath: input))
-    let wholeOut = temporaryDirectory() + "/whole.npy"
-    let partOut = temporaryDirectory() + "/part.npy"
+    let wholeOut = temporaryDirectory() + "/whole"
+    let partOut = temporaryDirectory() + "/part"
     let a = try CommandLineTests().run(["embed", "--bundle", bundle, "--histories", input, "--out", wholeOut])
     let b = try CommandLineTests().run([
       "embed", "--bundle", part.directory, "--histories", input, "--out", partOut, "--pin-ids", part.ids,
       "--pin-content", part.content,
     ])
     #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
-    #expect(FileManager.default.contents(atPath: wholeOut) == FileManager.default.contents(atPath: partOut))
+    #expect(
+      FileManager.default.contents(atPath: wholeOut + "/vectors.npy")
+        == FileManager.default.contents(atPath: partOut + "/vectors.npy"))
     let alone = try CommandLineTests().run([
       "embed", "--bundle", part.directory, "--histories", input, "--out", partOut, "--pin-ids", part.ids,
     ])

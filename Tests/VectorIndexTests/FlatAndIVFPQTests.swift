@@ -1,3 +1,5 @@
+import Foundation
+import TestSupport
 import Testing
 import VectorIndex
 import Vectors
@@ -140,6 +142,32 @@ import Vectors
     try index.setNProbe(4)
     let results = try index.search(corpus.gathering(rows: [17]), k: 1)
     #expect(Array(results.ids(forQuery: 0)) == [10_017])
+  }
+
+  /// `ids()` lists every id a search can return, one per vector: flat (0..<count), IVF and IDMap
+  /// (the ids given, an id given twice listed twice) and IVF-PQ with re-ranking, also once read back.
+  @Test func idsAreThoseASearchCanReturn() throws {
+    let corpus = Fixtures.clustered(count: 300)
+    let flat = try FlatIndex(dimension: 16)
+    try flat.add(corpus)
+    #expect(try flat.ids() == (0..<300).map(Int64.init))
+    var given = (0..<300).map { Int64(5_000 + $0) }
+    given[9] = given[8]
+    let ivf = try FaissIndex(dimension: 16, factory: "IVF4,Flat", metric: .innerProduct)
+    try ivf.train(corpus)
+    try ivf.add(corpus, ids: given)
+    let idMap = try FaissIndex(dimension: 16, factory: "IDMap,Flat", metric: .innerProduct)
+    try idMap.add(corpus, ids: given)
+    let refined = try IVFPQIndex(dimension: 16, lists: 4, subQuantizers: 4, bitsPerCode: 4, reranking: true)
+    try refined.train(corpus)
+    try refined.add(corpus)
+    let path = temporaryDirectory() + "/ivf.faiss"
+    try ivf.write(to: path)
+    for index in [ivf, idMap, try FaissIndex.read(from: path)] {
+      #expect(try index.ids().sorted() == given.sorted())
+    }
+    #expect(try refined.ids().sorted() == (0..<300).map(Int64.init))
+    #expect(try FaissIndex(dimension: 16, factory: "IVF4,Flat", metric: .l2).ids().isEmpty)
   }
 
   @Test func parametersAreValidated() throws {

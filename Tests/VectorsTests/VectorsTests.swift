@@ -143,5 +143,14 @@ import Vectors
       try AtomicFile.write(to: directory + "/failed.bin") { _ in throw Boom() }
     }
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["atomic.bin"])
+    // What a killed writer left (a process id that does not run) goes with the next write of
+    // the path; a running writer's temporary file and other files stay.
+    try Data([9]).write(to: URL(fileURLWithPath: directory + "/.atomic.bin.tmp-999999999"))
+    try Data([8]).write(to: URL(fileURLWithPath: directory + "/.atomic.bin.tmp-1"))
+    try Data([7]).write(to: URL(fileURLWithPath: directory + "/.other.bin.tmp-999999999"))
+    try AtomicFile.write(Data([5]), to: path)
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        == [".atomic.bin.tmp-1", ".other.bin.tmp-999999999", "atomic.bin"])
   }
 }

@@ -78,6 +78,9 @@ cfaiss_status cfaiss_read_index_bytes(const uint8_t *data, size_t size, cfaiss_i
 /// (-1 if none).
 cfaiss_status cfaiss_index_describe(const cfaiss_index *index, char *description, size_t capacity,
                                     int64_t *largest_id);
+/// Every id a search of the index can return, one per stored vector (ntotal of them, in storage
+/// order; a flat index's are 0..<ntotal) into ids (capacity entries; fails if fewer than ntotal).
+cfaiss_status cfaiss_index_ids(const cfaiss_index *index, int64_t *ids, int64_t capacity);
 /// Size in bytes of the index serialized in FAISS's format (its codes, ids and quantizers).
 cfaiss_status cfaiss_index_serialized_size(const cfaiss_index *index, int64_t *out);
 
