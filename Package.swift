@@ -69,7 +69,8 @@ let package = Package(
     .target(
       name: "RetrievalEval",
       dependencies: [
-        "ANNEvaluation", "ComputeSettings", "PinData", "PinnerFormer", "PinnerSage", "RetrievalMetrics",
+        "ANNEvaluation", "ComputeSettings", "Linalg", "PinData", "PinnerFormer", "PinnerSage",
+        "RetrievalMetrics",
         "VectorIndex", "Vectors",
         "Randomness", .product(name: "Yams", package: "Yams"),
       ]),

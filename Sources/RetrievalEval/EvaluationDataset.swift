@@ -11,6 +11,10 @@ public typealias CeilingRanker =
     newPins: [[Int64]], allPositives: [[Int64]]
   )
 
+/// A user's true probability of a positive engagement with each pin in (from, to], given the pins
+/// it engaged before (re-engagement filter): `(user, from, to, engaged) -> per pin`.
+public typealias EngagementTruth = @Sendable (Int32, Int64, Int64, Set<Int32>) -> [Float]
+
 /// A log with what the harness needs beside it: the positive rule, topics for Interest Entropy,
 /// and content embeddings (nil: computed from training-visible actions after the split).
 public struct EvaluationDataset: Sendable {
@@ -32,14 +36,18 @@ public struct EvaluationDataset: Sendable {
   /// probabilities): for dense users, the top-k pins by true probability of a positive in
   /// (from, to], without the excluded pins.
   public let ceiling: CeilingRanker?
+  /// The same worlds' per-pin engagement probabilities of one user (the single-vector reference).
+  public let truth: EngagementTruth?
 
   /// A data set from its parts; no skipped lines, embeddings description or ceiling unless given.
   public init(
     name: String, log: ActionLog, rule: PositiveRule, topics: PinTopics?, embeddings: VectorMatrix?,
-    skippedLines: Int = 0, embeddingsDescription: String? = nil, ceiling: CeilingRanker? = nil
+    skippedLines: Int = 0, embeddingsDescription: String? = nil, ceiling: CeilingRanker? = nil,
+    truth: EngagementTruth? = nil
   ) {
     self.embeddingsDescription = embeddingsDescription
     self.ceiling = ceiling
+    self.truth = truth
     self.name = name
     self.log = log
     self.rule = rule
@@ -58,9 +66,13 @@ public struct EvaluationDataset: Sendable {
       let s = config.synthetic
       let corpus = try SyntheticCorpus.generate(s, threads: config.threads)
       var ceiling: CeilingRanker? = nil
+      var probabilities: EngagementTruth? = nil
       if let truth = corpus.truth {
         ceiling = { users, from, to, k, engaged in
           truth.ceilingLists(users: users, from: from, to: to, k: k, engaged: engaged)
+        }
+        probabilities = { user, from, to, engaged in
+          truth.engagementProbabilities(user: user, from: from, to: to, engaged: engaged)
         }
       }
       let v1 = s.world == "v1"
@@ -76,7 +88,7 @@ public struct EvaluationDataset: Sendable {
       return EvaluationDataset(
         name: name, log: corpus.log, rule: .pinnerFormer, topics: corpus.topics,
         embeddings: corpus.embeddings,
-        embeddingsDescription: content, ceiling: ceiling)
+        embeddingsDescription: content, ceiling: ceiling, truth: probabilities)
     case "ml-100k":
       let (loaded, topics) = try KnownDatasets.movieLens100K(packageRoot: packageRoot)
       return EvaluationDataset(

@@ -65,6 +65,7 @@ public enum ComparisonReport {
   static func shortName(_ row: Comparison.RowSummary) -> String {
     switch row.kind {
     case .ceiling: "ceiling"
+    case .singleVectorReference: "one-vector ref"
     case .pinnerFormer: "PinnerFormer"
     case .pinnerSageSampled: "PS sampled"
     case .pinnerSageTop: "PS top-3"

@@ -1,6 +1,7 @@
 import Foundation
 import PinData
 import Testing
+import Vectors
 
 @testable import RetrievalEval
 
@@ -44,5 +45,38 @@ import Testing
     #expect(ranking.list(user, log: log, topics: 2, lambda: 0.1, count: 10) == [0, 2, 1])
     #expect(ranking.list(user, log: log, topics: 1, lambda: 0.1, count: 10) == [0, 1])
     #expect(ranking.list(user, log: log, topics: 2, lambda: 0.1, count: 1) == [0])
+  }
+}
+
+/// The single-vector reference on a hand-made world whose answer is known.
+@Suite struct SingleVectorReferenceTests {
+  /// Four pins near 0°, four near 90°, two near 180° (2-d content); p = 0.1 for each of the
+  /// first group, 0.2 for the second, 0 for the third. With k = 4 one query can hold only one
+  /// group: the heavier, expected recall 0.8 / 1.2. With k = 8 a query between them holds both:
+  /// recall 1. With the 90° group excluded (engaged), the best is the 0° group: 0.4 / 1.2.
+  @Test func findsTheBestSingleQueryOnAKnownWorld() {
+    var content = VectorMatrix(dimension: 2)
+    let angles: [Float] = [0, 0.02, -0.02, 0.04, 1.57, 1.55, 1.59, 1.53, 3.14, 3.1]
+    for a in angles { content.append([cosf(a), sinf(a)]) }
+    let p: [Float] = [0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2, 0, 0]
+    let four = SingleVectorReferenceMethod.bestQuery(probabilities: p, content: content, excluded: [], k: 4)
+    #expect(abs(four.expectedRecall - 0.8 / 1.2) < 1e-6)
+    #expect(four.query[1] > 0.9)  // points at the 90° group
+    let eight = SingleVectorReferenceMethod.bestQuery(probabilities: p, content: content, excluded: [], k: 8)
+    #expect(abs(eight.expectedRecall - 1) < 1e-6)
+    let top = SingleVectorReferenceMethod.top(8, query: eight.query, content: content, excluded: [])
+    #expect(Set(top) == Set((0..<8).map { Int64($0) }))
+    var fresh = p
+    for pin in 4..<8 { fresh[pin] = 0 }
+    let excluded = SingleVectorReferenceMethod.bestQuery(
+      probabilities: fresh, content: content, excluded: [4, 5, 6, 7], k: 4)
+    #expect(abs(excluded.expectedRecall - 1) < 1e-6)  // 0.4 of 0.4: every remaining target
+    #expect(excluded.query[0] > 0.9)
+  }
+
+  @Test func topIndicesAreTheLargestInOrder() {
+    let values: [Float] = [0.5, -.infinity, 2, 2, 1, 3]
+    #expect(SingleVectorReferenceMethod.topIndices(3, of: values) == [5, 2, 3])
+    #expect(SingleVectorReferenceMethod.topIndices(10, of: values) == [5, 2, 3, 4, 0])
   }
 }

@@ -7,6 +7,9 @@ import Vectors
 public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
   /// The world's Bayes-optimal ranking (synthetic worlds only): what is achievable.
   case ceiling
+  /// The best single content-space query found with the world's true probabilities (synthetic
+  /// worlds only): about what any one-vector user representation can reach.
+  case singleVectorReference
   /// PinnerFormer, the comparison's row (one row per configured inference mode).
   case pinnerFormer
   /// PinnerSage served as the paper does: medoids sampled in proportion to importance.

@@ -6,6 +6,7 @@ public enum MethodRegistry {
   public static func methods(for config: ExperimentConfig) -> [any EvaluatedMethod] {
     [
       CeilingMethod(),
+      SingleVectorReferenceMethod(),
       PopularMethod(),
       OwnTopPinsMethod(),
       TopicPopularMethod(),
