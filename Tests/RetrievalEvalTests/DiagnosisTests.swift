@@ -26,6 +26,9 @@ import Vectors
           list: [4, 3, 0], targets: [1], topicOfPin: topicOfPin, popularityPercentile: percentiles) - 0.6)
         < 1e-6)
     #expect(popularity.value(list: [4], targets: [1], topicOfPin: topicOfPin).isNaN)
+    #expect(
+      popularity.value(list: [], targets: [1], topicOfPin: topicOfPin, popularityPercentile: percentiles) == 0
+    )
   }
 
   /// A user with three actions on topic 0 and one on topic 1 (all at the cut): weights 3/4 and 1/4;

@@ -70,7 +70,7 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   public var isPerTarget: Bool { kind == .recall }
 
   /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global
-  /// metric, and for popularity without `popularityPercentile`).
+  /// metric, and for popularity without `popularityPercentile`; 0 for popularity of an empty list).
   public func value(
     list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32], popularityPercentile: [Float] = []
   ) -> Double {
@@ -99,8 +99,10 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
       return Double(targets.filter { topic(Int64($0)).map(reached.contains) ?? false }.count)
         / Double(targets.count)
     case .popularity:
+      guard !popularityPercentile.isEmpty else { return .nan }
+      // An empty list reaches no pin: 0, as its recall (users stay comparable across rows).
       let known = top.filter { $0 >= 0 && $0 < popularityPercentile.count }
-      guard !known.isEmpty else { return .nan }
+      guard !known.isEmpty else { return 0 }
       return known.reduce(0.0) { $0 + Double(popularityPercentile[Int($1)]) } / Double(known.count)
     }
   }
