@@ -29,28 +29,33 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
     let d = context.data
     guard let truth = d.dataset.truth else { return MethodRun(rows: []) }
     let window = Int64(context.config.split.windowDays * 86_400)
-    let content = d.content
-    // Users in parallel (each query search is one matrix-vector product over every pin).
-    let slots = ReferenceSlots(count: d.users.count)
-    defer { slots.release() }
-    let workers = max(1, min(context.config.threads, d.users.count))
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-      for u in stride(from: w, to: d.users.count, by: workers) {
+    var lists: [TargetSet: [[Int64]]] = [.newPins: [], .allPositives: []]
+    // Chunks of users: every step of every user of a chunk is one GEMM (chunk x pins scores).
+    let chunk = 128
+    for start in stride(from: 0, to: d.users.count, by: chunk) {
+      let members = Array(start..<min(start + chunk, d.users.count))
+      var fresh = [[Float]]()
+      var all = [[Float]]()
+      var engaged = [Set<Int32>]()
+      for u in members {
         let user = d.users[u]
-        let engaged = Set(d.targetSets.engagedBeforeCut[u].map { Int32($0) })
-        let p = truth(user.user, user.cutTime, user.cutTime + window, engaged)
+        let seen = Set(d.targetSets.engagedBeforeCut[u].map { Int32($0) })
+        let p = truth(user.user, user.cutTime, user.cutTime + window, seen)
         // New pins: the engaged pins are neither targets nor in the list.
-        var fresh = p
-        for pin in engaged where Int(pin) < fresh.count { fresh[Int(pin)] = 0 }
-        let q = Self.bestQuery(probabilities: fresh, content: content, excluded: engaged, k: Self.k).query
-        slots.newPins[u] = Self.top(100, query: q, content: content, excluded: engaged)
-        let all = Self.bestQuery(probabilities: p, content: content, excluded: [], k: Self.k).query
-        slots.allPositives[u] = Self.top(100, query: all, content: content, excluded: [])
+        var unseen = p
+        for pin in seen where Int(pin) < unseen.count { unseen[Int(pin)] = 0 }
+        fresh.append(unseen)
+        all.append(p)
+        engaged.append(seen)
       }
+      lists[.newPins]! += Self.bestQueries(
+        probabilities: fresh, content: d.content, excluded: engaged, k: Self.k
+      )
+      .map(\.list)
+      lists[.allPositives]! += Self.bestQueries(
+        probabilities: all, content: d.content, excluded: engaged.map { _ in [] }, k: Self.k
+      ).map(\.list)
     }
-    let lists: [TargetSet: [[Int64]]] = [
-      .newPins: Array(slots.newPins), .allPositives: Array(slots.allPositives),
-    ]
     return MethodRun(rows: [
       MethodRow(
         kind: kind, label: "Best single content-space query (true probabilities; a reference)",
@@ -62,72 +67,130 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
   static func bestQuery(probabilities p: [Float], content: VectorMatrix, excluded: Set<Int32>, k: Int) -> (
     query: [Float], expectedRecall: Double
   ) {
+    let found = bestQueries(probabilities: [p], content: content, excluded: [excluded], k: k)[0]
+    return (found.query, found.expectedRecall)
+  }
+
+  /// `bestQuery` for several users at once, with each user's top 100 pins (without `excluded`):
+  /// each candidate query of every user is scored in one GEMM per step.
+  static func bestQueries(probabilities: [[Float]], content: VectorMatrix, excluded: [Set<Int32>], k: Int)
+    -> [(query: [Float], expectedRecall: Double, list: [Int64])]
+  {
+    let users = probabilities.count
     let dim = content.dimension
-    let total = p.reduce(0.0) { $0 + Double($1) }
-    guard total > 0, content.count > 0 else { return ([Float](repeating: 0, count: dim), 0) }
-    let order = p.indices.filter { p[$0] > 0 }.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
-    var scores = [Float](repeating: 0, count: content.count)
-    func evaluate(_ q: [Float]) -> Double {
-      Self.scores(q, content: content, into: &scores)
-      for pin in excluded where Int(pin) < scores.count { scores[Int(pin)] = -.infinity }
-      return Self.topIndices(k, of: scores).reduce(0.0) { $0 + Double(p[$1]) } / total
-    }
-    var best = (query: [Float](repeating: 0, count: dim), recall: -1.0)
-    for m in [1, 3, 10, 30, 100, 300] where m <= max(1, order.count) {
-      var q = [Float](repeating: 0, count: dim)
+    let pins = content.count
+    guard users > 0, pins > 0 else { return [] }
+    let totals = probabilities.map { $0.reduce(0.0) { $0 + Double($1) } }
+    var bestQuery = [[Float]](repeating: [Float](repeating: 0, count: dim), count: users)
+    var bestRecall = [Double](repeating: -1, count: users)
+    var bestScores = [Float](repeating: -.infinity, count: users * pins)
+    var scores = [Float](repeating: 0, count: users * pins)
+    // Scores of `queries` (users x dim) against every pin, excluded pins at -inf.
+    func score(_ queries: [[Float]]) {
+      let flat = queries.flatMap { $0 }
       content.withUnsafeBufferPointer { c in
-        for i in order.prefix(m) { for j in 0..<dim { q[j] += p[i] * c[i * dim + j] } }
-      }
-      guard Self.normalize(&q) else { continue }
-      let recall = evaluate(q)
-      if recall > best.recall { best = (q, recall) }
-    }
-    var step: Float = 0.2
-    for _ in 0..<refinementSteps where best.recall < 1 {
-      // Surrogate gradient at the current query (scores of the current best are recomputed).
-      _ = evaluate(best.query)
-      let top = Self.topIndices(4 * k, of: scores)
-      guard top.count > k else { break }
-      let theta = scores[top[k - 1]]
-      let spread = max(1e-4, scores[top[0]] - scores[top[top.count - 1]]) / 4
-      var g = [Float](repeating: 0, count: dim)
-      content.withUnsafeBufferPointer { c in
-        for (i, s) in scores.enumerated() where p[i] > 0 && s.isFinite {
-          let z = (s - theta) / spread
-          guard abs(z) < 12 else { continue }
-          let sigma = 1 / (1 + expf(-z))
-          let w = p[i] * sigma * (1 - sigma)
-          for j in 0..<dim { g[j] += w * c[i * dim + j] }
+        flat.withUnsafeBufferPointer { q in
+          scores.withUnsafeMutableBufferPointer { out in
+            GEMM.multiply(
+              q.baseAddress!, c.baseAddress!, into: out.baseAddress!, m: users, n: pins, k: dim,
+              transposeB: true)
+          }
         }
       }
-      guard Self.normalize(&g) else { break }
-      var candidate = zip(best.query, g).map { $0 + step * $1 }
-      guard Self.normalize(&candidate) else { break }
-      let recall = evaluate(candidate)
-      if recall > best.recall { best = (candidate, recall) } else { step /= 2 }
+      for u in 0..<users {
+        for pin in excluded[u] where Int(pin) < pins { scores[u * pins + Int(pin)] = -.infinity }
+      }
     }
-    return (best.query, best.recall)
+    // Expected recall@k of user u's row of `scores`; keeps it when better than the best so far.
+    func keepIfBetter(_ u: Int, _ query: [Float]) -> Bool {
+      guard totals[u] > 0 else { return false }
+      let row = Array(scores[u * pins..<(u + 1) * pins])
+      let recall = topIndices(k, of: row).reduce(0.0) { $0 + Double(probabilities[u][$1]) } / totals[u]
+      guard recall > bestRecall[u] else { return false }
+      bestRecall[u] = recall
+      bestQuery[u] = query
+      bestScores.replaceSubrange(u * pins..<(u + 1) * pins, with: row)
+      return true
+    }
+    // Each user's 300 likeliest pins (the largest starting mean reads 300).
+    let orders = probabilities.map { p in topIndices(300, of: p.map { $0 > 0 ? $0 : -.infinity }) }
+    for m in [1, 3, 10, 30, 100, 300] {
+      var queries = bestQuery
+      var valid = [Bool](repeating: false, count: users)
+      content.withUnsafeBufferPointer { c in
+        for u in 0..<users where !orders[u].isEmpty {
+          var q = [Float](repeating: 0, count: dim)
+          for i in orders[u].prefix(m) { for j in 0..<dim { q[j] += probabilities[u][i] * c[i * dim + j] } }
+          if normalize(&q) {
+            queries[u] = q
+            valid[u] = true
+          }
+        }
+      }
+      guard valid.contains(true) else { continue }
+      score(queries)
+      for u in 0..<users where valid[u] { _ = keepIfBetter(u, queries[u]) }
+    }
+    var step = [Float](repeating: 0.2, count: users)
+    for _ in 0..<refinementSteps {
+      var queries = bestQuery
+      var active = [Bool](repeating: false, count: users)
+      content.withUnsafeBufferPointer { c in
+        for u in 0..<users where bestRecall[u] >= 0 && bestRecall[u] < 1 {
+          // Surrogate gradient at the best query: Σ_i p_i σ'((s_i − θ) / T) c_i.
+          let row = Array(bestScores[u * pins..<(u + 1) * pins])
+          let top = topIndices(4 * k, of: row)
+          guard top.count > k else { continue }
+          let theta = row[top[k - 1]]
+          let spread = max(1e-4, row[top[0]] - row[top[top.count - 1]]) / 4
+          var g = [Float](repeating: 0, count: dim)
+          for (i, s) in row.enumerated() where probabilities[u][i] > 0 && s.isFinite {
+            let z = (s - theta) / spread
+            guard abs(z) < 12 else { continue }
+            let sigma = 1 / (1 + expf(-z))
+            let w = probabilities[u][i] * sigma * (1 - sigma)
+            for j in 0..<dim { g[j] += w * c[i * dim + j] }
+          }
+          guard normalize(&g) else { continue }
+          var candidate = zip(bestQuery[u], g).map { $0 + step[u] * $1 }
+          guard normalize(&candidate) else { continue }
+          queries[u] = candidate
+          active[u] = true
+        }
+      }
+      guard active.contains(true) else { break }
+      score(queries)
+      for u in 0..<users where active[u] {
+        if !keepIfBetter(u, queries[u]) { step[u] /= 2 }
+      }
+    }
+    return (0..<users).map { u in
+      let row = Array(bestScores[u * pins..<(u + 1) * pins])
+      return (bestQuery[u], max(0, bestRecall[u]), topIndices(100, of: row).map { Int64($0) })
+    }
   }
 
   /// The `count` pins with the largest inner product with `query`, without `excluded`.
   static func top(_ count: Int, query: [Float], content: VectorMatrix, excluded: Set<Int32>) -> [Int64] {
-    var scores = [Float](repeating: 0, count: content.count)
-    Self.scores(query, content: content, into: &scores)
-    for pin in excluded where Int(pin) < scores.count { scores[Int(pin)] = -.infinity }
-    return topIndices(count, of: scores).map { Int64($0) }
+    scoresOf(query, content: content, excluded: excluded).map { topIndices(count, of: $0).map { Int64($0) } }
+      ?? []
   }
 
-  /// scores = content · q (one GEMM: pins x dim times dim x 1).
-  static func scores(_ q: [Float], content: VectorMatrix, into scores: inout [Float]) {
+  /// content · query with `excluded` pins at -inf (nil for an empty content matrix).
+  static func scoresOf(_ query: [Float], content: VectorMatrix, excluded: Set<Int32>) -> [Float]? {
+    guard content.count > 0 else { return nil }
+    var scores = [Float](repeating: 0, count: content.count)
     content.withUnsafeBufferPointer { c in
-      q.withUnsafeBufferPointer { qp in
+      query.withUnsafeBufferPointer { q in
         scores.withUnsafeMutableBufferPointer { out in
           GEMM.multiply(
-            c.baseAddress!, qp.baseAddress!, into: out.baseAddress!, m: content.count, n: 1,
-            k: content.dimension, parallel: false)
+            c.baseAddress!, q.baseAddress!, into: out.baseAddress!, m: content.count, n: 1,
+            k: content.dimension)
         }
       }
     }
+    for pin in excluded where Int(pin) < scores.count { scores[Int(pin)] = -.infinity }
+    return scores
   }
 
   /// Indices of the `k` largest finite values, largest first (ties: smaller index).
@@ -157,23 +220,5 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
     guard norm > 0, norm.isFinite else { return false }
     for j in v.indices { v[j] /= norm }
     return true
-  }
-}
-
-/// Per-user lists written by distinct workers (each index by one worker only).
-private struct ReferenceSlots: @unchecked Sendable {
-  let newPins: UnsafeMutableBufferPointer<[Int64]>
-  let allPositives: UnsafeMutableBufferPointer<[Int64]>
-  init(count: Int) {
-    newPins = .allocate(capacity: count)
-    allPositives = .allocate(capacity: count)
-    newPins.initialize(repeating: [])
-    allPositives.initialize(repeating: [])
-  }
-  func release() {
-    _ = newPins.deinitialize()
-    _ = allPositives.deinitialize()
-    newPins.deallocate()
-    allPositives.deallocate()
   }
 }
