@@ -284,9 +284,15 @@ public enum ComparisonReport {
         + "\(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
       t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
       for r in rows {
-        t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
+        let cells = metrics.map {
+          o.undefinedMetrics?[$0] != nil ? "undefined" : interval(r.estimates[$0], 4)
+        }
+        t += "| \(r.name) | \(cells.joined(separator: " | ")) |\n"
       }
       return t
+    }
+    for (metric, reason) in (o.undefinedMetrics ?? [:]).sorted(by: { $0.key < $1.key }) {
+      t += "\(MetricSpec(parsing: metric)?.title ?? metric) is undefined here: \(reason).\n\n"
     }
     t += table(o.results, masked: o.maskHistory)
     if let other = o.otherRuleResults {

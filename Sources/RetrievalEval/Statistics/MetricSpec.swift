@@ -58,7 +58,8 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   /// report it: only recall is defined per target.
   public var isPerTarget: Bool { kind == .recall }
 
-  /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global metric).
+  /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global
+  /// metric, and for entropy when `topicOfPin` is empty: without topics it is undefined).
   public func value(list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32]) -> Double {
     let top = list.prefix(k)
     switch kind {
