@@ -82,4 +82,156 @@ import Testing
     #expect(Metrics.interestEntropy([[5, 6]], topicOfPin: topics, k: 2) == 0)
     #expect(Metrics.interestEntropy([[0, 1]], topicOfPin: [], k: 2).isNaN)
   }
+
+  /// A tiny synthetic world (400 pins, 150 users) and model: a comparison in about a second.
+  static func tinySyntheticConfig() -> ExperimentConfig {
+    var config = Self.tinyConfig(dataset: "synthetic", format: "")
+    config.synthetic.pins = 400
+    config.synthetic.users = 150
+    config.synthetic.topics = 8
+    config.synthetic.dimension = 8
+    config.synthetic.days = 30
+    config.alphaUsers = 50
+    config.ann.latencyQueries = 5
+    return config
+  }
+
+  /// The `--json` of a tiny `run`.
+  static let runJSONData: Data = {
+    let config = tinySyntheticConfig()
+    let outcome = try! Experiment(config: config).run()
+    let json = RunReportJSON(
+      command: "test", commit: "test", machine: nil, config: config, outcome: outcome, leaveOneOut: nil)
+    return try! JSONEncoder().encode(json)
+  }()
+
+  /// The `--json` of a tiny `run`, as a JSON object to tamper with.
+  static var runJSON: [String: Any] {
+    try! JSONSerialization.jsonObject(with: runJSONData) as! [String: Any]
+  }
+
+  static func data(_ object: Any) throws -> Data { try JSONSerialization.data(withJSONObject: object) }
+
+  /// Issue #31, crash 3: a report JSON whose `config` is not an object was a "Fatal error" in
+  /// `render` (and in `summary`, for any such file in its directory). Now an error naming the file and the key.
+  @Test(arguments: [(#""hello""#, "a string"), ("3", "a number"), ("null", "null"), ("[1, 2]", "a list")])
+  func reportJSONWhoseConfigIsNotAMappingIsAnError(_ config: String, _ described: String) throws {
+    var object = Self.runJSON
+    object["config"] = try JSONSerialization.jsonObject(with: Data(config.utf8), options: [.fragmentsAllowed])
+    let data = try Self.data(object)
+    #expect(
+      throws: ConfigError(
+        file: "r.json", message: "'config' must be a mapping of configuration keys, got \(described)")
+    ) {
+      try ReportJSON.render(data, file: "r.json", discussion: nil)
+    }
+    // Not a report at all: the top level is not an object, or has no config.
+    #expect(throws: ConfigError.self) {
+      try ReportJSON.render(Data("[1]".utf8), file: "r.json", discussion: nil)
+    }
+    #expect(throws: ConfigError.self) {
+      try ReportJSON.render(Data("{}".utf8), file: "r.json", discussion: nil)
+    }
+    #expect(throws: ConfigError.self) {
+      try ReportJSON.render(Data("7".utf8), file: "r.json", discussion: nil)
+    }
+  }
+
+  /// Issue #31, crash 4: `render` trapped converting out-of-range figures of a tampered JSON
+  /// (peak memory, share of the ceiling, curve steps) and indexing an empty seed list. Any
+  /// figure JSON can hold now renders.
+  @Test func renderOfOutOfRangeFiguresDoesNotTrap() throws {
+    var object = Self.runJSON
+    var outcome = object["outcome"] as! [String: Any]
+    var phases = outcome["phases"] as! [[String: Any]]
+    phases[0]["peakResidentMiB"] = 1e300
+    outcome["phases"] = phases
+    var tables = outcome["tables"] as! [[String: Any]]
+    var rows = tables[0]["rows"] as! [[String: Any]]
+    for r in rows.indices {
+      var estimates = rows[r]["estimates"] as! [String: Any]
+      for key in estimates.keys {
+        let mean = rows[r]["kind"] as? String == "ceiling" ? 1e-300 : -1e300
+        estimates[key] = ["mean": mean, "low": -1e308, "high": 1e308]
+      }
+      rows[r]["estimates"] = estimates
+    }
+    tables[0]["rows"] = rows
+    outcome["tables"] = tables
+    var tunings = outcome["tunings"] as! [[[String: Any]]]
+    for i in tunings[0].indices {
+      if var curve = tunings[0][i]["curve"] as? [String: Any] {
+        curve["x"] = (curve["x"] as! [Any]).map { _ in 1e300 }
+        tunings[0][i]["curve"] = curve
+      }
+    }
+    tunings.append(tunings[0])  // more tunings than seeds
+    outcome["tunings"] = tunings
+    outcome["seeds"] = [Any]()
+    object["outcome"] = outcome
+    let (name, markdown) = try ReportJSON.render(Self.data(object), file: "r.json", discussion: nil)
+    #expect(name == "retrieval.md")
+    #expect(markdown.contains("peak memory so far 1000000000000000"))
+    #expect(markdown.contains("Seed ?"))
+  }
+
+  /// Issue #31, crash 4 (the resume cache): `ablate --resume` replayed whatever a stored result
+  /// held. A tampered entry is now an error naming the file and the field; an untouched one is reused.
+  @Test func tamperedResumeCacheEntriesAreErrorsNamingTheField() throws {
+    let directory = temporaryDirectory()
+    var experiment = Experiment(config: Self.tinySyntheticConfig())
+    experiment.resultCache = ResultCache(directory: URL(fileURLWithPath: directory))
+    let first = try experiment.ablate(.dims, values: ["8"])
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+      $0.hasSuffix(".json")
+    }
+    #expect(!files.isEmpty)
+    // Resumed untouched: the same figures.
+    let again = try experiment.ablate(.dims, values: ["8"])
+    #expect(again.comparison.tables == first.comparison.tables)
+    let originals = try files.map { try Data(contentsOf: URL(fileURLWithPath: directory + "/" + $0)) }
+    typealias Tamper = (inout [String: Any]) -> Void
+    let tampers: [(String, Tamper)] = [
+      ("timing.peakResidentMiB", { $0["timing"] = ["phase": "x", "seconds": 1, "peakResidentMiB": 1e300] }),
+      ("timing.seconds", { $0["timing"] = ["phase": "x", "seconds": -1, "peakResidentMiB": 1] }),
+      ("values", { entry in Self.editScores(&entry) { values, _ in values = Array(values.dropLast()) } }),
+      ("values", { entry in Self.editScores(&entry) { values, _ in values[0] = 1e300 } }),
+      ("lists", { entry in Self.editScores(&entry) { _, lists in lists?[0] = [1 << 40] } }),
+    ]
+    for (field, tamper) in tampers {
+      for (file, data) in zip(files, originals) {
+        var entry = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        tamper(&entry)
+        try Self.data(entry).write(to: URL(fileURLWithPath: directory + "/" + file))
+      }
+      #expect {
+        try experiment.ablate(.dims, values: ["8"])
+      } throws: { error in
+        guard let error = error as? ConfigError else { return false }
+        return error.file.hasPrefix(directory) && error.message.contains(field)
+      }
+      for (file, data) in zip(files, originals) {
+        try data.write(to: URL(fileURLWithPath: directory + "/" + file))
+      }
+    }
+  }
+
+  /// Applies `edit` to the first row's first metric values (and its lists) of a stored entry.
+  static func editScores(_ entry: inout [String: Any], _ edit: (inout [Double], inout [[Int64]]?) -> Void) {
+    var rows = entry["rows"] as! [[String: Any]]
+    // scores: [TargetSet: RowScores] encodes as [set, scores, set, scores, ...].
+    var scores = rows[0]["scores"] as! [Any]
+    var first = scores[1] as! [String: Any]
+    // values: [MetricSpec: [Double]] encodes as [metric, values, ...].
+    var values = first["values"] as! [Any]
+    var numbers = (values[1] as! [Any]).map { ($0 as! NSNumber).doubleValue }
+    var lists = (first["lists"] as? [[Any]])?.map { $0.map { ($0 as! NSNumber).int64Value } }
+    edit(&numbers, &lists)
+    values[1] = numbers
+    first["values"] = values
+    if let lists { first["lists"] = lists }
+    scores[1] = first
+    rows[0]["scores"] = scores
+    entry["rows"] = rows
+  }
 }
