@@ -205,6 +205,27 @@ extension ExperimentConfig {
     // worker per core, whatever `threads` asks for).
     let clustering = Double(min(threads, ProcessInfo.processInfo.activeProcessorCount))
     let ward = 8 * clustering * pow(Double(pinnerSage.maxActions), 2) / 2
+    // Embedding users (evaluation and validation): chunks of at most 256 sequences and
+    // `inferenceBudget` bytes of activations, and never less than one sequence of maxLength
+    // (whose attention grows as maxLength²).
+    let oneSequence = PinnerFormerModel.inferenceBytes(config, length: model.maxLength)
+    let inference = max(min(256 * oneSequence, PinnerFormerModel.inferenceBudget), oneSequence)
+    // The IVF-PQ index: its centroids (lists x D, the automatic count as `buildANNIndex` picks
+    // it), and FAISS's candidate buffers when every evaluation query (PinnerSage: one per served
+    // medoid) is searched at the deepest depth, times `kFactor` with exact re-ranking: an id and
+    // a distance (12 bytes) per candidate.
+    var lists = Double(ann.lists)
+    if ann.lists == 0 {
+      lists = 1
+      while lists * 2 <= 4 * pins.squareRoot() { lists *= 2 }
+      lists = max(1, min(lists, (pins / 39).rounded(.down)))
+    }
+    let deepest = Double(evaluation.metrics.compactMap(MetricSpec.init(parsing:)).map(\.k).max() ?? 100)
+    var depth = 128.0
+    while depth < deepest { depth *= 2 }
+    let queries = users * split.evaluationFraction * Double(max(1, roundRobinMedoids))
+    let searchCandidates = ann.enabled ? queries * depth * (ann.reranking ? ann.kFactor : 1) * 12 : 0
+    let centroids = ann.enabled ? lists * max(d, out) * 4 * 2 : 0
     return [
       ("synthetic.users, synthetic.days", "\(Int(actions)) synthetic actions", 64 * actions),
       ("synthetic.pins, \(contentKey)", "pin embeddings and indices", pins * (4 * d * 4 + 4 * out * 3)),
@@ -219,6 +240,15 @@ extension ExperimentConfig {
       ("training.batchSize, training.randomNegatives", "sampled-softmax logits", logits),
       ("pinnerSage.maxActions, threads", "Ward clustering distance matrices", ward),
       ("synthetic.users, model.outputDimension", "user embeddings", users * out * 4 * 4),
+      (
+        "model.maxLength, model.hidden, model.heads, model.layers",
+        "user-embedding activations (up to 256 users at once)", inference
+      ),
+      ("ann.lists, model.outputDimension", "IVF centroids", centroids),
+      (
+        "ann.kFactor, evaluation.metrics", "IVF-PQ search candidates (k x kFactor per query)",
+        searchCandidates
+      ),
     ]
   }
 }

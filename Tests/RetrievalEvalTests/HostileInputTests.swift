@@ -234,4 +234,25 @@ import Testing
     rows[0]["scores"] = scores
     entry["rows"] = rows
   }
+
+  /// The memory model covers every field that scales memory: the ANN's re-ranking depth
+  /// (`ann.kFactor`: k x kFactor candidates per evaluation query) was left out, so a factor of
+  /// 65536 passed validation and FAISS then asked for hundreds of GB; the user-embedding
+  /// activations (which grow as maxLength²) were left out too.
+  @Test func memoryEstimateCoversReRankingAndEmbedding() throws {
+    var config = ExperimentConfig()
+    config.ann.kFactor = 65_536
+    #expect { try config.validate() } throws: { "\($0)".contains("ann.kFactor") }
+    let parts = ExperimentConfig().memoryEstimate()
+    #expect(parts.contains { $0.keys.contains("ann.kFactor") && $0.bytes > 0 })
+    #expect(parts.contains { $0.keys.contains("ann.lists") && $0.bytes > 0 })
+    let embedding = { (c: ExperimentConfig) in
+      c.memoryEstimate().first { $0.what.hasPrefix("user-embedding activations") }?.bytes ?? 0
+    }
+    var long = ExperimentConfig()
+    long.model.maxLength = 16_384
+    var longer = long
+    longer.model.maxLength = 32_768
+    #expect(embedding(long) > 0 && embedding(longer) / embedding(long) > 3.5)
+  }
 }
