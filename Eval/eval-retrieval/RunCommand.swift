@@ -104,8 +104,9 @@ func progress(_ message: String) {
 /// The Markdown of a `--notes` file (nil without one).
 func readNotes(_ path: String?) throws -> String? {
   guard let path else { return nil }
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw ConfigError(file: path, message: "cannot read the notes file")
+  let data: Data
+  do { data = try RegularFile.read(path, maximumBytes: 16 << 20) } catch {
+    throw ConfigError(file: path, message: "cannot read the notes file: \(error.reason)")
   }
   return String(decoding: data, as: UTF8.self)
 }
@@ -275,8 +276,9 @@ struct Render: ParsableCommand {
   @Option(help: "Directory for the report.") var out = "Reports"
 
   func run() throws {
-    guard let raw = FileManager.default.contents(atPath: json) else {
-      throw ConfigError(file: json, message: "cannot read the file")
+    let raw: Data
+    do { raw = try RegularFile.read(json) } catch {
+      throw ConfigError(file: json, message: "cannot read the file: \(error.reason)")
     }
     let discussion = try readNotes(notes)
     let (name, report) = try ReportJSON.render(raw, file: json, discussion: discussion)

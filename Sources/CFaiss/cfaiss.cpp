@@ -23,6 +23,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -597,10 +598,34 @@ cfaiss_status cfaiss_read_index(const char *path, cfaiss_index **out) {
   *out = nullptr;
   std::vector<uint8_t> bytes;
   cfaiss_status status = guard(CFAISS_ERROR_IO, [&] {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
-    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    if (file.bad()) throw std::runtime_error(std::string("cannot read: ") + std::strerror(errno));
+    // Only a regular file: a FIFO or a device (a symlink to /dev/zero) would be read forever.
+    // Opened without blocking (a FIFO with no writer would wait in open), checked on the opened
+    // descriptor, and read for the size the check saw.
+    int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
+    struct stat info{};
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      throw std::runtime_error(S_ISFIFO(info.st_mode)  ? "is a FIFO (named pipe), not a regular file"
+                               : S_ISCHR(info.st_mode) ? "is a character device, not a regular file"
+                               : S_ISDIR(info.st_mode) ? "is a directory, not a regular file"
+                                                       : "is not a regular file");
+    }
+    bytes.resize(static_cast<size_t>(info.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int error = errno;
+        ::close(fd);
+        throw std::runtime_error(std::string("cannot read: ") + std::strerror(error));
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(done);
   });
   if (status != CFAISS_OK) return status;
   return cfaiss_read_index_bytes(bytes.data(), bytes.size(), out);

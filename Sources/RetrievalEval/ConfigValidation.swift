@@ -4,6 +4,7 @@ import PinData
 import PinnerFormer
 import PinnerSage
 import VectorIndex
+import Vectors
 import Yams
 
 // Everything that checks an `ExperimentConfig` before work starts: the ranges of every key,
@@ -287,6 +288,8 @@ struct ConfigValidator {
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
       FileManager.default.isReadableFile(atPath: path)
     else { throw fail(key, "names \(path), which is not a readable file") }
+    // A FIFO or a device would be read forever.
+    do { try RegularFile.check(path) } catch { throw fail(key, "names \(path), which \(error.reason)") }
   }
 }
 

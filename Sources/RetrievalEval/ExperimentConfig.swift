@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerFormer
 import PinnerSage
+import Vectors
 import Yams
 
 /// How evaluation users and their targets are cut out of a log (see `SplitProtocol`).
@@ -200,8 +201,12 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   /// validates the result (`validate(file:)`). Duplicate keys, unknown keys, values of the wrong
   /// type and out-of-range values are errors naming the file and the key.
   public static func load(from path: String) throws -> ExperimentConfig {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigError(file: path, message: "cannot read the file")
+    let data: Data
+    do {
+      // One byte more than a config may hold, so that a larger file is reported with its size.
+      data = try RegularFile.read(path, maximumBytes: maximumFileBytes + 1)
+    } catch {
+      throw ConfigError(file: path, message: "cannot read the file: \(error.reason)")
     }
     return try decode(data, file: path)
   }

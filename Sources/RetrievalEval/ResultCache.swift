@@ -1,4 +1,5 @@
 import Foundation
+import Vectors
 
 /// Finished (seed, method) results kept on disk, so a comparison longer than one session
 /// resumes where it stopped (`ablate --resume DIR`). A result is reused only when the seed's
@@ -48,7 +49,11 @@ public struct ResultCache: Sendable {
   /// The stored entry for `key`, or nil when there is none or it belongs to another key.
   func load(key: String, seed: UInt64) throws -> Entry? {
     let file = url(forKey: key, seed: seed)
-    guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+    guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+    let data: Data
+    do { data = try RegularFile.read(file.path) } catch {
+      throw ConfigError(file: file.path, message: "\(error.reason); remove it or choose another --resume")
+    }
     let entry: Entry
     do {
       entry = try JSONDecoder().decode(Entry.self, from: data)

@@ -26,7 +26,9 @@ public struct PinTable: Sendable {
     } catch {
       throw .io(path: contentPath, reason: "\(error)")
     }
-    guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
+    guard FileManager.default.fileExists(atPath: idsPath) else { throw .missingFile(idsPath) }
+    let text: Data
+    do { text = try RegularFile.read(idsPath) } catch { throw .io(path: idsPath, reason: error.reason) }
     let ids = try BundleCorpus.pinIDs(text, path: idsPath)
     guard ids.count == content.count else {
       throw .dimensionMismatch(

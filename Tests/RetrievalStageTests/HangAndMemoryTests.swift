@@ -41,8 +41,8 @@ func errorMessage<T>(within seconds: Double = 30, _ body: @escaping () throws ->
   }
 }
 
-/// Issue #31's unbounded allocations in the retrieval stage: a model whose maxLength is large
-/// but allowed.
+/// Issue #31's hangs and unbounded allocations in the retrieval stage: bundle files (and other
+/// inputs) that are FIFOs or devices, and a model whose maxLength is large but allowed.
 @Suite struct HangAndMemoryTests {
   /// A PinnerFormer bundle of 64 pins (dimension 8) with an untrained model of `heads` heads and
   /// maxLength `maxLength`.
@@ -102,5 +102,63 @@ func errorMessage<T>(within seconds: Double = 30, _ body: @escaping () throws ->
       #expect(message.contains("history 1") || message.contains("history 0"), "\(message)")
       #expect(message.contains("maxLength 65536") && message.contains("8 heads"), "\(message)")
     }
+  }
+
+  /// Hang 2: a bundle file that is a FIFO or a symlink to a device made checksum verification
+  /// wait or read forever. Each is now an error naming the file and what it is.
+  @Test(arguments: [
+    ("content.npy", "fifo"), ("content.npy", "/dev/zero"), ("manifest.json", "fifo"),
+    ("model.safetensors", "/dev/zero"), ("pins.faiss", "fifo"), ("pin-ids.txt", "/dev/zero"),
+  ])
+  func bundleFilesThatAreNotRegularFilesAreErrors(_ name: String, _ replacement: String) throws {
+    let directory = try Self.bundle()
+    let path = directory + "/" + name
+    try FileManager.default.removeItem(atPath: path)
+    if replacement == "fifo" {
+      #expect(mkfifo(path, 0o644) == 0)
+    } else {
+      try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: replacement)
+    }
+    let expected =
+      replacement == "fifo" ? "is a FIFO (named pipe), not a regular file" : "is a character device"
+    let message = errorMessage { try loadRetriever(bundle: directory) }
+    #expect(message.contains(path) && message.contains(expected), "\(message)")
+    if name != "pins.faiss" {
+      let encoderMessage = errorMessage {
+        try PinnerFormerEncoder.load(
+          bundle: directory,
+          pins: PinTable.read(ids: directory + "/pin-ids.txt", content: directory + "/content.npy"))
+      }
+      #expect(encoderMessage.contains(expected), "\(encoderMessage)")
+    }
+  }
+
+  /// The other readers of files given on the command line: configs, logs and their formats,
+  /// .npy files, FAISS indices, checkpoints. None waits on a FIFO or reads a device forever.
+  @Test func otherInputsThatAreNotRegularFilesAreErrors() throws {
+    let directory = temporaryDirectory()
+    let fifo = directory + "/input.fifo"
+    #expect(mkfifo(fifo, 0o644) == 0)
+    let readers: [(String, () throws -> Any)] = [
+      ("config", { try ExperimentConfig.load(from: fifo) }),
+      ("config device", { try ExperimentConfig.load(from: "/dev/zero") }),
+      ("format", { try DelimitedLogFormat.load(from: fifo) }),
+      ("log", { try DelimitedLogLoader.load(fifo, format: DelimitedLogFormat()) }),
+      ("log device", { try DelimitedLogLoader.load("/dev/zero", format: DelimitedLogFormat()) }),
+      ("npy", { try NPY.read(fifo) }),
+      ("npy device", { try NPY.read("/dev/zero") }),
+      ("faiss", { try FaissIndex.read(from: fifo) }),
+      ("faiss device", { try FaissIndex.read(from: "/dev/zero") }),
+      ("checkpoint", { try Checkpoint.read(fifo) }),
+      ("directory", { try NPY.read(directory) }),
+    ]
+    for (name, read) in readers {
+      let message = errorMessage(read)
+      #expect(message.contains("not a regular file"), "\(name): \(message)")
+    }
+    // A config naming a FIFO as its data set is an error naming the key.
+    var config = ExperimentConfig()
+    config.dataset = fifo
+    #expect(errorMessage { try config.validate() }.contains("dataset names \(fifo), which is a FIFO"))
   }
 }
