@@ -320,6 +320,9 @@ extension ExperimentConfig {
       throw ConfigError(file: file, message: "is not valid UTF-8 text")
     }
     let isJSON = file.hasSuffix(".json")
+    // The parser's work grows faster than the nesting (100,000 brackets took Yams 76 s before
+    // the depth check below could refuse them): bound the nesting first, in one linear pass.
+    try checkNesting(text, file: file)
     let result = onLargeStack { () -> Result<Any, ConfigError> in
       do {
         let node: Node?
@@ -344,6 +347,80 @@ extension ExperimentConfig {
       }
     }
     return try result.get()
+  }
+
+  /// The most block levels a config's text may open before it is parsed: twice the depth a
+  /// config may have (`maximumDepth`), as the scan over-counts a little.
+  static let maximumScannedNesting = 2 * maximumDepth
+  /// The most flow indicators (`[`, `{`) a config's text may hold: a config has a few dozen.
+  static let maximumFlowIndicators = 1024
+
+  /// Refuses, before any parser sees it, text whose parsing would cost more than its size: the
+  /// YAML parser's work grows as the square of the flow nesting (100,000 nested brackets took
+  /// 76 s), and a document can nest no deeper in flow collections than it has `[` and `{`.
+  /// So the text may hold at most `maximumFlowIndicators` of them (counted everywhere, quoted
+  /// or not: a scan that tried to skip quoted scalars could be fooled into skipping real
+  /// brackets), and may open at most `maximumScannedNesting` block levels: the indentation
+  /// levels open (a stack of indentations, as YAML's own) plus the sequence and mapping-key
+  /// indicators that start a line (`- - - x` nests three lists). One linear pass, an upper
+  /// bound of what a parser would build; the exact depth is checked after parsing (`plainValue`).
+  static func checkNesting(_ text: String, file: String) throws(ConfigError) {
+    var flowIndicators = 0
+    var indents = [Int]()
+    var line = 1
+    var lineStart = true
+    var column = 0
+    var leading = true  // only indentation and indicators so far on this line
+    var indicators = 0
+    let bytes = Array(text.utf8)
+    for (i, c) in bytes.enumerated() {
+      switch c {
+      case UInt8(ascii: "\n"):
+        line += 1
+        (lineStart, column, leading, indicators) = (true, 0, true, 0)
+        continue
+      case UInt8(ascii: "["), UInt8(ascii: "{"):
+        flowIndicators += 1
+        guard flowIndicators <= maximumFlowIndicators else {
+          throw ConfigError(
+            file: file,
+            message:
+              "holds more than \(maximumFlowIndicators) '[' or '{' (line \(line)); a config nests at most \(maximumDepth) levels"
+          )
+        }
+      default:
+        break
+      }
+      if lineStart {
+        if c == UInt8(ascii: " ") {
+          column += 1
+          continue
+        }
+        if c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") { continue }
+        lineStart = false
+        if c != UInt8(ascii: "#") {
+          // A line with content: close the indentations deeper than this one, open this one.
+          while let last = indents.last, last > column { indents.removeLast() }
+          if indents.last != column { indents.append(column) }
+        }
+      }
+      guard leading else { continue }
+      let next = i + 1 < bytes.count ? bytes[i + 1] : UInt8(ascii: "\n")
+      if (c == UInt8(ascii: "-") || c == UInt8(ascii: "?"))
+        && (next == UInt8(ascii: " ") || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r"))
+      {
+        indicators += 1
+      } else if c != UInt8(ascii: " ") && c != UInt8(ascii: "\t") {
+        leading = false
+      }
+      guard indents.count + indicators <= maximumScannedNesting else {
+        throw ConfigError(
+          file: file,
+          message:
+            "opens more than \(maximumScannedNesting) indentation levels and list markers inside one another (line \(line)); a config nests at most \(maximumDepth) levels"
+        )
+      }
+    }
   }
 
   /// A YAML node as a plain value, checking keys, depth and size.
