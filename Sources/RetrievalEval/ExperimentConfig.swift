@@ -203,8 +203,7 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public static func load(from path: String) throws -> ExperimentConfig {
     let data: Data
     do {
-      // One byte more than a config may hold, so that a larger file is reported with its size.
-      data = try RegularFile.read(path, maximumBytes: maximumFileBytes + 1)
+      data = try RegularFile.read(path, maximumBytes: maximumFileBytes)
     } catch {
       throw ConfigError(file: path, message: "cannot read the file: \(error.reason)")
     }
