@@ -3,6 +3,7 @@ import Foundation
 import PinData
 import RetrievalEval
 import RetrievalStage
+import Vectors
 
 /// `eval-retrieval retrieve --bundle DIR --history FILE`: top-k pins as JSON on stdout.
 struct Retrieve: ParsableCommand {
@@ -19,8 +20,9 @@ struct Retrieve: ParsableCommand {
   @Flag(help: "Leave the pins of the history out of the results.") var excludeHistory = false
 
   func run() throws {
-    guard let data = FileManager.default.contents(atPath: history) else {
-      throw ConfigError(file: history, message: "cannot read the history file")
+    let data: Data
+    do { data = try RegularFile.read(history) } catch {
+      throw ConfigError(file: history, message: "cannot read the history file: \(error.reason)")
     }
     let retriever = try loadRetriever(bundle: bundle)
     let encoder = JSONEncoder()

@@ -104,8 +104,9 @@ func progress(_ message: String) {
 /// The Markdown of a `--notes` file (nil without one).
 func readNotes(_ path: String?) throws -> String? {
   guard let path else { return nil }
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw ConfigError(file: path, message: "cannot read the notes file")
+  let data: Data
+  do { data = try RegularFile.read(path, maximumBytes: 16 << 20) } catch {
+    throw ConfigError(file: path, message: "cannot read the notes file: \(error.reason)")
   }
   return String(decoding: data, as: UTF8.self)
 }
@@ -126,11 +127,7 @@ func gitCommit() -> String {
 
 /// The report file of a data set: retrieval.md (synthetic), retrieval-ml100k.md, retrieval-<file>.md.
 func reportName(_ dataset: String, prefix: String) -> String {
-  switch dataset {
-  case "synthetic": "\(prefix).md"
-  case "ml-100k": "\(prefix)-ml100k.md"
-  default: "\(prefix)-\(URL(fileURLWithPath: dataset).deletingPathExtension().lastPathComponent).md"
-  }
+  ReportJSON.reportName(dataset, prefix: prefix)
 }
 
 /// `eval-retrieval run` (the default): the full comparison; writes Reports/retrieval*.md.
@@ -144,15 +141,8 @@ struct Run: ParsableCommand {
   @Option(help: "Write PinnerSage (chosen α, content index) as a retrieval bundle to this directory.")
   var exportPinnersageBundle: String?
 
-  struct JSONOutput: Codable {
-    let command: String
-    let commit: String
-    /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
-    var machine: String?
-    let config: ExperimentConfig
-    let outcome: Comparison
-    let leaveOneOut: LeaveOneOutOutcome?
-  }
+  /// The `--json` file (`RunReportJSON`, which `render` and `summary` read back).
+  typealias JSONOutput = RunReportJSON
 
   func run() throws {
     let bundles = [("--export-bundle", exportBundle), ("--export-pinnersage-bundle", exportPinnersageBundle)]
@@ -251,19 +241,12 @@ struct Ablate: ParsableCommand {
 }
 
 /// The `--json` file of `ablate` and `leave-one-out`: the command, commit, configuration and outcome.
-struct ExperimentOutput<Outcome: Codable>: Codable {
-  let command: String
-  let commit: String
-  /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
-  var machine: String?
-  let config: ExperimentConfig
-  let outcome: Outcome
-}
+typealias ExperimentOutput<Outcome: Codable & Sendable> = ExperimentReportJSON<Outcome>
 
 extension ExperimentOptions {
   /// Checks the output paths, runs `body` on the configured experiment, and writes its report
   /// (`prefix`-<dataset>.md) and, with `--json`, an `ExperimentOutput`.
-  func runAndWrite<Outcome: Codable>(
+  func runAndWrite<Outcome: Codable & Sendable>(
     prefix: String, _ body: (Experiment) throws -> Outcome,
     report: (Outcome, ExperimentConfig, ReportContext) -> String
   ) throws {
@@ -293,29 +276,12 @@ struct Render: ParsableCommand {
   @Option(help: "Directory for the report.") var out = "Reports"
 
   func run() throws {
-    guard let raw = FileManager.default.contents(atPath: json) else {
-      throw ConfigError(file: json, message: "cannot read the file")
+    let raw: Data
+    do { raw = try RegularFile.read(json) } catch {
+      throw ConfigError(file: json, message: "cannot read the file: \(error.reason)")
     }
     let discussion = try readNotes(notes)
-    let report: String
-    let name: String
-    let data = try currentConfig(raw, file: json)
-    if let run = try? JSONDecoder().decode(Run.JSONOutput.self, from: data) {
-      report = ComparisonReport.markdown(
-        run.outcome, config: run.config,
-        context: ReportContext(
-          command: run.command, commit: run.commit, discussion: discussion, machine: run.machine),
-        leaveOneOut: run.leaveOneOut)
-      name = reportName(run.config.dataset, prefix: "retrieval")
-    } else {
-      let ablation = try JSONDecoder().decode(Ablate.JSONOutput.self, from: data)
-      report = ComparisonReport.ablation(
-        ablation.outcome, config: ablation.config,
-        context: ReportContext(
-          command: ablation.command, commit: ablation.commit, discussion: discussion,
-          machine: ablation.machine))
-      name = reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)")
-    }
+    let (name, report) = try ReportJSON.render(raw, file: json, discussion: discussion)
     var check = OutputPaths.Check()
     check.input("--json", json)
     check.input("--notes", notes)
@@ -327,14 +293,7 @@ struct Render: ParsableCommand {
   }
 }
 
-/// A report's `--json` with its `config` completed by today's defaults, so that a report written
-/// before a configuration key existed still renders (the key then shows its default).
+/// A report's `--json` with its `config` completed by today's defaults (`ReportJSON.completingConfig`).
 func currentConfig(_ data: Data, file: String) throws -> Data {
-  guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-    let given = object["config"]
-  else { return data }
-  let config = try ExperimentConfig.decode(
-    JSONSerialization.data(withJSONObject: given), file: file + " (its config).json")
-  object["config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
-  return try JSONSerialization.data(withJSONObject: object)
+  try ReportJSON.completingConfig(data, file: file)
 }

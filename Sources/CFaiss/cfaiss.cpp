@@ -23,9 +23,11 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <fstream>
@@ -420,6 +422,78 @@ faiss::Index *read_validated(std::vector<uint8_t> bytes) {
   return index.release();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Checks of a factory string's numbers before faiss::index_factory sees them. FAISS 1.7.3 trusts
+// them: "PQ0" or "PQ8x0" divides by zero (SIGFPE) when the quantizer is built or trained,
+// "IVF0,Flat" aborts in an assertion on the first add, "HNSW0" crashes and "HNSW1" or "NSG3"
+// never finish building, "PQ8x64" shifts by 64, and a huge list count is allocated at once.
+// So every number of the description is checked against what its component can take; FAISS
+// checks the rest (unknown components, a dimension that the sub-quantizers do not divide).
+
+constexpr uint64_t kMaxFactoryNumber = uint64_t(1) << 22;  // IVF lists, dimensions, counts
+constexpr uint64_t kMaxCodeBits = 16;                      // bits per PQ / RQ / IMI code
+constexpr uint64_t kMaxCoarseBits = 22;                    // IMI / Residual: 2^(M x bits) lists
+constexpr uint64_t kMaxGraphDegree = 1024;                 // HNSW M, NSG R
+
+void check_factory(int dimension, const std::string &description) {
+  auto fail = [&](const std::string &why) {
+    throw std::invalid_argument(why);
+  };
+  if (dimension < 1 || dimension > kMaxDimension)
+    fail("dimension " + std::to_string(dimension) + " outside 1..." + std::to_string(kMaxDimension));
+  if (description.empty()) fail("empty");
+  // Each maximal run of digits with the letters just before it ("PQ", "x", "IVF", "HNSW", ...)
+  // and, for an "x" number, the letters of the component it belongs to ("PQ16x8": "PQ").
+  std::string family;
+  uint64_t previous_number = 0;
+  size_t i = 0;
+  while (i < description.size()) {
+    unsigned char ch = description[i];
+    if (!std::isdigit(ch)) {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (start > 0 && std::isalpha(static_cast<unsigned char>(description[start - 1]))) start--;
+    std::string letters = description.substr(start, i - start);
+    uint64_t value = 0;
+    size_t digits = 0;
+    while (i < description.size() && std::isdigit(static_cast<unsigned char>(description[i]))) {
+      if (value > kMaxFactoryNumber) fail("number starting \"" + description.substr(i - digits, 12) + "\" too large");
+      value = value * 10 + uint64_t(description[i] - '0');
+      i++;
+      digits++;
+    }
+    std::string component = letters + std::to_string(value);
+    if (value == 0) fail("\"" + component + "\": every count in a factory string must be at least 1");
+    if (value > kMaxFactoryNumber)
+      fail("\"" + component + "\": " + std::to_string(value) + " exceeds " + std::to_string(kMaxFactoryNumber));
+    bool is_bits = letters == "x" && start > 0 && std::isdigit(static_cast<unsigned char>(description[start - 1]));
+    if (!is_bits) family = letters;
+    auto ends_with = [](const std::string &s, const char *suffix) {
+      size_t n = std::strlen(suffix);
+      return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+    };
+    bool coarse = family == "IMI" || family == "Residual";
+    bool quantizer = ends_with(family, "PQ") || ends_with(family, "RQ") || ends_with(family, "LSQ") || coarse;
+    if (is_bits && quantizer) {
+      if (value > kMaxCodeBits)
+        fail("\"" + family + "...x" + std::to_string(value) + "\": at most " + std::to_string(kMaxCodeBits) +
+             " bits per code");
+      if (coarse && previous_number * value > kMaxCoarseBits)
+        fail("\"" + family + std::to_string(previous_number) + "x" + std::to_string(value) + "\": 2^" +
+             std::to_string(previous_number * value) + " inverted lists");
+    }
+    if (!is_bits && (ends_with(family, "HNSW") || family == "NSG")) {
+      uint64_t least = family == "NSG" ? 4 : 2;  // measured: HNSW1 and NSG1...3 never finish
+      if (value < least || value > kMaxGraphDegree)
+        fail("\"" + component + "\": the graph degree must be in " + std::to_string(least) + "..." +
+             std::to_string(kMaxGraphDegree));
+    }
+    previous_number = value;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -432,6 +506,7 @@ cfaiss_status cfaiss_index_factory(int dimension, const char *description, cfais
   return guard(CFAISS_ERROR_INVALID_ARGUMENT, [&] {
     faiss::MetricType m =
         metric == CFAISS_METRIC_L2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+    check_factory(dimension, description);
     *out = wrap(faiss::index_factory(dimension, description, m));
   });
 }
@@ -542,10 +617,34 @@ cfaiss_status cfaiss_read_index(const char *path, cfaiss_index **out) {
   *out = nullptr;
   std::vector<uint8_t> bytes;
   cfaiss_status status = guard(CFAISS_ERROR_IO, [&] {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
-    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-    if (file.bad()) throw std::runtime_error(std::string("cannot read: ") + std::strerror(errno));
+    // Only a regular file: a FIFO or a device (a symlink to /dev/zero) would be read forever.
+    // Opened without blocking (a FIFO with no writer would wait in open), checked on the opened
+    // descriptor, and read for the size the check saw.
+    int fd = ::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(std::string("cannot open: ") + std::strerror(errno));
+    struct stat info{};
+    if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+      ::close(fd);
+      throw std::runtime_error(S_ISFIFO(info.st_mode)  ? "is a FIFO (named pipe), not a regular file"
+                               : S_ISCHR(info.st_mode) ? "is a character device, not a regular file"
+                               : S_ISDIR(info.st_mode) ? "is a directory, not a regular file"
+                                                       : "is not a regular file");
+    }
+    bytes.resize(static_cast<size_t>(info.st_size));
+    size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int error = errno;
+        ::close(fd);
+        throw std::runtime_error(std::string("cannot read: ") + std::strerror(error));
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    bytes.resize(done);
   });
   if (status != CFAISS_OK) return status;
   return cfaiss_read_index_bytes(bytes.data(), bytes.size(), out);

@@ -1,4 +1,5 @@
 import Foundation
+import Vectors
 
 /// How to read an action log from a delimited text file with a header line (CSV, TSV, or a
 /// RecBole atomic `.inter` file, whose `name:type` header suffixes are ignored).
@@ -74,8 +75,10 @@ public struct DelimitedLogFormat: Sendable, Codable, Equatable {
   /// Reads a format from a JSON file: keys that are absent take their defaults; unknown keys,
   /// wrong types and out-of-range values are errors naming the file and the key.
   public static func load(from path: String) throws(DataError) -> DelimitedLogFormat {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .missingFile(path: path, hint: nil)
+    guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path, hint: nil) }
+    let data: Data
+    do { data = try RegularFile.read(path, maximumBytes: 1 << 20) } catch {
+      throw .cannotRead(path: path, reason: error.reason)
     }
     return try decode(data, file: path)
   }
@@ -226,9 +229,9 @@ public enum DelimitedLogLoader {
     guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path, hint: hint) }
     let data: Data
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+      data = try RegularFile.read(path, mapped: true)
     } catch {
-      throw .cannotRead(path: path, reason: error.localizedDescription)
+      throw .cannotRead(path: path, reason: error.reason)
     }
     return try parse(data, path: path, format: format)
   }

@@ -1,4 +1,5 @@
 import Foundation
+import Vectors
 
 /// Interest topics of pins: the ground truth of the Interest Entropy metric where the data
 /// has it (the synthetic corpus; MovieLens genres), k-means clusters of content embeddings
@@ -23,7 +24,9 @@ public struct PinTopics: Sendable, Equatable {
     hint: String? = nil
   ) throws(DataError) -> PinTopics {
     guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path, hint: hint) }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+    let data: Data
+    do { data = try RegularFile.read(path) } catch { throw .cannotRead(path: path, reason: error.reason) }
+    guard let text = String(data: data, encoding: .utf8) else {
       throw .cannotRead(path: path, reason: "not UTF-8 text")
     }
     var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {

@@ -90,8 +90,9 @@ public enum Checkpoint {
   public static func read(_ path: String, expecting: PinnerFormerConfig? = nil) throws(ModelError)
     -> (PinnerFormerModel, Extras)
   {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .checkpoint(path: path, reason: "cannot read the file")
+    let data: Data
+    do { data = try RegularFile.read(path) } catch {
+      throw .checkpoint(path: path, reason: "cannot read the file: \(error.reason)")
     }
     return try decode(data, path: path, expecting: expecting)
   }

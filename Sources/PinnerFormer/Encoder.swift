@@ -3,8 +3,9 @@ import Linalg
 import Vectors
 
 /// Activations of one forward pass, kept for the backward pass, sized for up to `capacity`
-/// sequences of the model's length (reallocated only for a larger batch: training and
-/// validation alternate between batch sizes).
+/// sequences of `length` tokens (the model's length M in training; at inference the longest
+/// sequence of the batch). Reallocated only for a larger batch or another length: training and
+/// validation alternate between batch sizes.
 final class Activations {
   // Shapes, llm.c style (row-major, last index fastest; token t of sequence b is row b * M + t):
   //   B = sequences in the batch, M = sequence length (maxLength), H = hidden, D = outputDimension,
@@ -21,7 +22,8 @@ final class Activations {
   /// The sequences of the current pass.
   var batch: Int { didSet { tokens = batch * length } }  // B
   private(set) var tokens: Int  // B*M
-  private let length: Int  // M
+  /// Tokens per sequence M (at most the model's maxLength).
+  let length: Int  // M
   /// features (B*M, W): per-token input rows, groups at `FeatureColumns` offsets (zero for padding);
   /// typeOut (B*M, Et), surfaceOut (B*M, Es): embedding lookups; absoluteOut (B*M, Ta),
   /// toEndOut (B*M, Tr), gapOut (B*M, Tr): time encodings (cos, sin, log1p of each token's time).
@@ -61,14 +63,14 @@ final class Activations {
   /// Each token's time, its distance to the sequence's end and to the previous action (seconds).
   let absoluteTimes, toEndTimes, gapTimes: UnsafeMutablePointer<Double>  // 3 x (B*M)
 
-  init(config c: PinnerFormerConfig, batch: Int) {
-    let n = batch * c.maxLength
+  init(config c: PinnerFormerConfig, batch: Int, length: Int) {
+    let n = batch * length
     let h = c.hidden
     let wa = 2 * c.absolutePeriods.count + 1
     let wr = 2 * c.relativePeriods.count + 1
     func buffers(_ size: Int) -> [FloatBuffer] { (0..<c.layers).map { _ in FloatBuffer(count: size) } }
     capacity = batch
-    length = c.maxLength
+    self.length = length
     self.batch = batch
     tokens = n
     features = FloatBuffer(count: n * c.featureWidth)
@@ -82,7 +84,7 @@ final class Activations {
     ln1Mean = buffers(n)
     ln1Rstd = buffers(n)
     qkv = buffers(n * 3 * h)
-    attention = buffers(batch * c.heads * c.maxLength * c.maxLength)
+    attention = buffers(batch * c.heads * length * length)
     attentionOut = buffers(n * h)
     residual1 = buffers(n * h)
     ln2 = buffers(n * h)
@@ -104,7 +106,7 @@ final class Activations {
     dAttentionOut = FloatBuffer(count: n * h)
     dFC1 = FloatBuffer(count: n * 4 * h)
     dFC1Gelu = FloatBuffer(count: n * 4 * h)
-    dAttentionScratch = FloatBuffer(count: batch * c.heads * c.maxLength * c.maxLength)
+    dAttentionScratch = FloatBuffer(count: batch * c.heads * length * length)
     dFeatures = FloatBuffer(count: n * c.featureWidth)
     dHead1 = FloatBuffer(count: n * h)
     dHead1Gelu = FloatBuffer(count: n * h)
@@ -118,6 +120,31 @@ final class Activations {
     }
     (typeIDs, surfaceIDs, pinIDs) = (zeroed(), zeroed(), zeroed())
     (absoluteTimes, toEndTimes, gapTimes) = (zeroed(), zeroed(), zeroed())
+  }
+
+  /// The bytes `init(config:batch:length:)` allocates: every buffer above, so that a caller can
+  /// refuse (or split) a batch before allocating it. Grows as length² through the attention.
+  static func bytes(config c: PinnerFormerConfig, batch: Int, length: Int) -> Double {
+    let (b, m, h, l) = (Double(batch), Double(length), Double(c.hidden), Double(c.layers))
+    let n = b * m
+    let wa = Double(2 * c.absolutePeriods.count + 1)
+    let wr = Double(2 * c.relativePeriods.count + 1)
+    let w = Double(c.featureWidth)
+    let d = Double(c.outputDimension)
+    let group = Double(
+      max(
+        2 * c.relativePeriods.count + 1, 2 * c.absolutePeriods.count + 1, c.typeEmbedding, c.surfaceEmbedding,
+        c.pinIDEmbedding ? c.outputDimension : 0))
+    // Per token: features, lookups and time encodings; the residual stream; per block ln1 (+2),
+    // qkv, attentionOut, residual1, ln2 (+2), fc1, fc1Gelu; the head; the gradient scratch.
+    let perToken =
+      2 * w + Double(c.typeEmbedding + c.surfaceEmbedding) + wa + 2 * wr + (l + 1) * h
+      + l * (h + 2 + 3 * h + h + h + h + 2 + 4 * h + 4 * h)
+      + (h + 2 + h + h + d + d + 1)
+      + (h + h + 3 * h + h + 4 * h + 4 * h + h + h + d + group)
+    let attention = (l + 1) * b * Double(c.heads) * m * m
+    // Floats, plus 3 Int32 and 3 Double arrays per token.
+    return 4 * (n * perToken + attention) + n * (3 * 4 + 3 * 8)
   }
 
   deinit {
@@ -153,7 +180,10 @@ extension PinnerFormerModel {
   /// each sequence's newest position only, and row b of the result is sequence b's embedding.
   func encoderForward(_ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false) -> FloatBuffer {
     let c = config
-    let a = activations(batch: s.count)
+    // The position table has maxLength rows.
+    precondition(
+      s.length <= c.maxLength, "sequences of \(s.length) tokens for a model of length \(c.maxLength)")
+    let a = activations(batch: s.count, length: s.length)
     let p = parameters.pointer
     let o = offsets
     let n = a.tokens
@@ -347,7 +377,7 @@ extension PinnerFormerModel {
   /// the normalized user vectors); accumulates into `gradients`.
   func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>) {
     let c = config
-    let a = activations(batch: s.count)
+    let a = activations(batch: s.count, length: s.length)
     let p = parameters.pointer
     let g = gradients.pointer
     let o = offsets

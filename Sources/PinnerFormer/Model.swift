@@ -46,12 +46,14 @@ public final class PinnerFormerModel: @unchecked Sendable {
     gradients = FloatBuffer(count: layout.total)
   }
 
-  func activations(batch: Int) -> Activations {
-    if let cached = cachedActivations, cached.capacity >= batch {
+  func activations(batch: Int, length: Int) -> Activations {
+    if let cached = cachedActivations, cached.capacity >= batch, cached.length == length {
       cached.batch = batch
       return cached
     }
-    let fresh = Activations(config: config, batch: batch)
+    // Released before the new buffers are allocated (the peak is one set, not two).
+    cachedActivations = nil
+    let fresh = Activations(config: config, batch: batch, length: length)
     cachedActivations = fresh
     return fresh
   }
@@ -260,9 +262,15 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   /// The user embedding of each sequence (count x D): the output at its newest action.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
-    // Activations grow with the batch (about 1 MB per sequence at H = 64, M = 64): embed large
-    // batches in chunks so memory stays flat whatever the number of users.
-    let chunk = 256
+    // With causal attention and right padding, padding after the longest sequence changes no
+    // real position: the batch is cut to its longest sequence, so that memory follows the
+    // histories' lengths, not maxLength (a one-action history of a model with M = 65536 needs
+    // kilobytes, not the 2 x 65536² floats of the full attention).
+    let longest = max(1, sequences.lengths.max() ?? 1)
+    if longest < sequences.length { return embedUsers(sequences.cut(to: longest), content: content) }
+    // Activations grow with the batch (about 1 MB per sequence at H = 64, M = 64) and with the
+    // square of the length: embed in chunks of at most 256 sequences and `inferenceBudget` bytes.
+    let chunk = Self.inferenceChunk(config, length: sequences.length)
     guard sequences.count <= chunk else {
       var result = VectorMatrix(dimension: config.outputDimension)
       result.reserveCapacity(rows: sequences.count)
@@ -279,6 +287,23 @@ public final class PinnerFormerModel: @unchecked Sendable {
         for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[b * d + j] : 0 }
       }
     }
+  }
+
+  /// The bytes `embedUsers` needs at most at once (per model instance): the activations of one
+  /// chunk. Larger batches are split to stay within it (unless a single sequence needs more).
+  public static let inferenceBudget = Double(1 << 30)
+
+  /// Sequences of `length` tokens embedded at once: at most 256, at most `inferenceBudget` bytes
+  /// of activations, at least one.
+  static func inferenceChunk(_ config: PinnerFormerConfig, length: Int) -> Int {
+    let perSequence = Activations.bytes(config: config, batch: 1, length: length)
+    return max(1, min(256, Int(min(256, inferenceBudget / max(1, perSequence)))))
+  }
+
+  /// The bytes of activations embedding one sequence of `length` tokens allocates (the least
+  /// `embedUsers` can allocate for it): callers that take histories from outside check it first.
+  public static func inferenceBytes(_ config: PinnerFormerConfig, length: Int) -> Double {
+    Activations.bytes(config: config, batch: 1, length: max(1, min(length, config.maxLength)))
   }
 
   /// The normalized output at every position (count x length x D, padding included).

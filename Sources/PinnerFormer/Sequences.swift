@@ -50,6 +50,26 @@ public struct ActionSequences: Sendable {
     return s
   }
 
+  /// The same sequences padded to `length` tokens instead (at least the longest sequence's).
+  public func cut(to length: Int) -> ActionSequences {
+    precondition(length >= (lengths.max() ?? 0), "cut below the longest sequence")
+    var s = ActionSequences(count: count, length: length)
+    s.lengths = lengths
+    s.endTimes = endTimes
+    let copied = min(length, self.length)
+    for b in 0..<count {
+      for t in 0..<copied {
+        let (from, to) = (b * self.length + t, b * length + t)
+        s.pins[to] = pins[from]
+        s.types[to] = types[from]
+        s.surfaces[to] = surfaces[from]
+        s.durations[to] = durations[from]
+        s.timestamps[to] = timestamps[from]
+      }
+    }
+    return s
+  }
+
   /// Token index of the newest action of sequence b (where its user embedding is read).
   public func lastToken(_ b: Int) -> Int { b * length + lengths[b] - 1 }
 }

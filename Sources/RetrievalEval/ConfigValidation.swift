@@ -4,6 +4,7 @@ import PinData
 import PinnerFormer
 import PinnerSage
 import VectorIndex
+import Vectors
 import Yams
 
 // Everything that checks an `ExperimentConfig` before work starts: the ranges of every key,
@@ -207,6 +208,27 @@ extension ExperimentConfig {
     // worker per core, whatever `threads` asks for).
     let clustering = Double(min(threads, ProcessInfo.processInfo.activeProcessorCount))
     let ward = 8 * clustering * pow(Double(pinnerSage.maxActions), 2) / 2
+    // Embedding users (evaluation and validation): chunks of at most 256 sequences and
+    // `inferenceBudget` bytes of activations, and never less than one sequence of maxLength
+    // (whose attention grows as maxLength²).
+    let oneSequence = PinnerFormerModel.inferenceBytes(config, length: model.maxLength)
+    let inference = max(min(256 * oneSequence, PinnerFormerModel.inferenceBudget), oneSequence)
+    // The IVF-PQ index: its centroids (lists x D, the automatic count as `buildANNIndex` picks
+    // it), and FAISS's candidate buffers when every evaluation query (PinnerSage: one per served
+    // medoid) is searched at the deepest depth, times `kFactor` with exact re-ranking: an id and
+    // a distance (12 bytes) per candidate.
+    var lists = Double(ann.lists)
+    if ann.lists == 0 {
+      lists = 1
+      while lists * 2 <= 4 * pins.squareRoot() { lists *= 2 }
+      lists = max(1, min(lists, (pins / 39).rounded(.down)))
+    }
+    let deepest = Double(evaluation.metrics.compactMap(MetricSpec.init(parsing:)).map(\.k).max() ?? 100)
+    var depth = 128.0
+    while depth < deepest { depth *= 2 }
+    let queries = users * split.evaluationFraction * Double(max(1, roundRobinMedoids))
+    let searchCandidates = ann.enabled ? queries * depth * (ann.reranking ? ann.kFactor : 1) * 12 : 0
+    let centroids = ann.enabled ? lists * max(d, out) * 4 * 2 : 0
     return [
       ("synthetic.users, synthetic.days", "\(Int(actions)) synthetic actions", 64 * actions),
       ("synthetic.pins, \(contentKey)", "pin embeddings and indices", pins * (4 * d * 4 + 4 * out * 3)),
@@ -221,6 +243,15 @@ extension ExperimentConfig {
       ("training.batchSize, training.randomNegatives, training.negatives", "softmax logits", logits),
       ("pinnerSage.maxActions, threads", "Ward clustering distance matrices", ward),
       ("synthetic.users, model.outputDimension", "user embeddings", users * out * 4 * 4),
+      (
+        "model.maxLength, model.hidden, model.heads, model.layers",
+        "user-embedding activations (up to 256 users at once)", inference
+      ),
+      ("ann.lists, model.outputDimension", "IVF centroids", centroids),
+      (
+        "ann.kFactor, evaluation.metrics", "IVF-PQ search candidates (k x kFactor per query)",
+        searchCandidates
+      ),
     ]
   }
 }
@@ -259,6 +290,8 @@ struct ConfigValidator {
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
       FileManager.default.isReadableFile(atPath: path)
     else { throw fail(key, "names \(path), which is not a readable file") }
+    // A FIFO or a device would be read forever.
+    do { try RegularFile.check(path) } catch { throw fail(key, "names \(path), which \(error.reason)") }
   }
 }
 
@@ -289,6 +322,9 @@ extension ExperimentConfig {
       throw ConfigError(file: file, message: "is not valid UTF-8 text")
     }
     let isJSON = file.hasSuffix(".json")
+    // The parser's work grows faster than the nesting (100,000 brackets took Yams 76 s before
+    // the depth check below could refuse them): bound the nesting first, in one linear pass.
+    try checkNesting(text, file: file)
     let result = onLargeStack { () -> Result<Any, ConfigError> in
       do {
         let node: Node?
@@ -313,6 +349,80 @@ extension ExperimentConfig {
       }
     }
     return try result.get()
+  }
+
+  /// The most block levels a config's text may open before it is parsed: twice the depth a
+  /// config may have (`maximumDepth`), as the scan over-counts a little.
+  static let maximumScannedNesting = 2 * maximumDepth
+  /// The most flow indicators (`[`, `{`) a config's text may hold: a config has a few dozen.
+  static let maximumFlowIndicators = 1024
+
+  /// Refuses, before any parser sees it, text whose parsing would cost more than its size: the
+  /// YAML parser's work grows as the square of the flow nesting (100,000 nested brackets took
+  /// 76 s), and a document can nest no deeper in flow collections than it has `[` and `{`.
+  /// So the text may hold at most `maximumFlowIndicators` of them (counted everywhere, quoted
+  /// or not: a scan that tried to skip quoted scalars could be fooled into skipping real
+  /// brackets), and may open at most `maximumScannedNesting` block levels: the indentation
+  /// levels open (a stack of indentations, as YAML's own) plus the sequence and mapping-key
+  /// indicators that start a line (`- - - x` nests three lists). One linear pass, an upper
+  /// bound of what a parser would build; the exact depth is checked after parsing (`plainValue`).
+  static func checkNesting(_ text: String, file: String) throws(ConfigError) {
+    var flowIndicators = 0
+    var indents = [Int]()
+    var line = 1
+    var lineStart = true
+    var column = 0
+    var leading = true  // only indentation and indicators so far on this line
+    var indicators = 0
+    let bytes = Array(text.utf8)
+    for (i, c) in bytes.enumerated() {
+      switch c {
+      case UInt8(ascii: "\n"):
+        line += 1
+        (lineStart, column, leading, indicators) = (true, 0, true, 0)
+        continue
+      case UInt8(ascii: "["), UInt8(ascii: "{"):
+        flowIndicators += 1
+        guard flowIndicators <= maximumFlowIndicators else {
+          throw ConfigError(
+            file: file,
+            message:
+              "holds more than \(maximumFlowIndicators) '[' or '{' (line \(line)); a config nests at most \(maximumDepth) levels"
+          )
+        }
+      default:
+        break
+      }
+      if lineStart {
+        if c == UInt8(ascii: " ") {
+          column += 1
+          continue
+        }
+        if c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") { continue }
+        lineStart = false
+        if c != UInt8(ascii: "#") {
+          // A line with content: close the indentations deeper than this one, open this one.
+          while let last = indents.last, last > column { indents.removeLast() }
+          if indents.last != column { indents.append(column) }
+        }
+      }
+      guard leading else { continue }
+      let next = i + 1 < bytes.count ? bytes[i + 1] : UInt8(ascii: "\n")
+      if (c == UInt8(ascii: "-") || c == UInt8(ascii: "?"))
+        && (next == UInt8(ascii: " ") || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r"))
+      {
+        indicators += 1
+      } else if c != UInt8(ascii: " ") && c != UInt8(ascii: "\t") {
+        leading = false
+      }
+      guard indents.count + indicators <= maximumScannedNesting else {
+        throw ConfigError(
+          file: file,
+          message:
+            "opens more than \(maximumScannedNesting) indentation levels and list markers inside one another (line \(line)); a config nests at most \(maximumDepth) levels"
+        )
+      }
+    }
   }
 
   /// A YAML node as a plain value, checking keys, depth and size.

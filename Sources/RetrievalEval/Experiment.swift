@@ -236,6 +236,12 @@ public struct Experiment {
       let cache = keepArtifacts ? nil : resultCache
       let cacheKey = try cache.map { _ in try ResultCache.key(config: config, method: method) }
       if let cache, let cacheKey, let entry = try cache.load(key: cacheKey, seed: config.seed) {
+        try cache.check(
+          entry, key: cacheKey, seed: config.seed,
+          against: ResultCache.Expectation(
+            users: Dictionary(
+              uniqueKeysWithValues: TargetSet.allCases.map { ($0, data.targetSets.includedUsers($0).count) }),
+            pins: data.dataset.log.pinCount))
         // Replayed through the same numbering as a fresh run (row keys count rows per kind).
         for row in entry.rows {
           let n = counts[row.kind, default: 0]

@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerFormer
 import PinnerSage
+import Vectors
 import Yams
 
 /// How evaluation users and their targets are cut out of a log (see `SplitProtocol`).
@@ -200,8 +201,11 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   /// validates the result (`validate(file:)`). Duplicate keys, unknown keys, values of the wrong
   /// type and out-of-range values are errors naming the file and the key.
   public static func load(from path: String) throws -> ExperimentConfig {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigError(file: path, message: "cannot read the file")
+    let data: Data
+    do {
+      data = try RegularFile.read(path, maximumBytes: maximumFileBytes)
+    } catch {
+      throw ConfigError(file: path, message: "cannot read the file: \(error.reason)")
     }
     return try decode(data, file: path)
   }

@@ -28,6 +28,10 @@ public struct LeaveOneOutOutcome: Sendable, Codable {
   public let maskHistory: Bool
   /// The configured per-user metrics as `name@k` (coverage, a global metric, left out).
   public let metrics: [String]
+  /// Configured metrics the data set cannot define, with the reason (`entropy@50`: "the data
+  /// set has no pin topics"); no row has an estimate for them. Nil in runs recorded before it
+  /// was kept.
+  public let undefinedMetrics: [String: String]?
   /// One row per model, ranked by the configured rule (`maskHistory`).
   public let results: [LeaveOneOutResult]
   /// The same models ranked by the other rule (masked when `maskHistory` is false, and the
@@ -95,11 +99,23 @@ extension Experiment {
       results.append(score(name, try rank(excluded)))
       otherResults.append(score(name, try rank(otherExcluded)))
     }
+    // Interest Entropy and Topic Recall need pin topics, Popularity the window's popularity (not
+    // kept here): a log without topics (CSV) leaves them undefined, reported as such, not scored.
+    let topicOfPin = dataset.topics?.topicOfPin ?? []
+    var undefined = [String: String]()
+    if topicOfPin.isEmpty {
+      for m in metrics where m.kind == .entropy || m.kind == .topicRecall {
+        undefined[m.description] = "the data set has no pin topics"
+      }
+    }
+    for m in metrics where m.kind == .popularity {
+      undefined[m.description] = "not computed in the leave-one-out"
+    }
+    let scored = metrics.filter { undefined[$0.description] == nil }
     func score(_ name: String, _ lists: [[Int64]]) -> LeaveOneOutResult {
+      let metrics = scored
       let values = metrics.map { m in
-        zip(lists, targets).map {
-          m.value(list: $0[...], targets: $1, topicOfPin: dataset.topics?.topicOfPin ?? [])
-        }
+        zip(lists, targets).map { m.value(list: $0[...], targets: $1, topicOfPin: topicOfPin) }
       }
       let replicates = bootstrap.replicates(count: metrics.count) { _, counts in
         values.map { Bootstrap.weightedMean($0, counts) }
@@ -171,7 +187,8 @@ extension Experiment {
     phase("baselines")
     return LeaveOneOutOutcome(
       dataset: dataset.name, users: split.users.count, pins: log.pinCount, maskHistory: mask,
-      metrics: metrics.map(\.description), results: results, otherRuleResults: otherResults,
+      metrics: metrics.map(\.description), undefinedMetrics: undefined.isEmpty ? nil : undefined,
+      results: results, otherRuleResults: otherResults,
       trainingSeconds: trainingSeconds, tunings: tunings, phases: phases.phases)
   }
 

@@ -24,6 +24,19 @@ public struct ReportContext: Sendable {
 public enum ComparisonReport {
   static func f(_ x: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", x) }
 
+  /// `x` as a whole number (rounded by `rule`), for any `x`: a report's figures come from JSON
+  /// that `render` reads back, and a tampered file must not trap in `Int(_:)`.
+  static func whole(_ x: Double, _ rule: FloatingPointRoundingRule = .towardZero) -> String {
+    let r = x.rounded(rule)
+    if let i = Int(exactly: r) { return String(i) }
+    return String(format: "%.0f", r)
+  }
+
+  /// The name of the seed at `index` ("?" beyond the list: the JSON may hold fewer seeds than tunings).
+  static func seed(_ c: Comparison, _ index: Int) -> String {
+    c.seeds.indices.contains(index) ? String(c.seeds[index]) : "?"
+  }
+
   /// `0.123 [0.110, 0.136]`.
   static func interval(_ e: Estimate?, _ d: Int = 3) -> String {
     guard let e else { return "—" }
@@ -83,7 +96,7 @@ public enum ComparisonReport {
     "\n## Timings (wall clock)\n\n"
       + phases.map {
         "- \($0.phase): \(f($0.seconds, 1)) s"
-          + ($0.peakResidentMiB > 0 ? " (peak memory so far \(Int($0.peakResidentMiB)) MiB)" : "")
+          + ($0.peakResidentMiB > 0 ? " (peak memory so far \(whole($0.peakResidentMiB)) MiB)" : "")
       }
       .joined(separator: "\n") + "\n"
   }
@@ -118,7 +131,8 @@ public enum ComparisonReport {
       t +=
         "| \(row.label) | \(metrics.map { interval(row.estimates[$0], $0.hasPrefix("entropy") ? 2 : 3) }.joined(separator: " | "))"
       if let ceiling, ceiling > 0 {
-        t += " | \(row.estimates[headline].map { "\(Int(($0.mean / ceiling * 100).rounded()))%" } ?? "—")"
+        t +=
+          " | \(row.estimates[headline].map { "\(whole($0.mean / ceiling * 100, .toNearestOrAwayFromZero))%" } ?? "—")"
       }
       t += " |\n"
     }
@@ -179,20 +193,20 @@ public enum ComparisonReport {
     for (i, record) in first.enumerated() {
       t += "### \(record.method)\n\n"
       for (s, seedRecords) in c.tunings.enumerated() where i < seedRecords.count {
-        t += "- Seed \(c.seeds[s]): \(seedRecords[i].summary)\n"
+        t += "- Seed \(seed(c, s)): \(seedRecords[i].summary)\n"
       }
       t += "\n"
       if record.table.count > 1 {
-        t += "Seed \(c.seeds[0]):\n\n| \(record.table[0].joined(separator: " | ")) |\n"
+        t += "Seed \(seed(c, 0)):\n\n| \(record.table[0].joined(separator: " | ")) |\n"
         t += "|\(String(repeating: " --- |", count: record.table[0].count))\n"
         for row in record.table.dropFirst() { t += "| \(row.joined(separator: " | ")) |\n" }
         t += "\n"
       }
       if let curve = record.curve {
-        let x = curve.x.map { String(Int($0)) }
+        let x = curve.x.map { whole($0) }
         for (name, values) in curve.series.sorted(by: { $0.key > $1.key }) {
           t += lineChart(
-            "\(curve.title): \(name) (seed \(c.seeds[0]))", x: x, xName: curve.xName, values: values,
+            "\(curve.title): \(name) (seed \(seed(c, 0)))", x: x, xName: curve.xName, values: values,
             axis: name)
         }
       }
@@ -238,13 +252,13 @@ public enum ComparisonReport {
     t +=
       "beyond about 32 actions; 64 keeps training within the run's budget), D = \(m.outputDimension); objective "
     t +=
-      "\(tr.objective.rawValue) (K = \(Int(tr.windowDays)) days, \(tr.positionsPerSequence) positions per sequence), "
+      "\(tr.objective.rawValue) (K = \(whole(tr.windowDays)) days, \(tr.positionsPerSequence) positions per sequence), "
     t +=
       "negatives \(tr.negatives.rawValue) (\(tr.randomNegatives) random, in-batch cap \(tr.inBatchCap)), log-Q "
     t +=
       "\(tr.logQCorrection), batch \(tr.batchSize); inference \(config.inference.rawValue). Tuning below.\n"
     t +=
-      "- PinnerSage: look-back \(Int(config.pinnerSage.lookbackDays)) days, λ = \(config.pinnerSage.lambda)/day, "
+      "- PinnerSage: look-back \(whole(config.pinnerSage.lookbackDays)) days, λ = \(config.pinnerSage.lambda)/day, "
     t += "\(config.roundRobinMedoids) served medoids merged round-robin; α chosen below.\n"
     t += "- \(config.threads) threads.\n\n"
     t += statisticsNote(c)
@@ -286,9 +300,15 @@ public enum ComparisonReport {
         + "\(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
       t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
       for r in rows {
-        t += "| \(r.name) | \(metrics.map { interval(r.estimates[$0], 4) }.joined(separator: " | ")) |\n"
+        let cells = metrics.map {
+          o.undefinedMetrics?[$0] != nil ? "undefined" : interval(r.estimates[$0], 4)
+        }
+        t += "| \(r.name) | \(cells.joined(separator: " | ")) |\n"
       }
       return t
+    }
+    for (metric, reason) in (o.undefinedMetrics ?? [:]).sorted(by: { $0.key < $1.key }) {
+      t += "\(MetricSpec(parsing: metric)?.title ?? metric) is undefined here: \(reason).\n\n"
     }
     t += table(o.results, masked: o.maskHistory)
     if let other = o.otherRuleResults {
@@ -332,15 +352,15 @@ public enum ComparisonReport {
       let users = c.facts.map { $0.usersPerTargetSet[table.targetSet.rawValue] ?? 0 }
       t += Self.table(table, metrics: c.metrics, users: users)
       let variants = table.rows.filter { $0.kind == .ablationVariant }
-      if o.axis == .dims || o.axis == .seqLens,
+      if o.axis == .dims || o.axis == .seqLens, let headline = c.metrics.first,
         let coverage = c.metrics.first(where: { $0.hasPrefix("coverage") })
       {
         let name = o.axis == .dims ? "embedding dimension D" : "sequence length M"
         t += lineChart(
-          "\(MetricSpec(parsing: c.metrics[0])?.title ?? "") against \(name), \(table.targetSet.rawValue)",
+          "\(MetricSpec(parsing: headline)?.title ?? "") against \(name), \(table.targetSet.rawValue)",
           x: variants.map(\.label), xName: name,
-          values: variants.map { $0.estimates[c.metrics[0]]?.mean ?? 0 },
-          axis: MetricSpec(parsing: c.metrics[0])?.title ?? "")
+          values: variants.map { $0.estimates[headline]?.mean ?? 0 },
+          axis: MetricSpec(parsing: headline)?.title ?? "")
         t += lineChart(
           "P90 coverage against \(name), \(table.targetSet.rawValue)", x: variants.map(\.label), xName: name,
           values: variants.map { $0.estimates[coverage]?.mean ?? 0 }, axis: "P90 coverage")

@@ -29,14 +29,19 @@ public enum Metrics {
   }
 
   /// Interest Entropy@k: the Shannon entropy (natural log, nats) of the topic histogram of each
-  /// user's top k, averaged over users. Pins with an unknown topic (< 0) are left out of a histogram.
+  /// user's top k, averaged over users. Pins with an unknown topic are left out of a histogram:
+  /// a topic < 0, and a pin id outside `topicOfPin` (a missing result, -1, or a pin the topics
+  /// do not cover). Without topics at all (`topicOfPin` empty) entropy is undefined: NaN.
   public static func interestEntropy(_ results: [[Int64]], topicOfPin: [Int32], k: Int) -> Double {
+    guard !topicOfPin.isEmpty else { return .nan }
     guard !results.isEmpty else { return 0 }
     var total = 0.0
     for list in results {
       var counts = [Int32: Int]()
-      for pin in list.prefix(k) where topicOfPin[Int(pin)] >= 0 {
-        counts[topicOfPin[Int(pin)], default: 0] += 1
+      for pin in list.prefix(k) {
+        guard pin >= 0, pin < Int64(topicOfPin.count) else { continue }
+        let topic = topicOfPin[Int(pin)]
+        if topic >= 0 { counts[topic, default: 0] += 1 }
       }
       let n = Double(counts.values.reduce(0, +))
       guard n > 0 else { continue }

@@ -190,6 +190,8 @@ public enum RetrievalBundle {
   /// bundle with one index file is still written as format 1, which earlier versions read.
   public static let formatVersion = 2
   static let manifestName = "manifest.json"
+  /// The largest manifest read (a manifest holds names, vocabularies and checksums: kilobytes).
+  static let maximumManifestBytes = 64 << 20
   static let indexName = "pins.faiss"
   /// The most index shards a bundle may hold (file names have five digits).
   static let maximumShards = 10_000
@@ -426,7 +428,11 @@ public enum RetrievalBundle {
     -> BundleManifest
   {
     let path = directory + "/" + manifestName
-    guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+    guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path) }
+    let data: Data
+    do { data = try RegularFile.read(path, maximumBytes: maximumManifestBytes) } catch {
+      throw .io(path: path, reason: error.reason)
+    }
     // The version first, so a newer format is reported as such, not as a decoding error.
     struct Version: Decodable { let formatVersion: Int }
     guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
@@ -450,7 +456,14 @@ public enum RetrievalBundle {
     for (name, entry) in manifest.files.sorted(by: { $0.key < $1.key }) where reading?.contains(name) ?? true
     {
       let file = directory + "/" + name
-      guard let (bytes, digest) = FileChecksum.sha256Hex(ofFileAt: file) else { throw .missingFile(file) }
+      guard FileManager.default.fileExists(atPath: file) else { throw .missingFile(file) }
+      let bytes: Int
+      let digest: String
+      do {
+        (bytes, digest) = try FileChecksum.sha256(ofFileAt: file, maximumBytes: max(0, entry.bytes))
+      } catch {
+        throw .io(path: file, reason: error.reason)
+      }
       guard bytes == entry.bytes, digest == entry.sha256 else {
         throw .checksumMismatch(file: file, expected: entry.sha256, actual: digest)
       }

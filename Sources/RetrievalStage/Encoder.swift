@@ -26,7 +26,9 @@ public struct PinTable: Sendable {
     } catch {
       throw .io(path: contentPath, reason: "\(error)")
     }
-    guard let text = FileManager.default.contents(atPath: idsPath) else { throw .missingFile(idsPath) }
+    guard FileManager.default.fileExists(atPath: idsPath) else { throw .missingFile(idsPath) }
+    let text: Data
+    do { text = try RegularFile.read(idsPath) } catch { throw .io(path: idsPath, reason: error.reason) }
     let ids = try BundleCorpus.pinIDs(text, path: idsPath)
     guard ids.count == content.count else {
       throw .dimensionMismatch(
@@ -208,6 +210,7 @@ public final class PinnerFormerEncoder: Sendable {
     let chunks = stride(from: 0, to: usable.count, by: chunk).map { $0..<min($0 + chunk, usable.count) }
     let parts = Mutex([VectorMatrix?](repeating: nil, count: chunks.count))
     let threads = max(1, min(workers, chunks.count))
+    try checkMemory(resolved, workers: threads)
     DispatchQueue.concurrentPerform(iterations: threads) { worker in
       for c in stride(from: worker, to: chunks.count, by: threads) {
         let rows = Parallel.serially { embedResolved(chunks[c].map { resolved[usable[$0]] }) }
@@ -233,9 +236,30 @@ public final class PinnerFormerEncoder: Sendable {
       empty: resolved.map(\.pins.isEmpty))
   }
 
-  /// User vectors of resolved histories, each with at least one known pin (its newest M actions).
+  /// Refuses, before anything is allocated, histories whose embedding needs more memory than
+  /// this machine can give each of `workers` concurrent embeddings (half its memory between
+  /// them): the attention of a history of n known actions takes n² floats per head and layer,
+  /// up to the model's maxLength. The error names the history and the model's shape.
+  func checkMemory(_ resolved: [HistoryResolver.Resolved], workers: Int) throws(BundleError) {
+    let c = prototype.config
+    guard let longest = resolved.indices.max(by: { resolved[$0].pins.count < resolved[$1].pins.count }) else {
+      return
+    }
+    let length = min(resolved[longest].pins.count, c.maxLength)
+    let bytes = PinnerFormerModel.inferenceBytes(c, length: length)
+    let available = Double(ProcessInfo.processInfo.physicalMemory) / 2 / Double(max(1, workers))
+    guard bytes > available else { return }
+    func gib(_ x: Double) -> String { String(format: "%.1f GiB", x / Double(1 << 30)) }
+    throw .invalidArgument(
+      "history \(longest): embedding its newest \(length) known actions needs \(gib(bytes)) of activations "
+        + "(the model's maxLength \(c.maxLength), hidden \(c.hidden), \(c.heads) heads, \(c.layers) layers; "
+        + "attention grows as the square of the length); at most \(gib(available)) per worker fit here")
+  }
+
+  /// User vectors of resolved histories, each with at least one known pin (its newest M
+  /// actions), padded to the longest of them (not to M: memory follows the histories).
   func embedResolved(_ histories: [HistoryResolver.Resolved]) -> VectorMatrix {
-    let length = prototype.config.maxLength
+    let length = min(prototype.config.maxLength, max(1, histories.map(\.pins.count).max() ?? 1))
     var sequences = ActionSequences(count: histories.count, length: length)
     for (b, r) in histories.enumerated() {
       let start = max(0, r.pins.count - length)

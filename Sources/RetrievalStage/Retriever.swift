@@ -360,6 +360,7 @@ public final class PinnerFormerRetriever: CandidateRetriever {
       corpus.fallback(k: k, excluding: excluding.isEmpty ? [] : excluding[i], resolved[i])
     }
     guard !usable.isEmpty else { return out }
+    try encoder.checkMemory(resolved, workers: 1)
     let users = encoder.embedResolved(usable.map { resolved[$0] })
     let found = try corpus.search(
       users, k: k, excluding: excluding.isEmpty ? [] : usable.map { excluding[$0] })

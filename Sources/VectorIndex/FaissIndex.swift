@@ -42,6 +42,11 @@ public class FaissIndex: @unchecked Sendable {
     guard dimension > 0 else {
       throw .invalidArgument("index dimension must be positive (got \(dimension))")
     }
+    // The largest dimension an index file may declare (the shim's reader): beyond it, an index
+    // could be built but never read back.
+    guard dimension <= 1 << 16 else {
+      throw .invalidArgument("index dimension must be at most 65536 (got \(dimension))")
+    }
     FaissThreads.applyDefaultsOnce()
     var created: OpaquePointer?
     let status = cfaiss_index_factory(Int32(dimension), factory, metric.cValue, &created)

@@ -99,16 +99,9 @@ public enum AtomicFile {
     }
   }
 
-  /// Reads a whole file, memory-mapped when possible.
+  /// Reads a whole file, memory-mapped when possible; only a regular file (`RegularFile`).
   public static func read(_ path: String) throws(VectorsError) -> Data {
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw .cannotRead(path: path, reason: "no such file")
-    }
-    do {
-      return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-    } catch {
-      throw .cannotRead(path: path, reason: "\(error.localizedDescription)")
-    }
+    try RegularFile.read(path, mapped: true)
   }
 }
 

@@ -8,6 +8,14 @@ public enum VectorsError: Error, Equatable, CustomStringConvertible {
   /// The file exists but its content is not what the format requires.
   case malformedFile(path: String, reason: String)
 
+  /// The message without the path (for errors that name the path themselves).
+  public var reason: String {
+    switch self {
+    case .cannotRead(_, let reason), .cannotWrite(_, let reason), .malformedFile(_, let reason): reason
+    default: description
+    }
+  }
+
   /// A one-line message naming the file or shape at fault.
   public var description: String {
     switch self {

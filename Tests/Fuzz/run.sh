@@ -4,7 +4,8 @@
 #   Tests/Fuzz/run.sh SECONDS [TARGET...]   fuzz each target (default: all) for SECONDS
 #   Tests/Fuzz/run.sh --write-seeds         regenerate the generated seeds in Tests/Fuzz/corpus
 #
-# Targets (Tests/Fuzz/Targets/FuzzTargets.swift): npy, log, checkpoint, bundle, faiss, config.
+# Targets (Tests/Fuzz/Targets/FuzzTargets.swift): npy, log, checkpoint, bundle, faiss, config,
+# report, summary, history, shards, factory.
 # The driver is built with `swift build --sanitize fuzzer --sanitize address` into .build/fuzz
 # (every module instrumented for coverage and AddressSanitizer). Each target starts from its
 # committed seeds (Tests/Fuzz/corpus/TARGET) and regressions (Tests/Fuzz/regressions/TARGET);
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 configuration="${PINRETRIEVAL_FUZZ_CONFIGURATION:-release}"
 build=.build/fuzz
 [[ $configuration == release ]] || build=".build/fuzz-$configuration"
-targets_all=(npy log checkpoint bundle faiss config)
+targets_all=(npy log checkpoint bundle faiss config report summary history shards factory)
 
 # With --sanitize address, swiftc drops the fuzzer's coverage instrumentation unless it is
 # asked for explicitly (Swift 6.3): hence -sanitize-coverage.
@@ -51,7 +52,9 @@ for target in "${targets[@]}"; do
   mkdir -p "$work" "$artifacts" "Tests/Fuzz/corpus/$target" "Tests/Fuzz/regressions/$target"
   log="$build/$target.log"
   max_len=4096
-  [[ $target == bundle || $target == checkpoint || $target == faiss ]] && max_len=16384
+  [[ $target == bundle || $target == checkpoint || $target == faiss || $target == report || $target == summary ]] &&
+    max_len=16384
+  [[ $target == shards ]] && max_len=32768
   echo "== $target: $seconds s" >&2
   set +e
   PINRETRIEVAL_FUZZ_TARGET="$target" "$binary" -max_total_time="$seconds" -max_len="$max_len" -timeout=20 \

@@ -99,12 +99,22 @@ import Testing
 
   @Test func hostileYAMLIsAnErrorNotACrash() throws {
     #expect(error("{a: 1}: 2") == "c.yaml: a key under 'top level' (line 1) is not a plain name")
-    // Deep enough to overflow a test thread's stack in a recursive parser.
-    #expect(error(String(repeating: "[", count: 20_000))?.hasPrefix("c.yaml: not valid YAML") == true)
+    // Deep enough to overflow a test thread's stack in a recursive parser, and to cost the parser
+    // time that grows as the square of the depth: refused before parsing (#31).
+    #expect(
+      error(String(repeating: "[", count: 20_000))?.hasPrefix("c.yaml: holds more than 1024 '[' or '{'")
+        == true)
     #expect(
       error(String(repeating: "[", count: 20_000) + String(repeating: "]", count: 20_000))?.contains(
+        "holds more than 1024 '[' or '{'") == true)
+    #expect(
+      error(String(repeating: "- ", count: 20_000) + "x")?.contains(
+        "opens more than 64 indentation levels and list markers") == true)
+    // Within the bounds, the depth check after parsing names the key path.
+    #expect(
+      error(String(repeating: "[", count: 40) + String(repeating: "]", count: 40))?.contains(
         "nested more than 32") == true)
-    #expect(error(String(repeating: "- ", count: 20_000) + "x")?.contains("nested more than 32") == true)
+    #expect(error(String(repeating: "- ", count: 40) + "x")?.contains("nested more than 32") == true)
     var bomb = "a: &a [1,1,1,1,1,1,1,1,1,1]\n"
     for (name, previous) in zip(["b", "c", "d", "e", "f", "g"], ["a", "b", "c", "d", "e", "f"]) {
       bomb +=

@@ -70,7 +70,8 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   public var isPerTarget: Bool { kind == .recall }
 
   /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global
-  /// metric, and for popularity without `popularityPercentile`; 0 for popularity of an empty list).
+  /// metric; for entropy when `topicOfPin` is empty: without topics it is undefined; for popularity
+  /// without `popularityPercentile`). Popularity of an empty list is 0.
   public func value(
     list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32], popularityPercentile: [Float] = []
   ) -> Double {
@@ -94,7 +95,7 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
       return .nan
     case .topicRecall:
       func topic(_ pin: Int64) -> Int32? { pin >= 0 && pin < topicOfPin.count ? topicOfPin[Int(pin)] : nil }
-      guard !targets.isEmpty else { return .nan }
+      guard !targets.isEmpty, !topicOfPin.isEmpty else { return .nan }
       let reached = Set(top.compactMap(topic))
       return Double(targets.filter { topic(Int64($0)).map(reached.contains) ?? false }.count)
         / Double(targets.count)

@@ -1,0 +1,155 @@
+import Foundation
+import PinData
+
+/// The `--json` file of `run`: the command, commit, configuration and every figure of the
+/// report (`render` re-renders it, `summary` reads its claims).
+public struct RunReportJSON: Sendable, Codable {
+  /// The command line that produced the run.
+  public let command: String
+  /// The git commit of the code that produced it.
+  public let commit: String
+  /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
+  public var machine: String?
+  /// The effective configuration.
+  public let config: ExperimentConfig
+  /// The comparison.
+  public let outcome: Comparison
+  /// The leave-one-out, when the run had one.
+  public let leaveOneOut: LeaveOneOutOutcome?
+
+  /// A run's JSON from its parts.
+  public init(
+    command: String, commit: String, machine: String?, config: ExperimentConfig, outcome: Comparison,
+    leaveOneOut: LeaveOneOutOutcome?
+  ) {
+    self.command = command
+    self.commit = commit
+    self.machine = machine
+    self.config = config
+    self.outcome = outcome
+    self.leaveOneOut = leaveOneOut
+  }
+}
+
+/// The `--json` file of `ablate` and `leave-one-out`: the command, commit, configuration and outcome.
+public struct ExperimentReportJSON<Outcome: Codable & Sendable>: Sendable, Codable {
+  /// The command line that produced the run.
+  public let command: String
+  /// The git commit of the code that produced it.
+  public let commit: String
+  /// CPU, BLAS kernels and FAISS build of the run (absent in runs recorded before it was kept).
+  public var machine: String?
+  /// The effective configuration.
+  public let config: ExperimentConfig
+  /// What the run produced.
+  public let outcome: Outcome
+
+  /// An experiment's JSON from its parts.
+  public init(command: String, commit: String, machine: String?, config: ExperimentConfig, outcome: Outcome) {
+    self.command = command
+    self.commit = commit
+    self.machine = machine
+    self.config = config
+    self.outcome = outcome
+  }
+}
+
+/// Reading reports' `--json` files back (`eval-retrieval render` and `summary`). The files are
+/// input like any other: one that is not a report, or a tampered one, is an error naming the
+/// file and the key, never a crash.
+public enum ReportJSON {
+  /// A report's JSON with its `config` completed by today's defaults, so that a report written
+  /// before a configuration key existed still renders (the key then shows its default). The
+  /// configuration is validated as a config file is (`ExperimentConfig.decode`).
+  /// - Throws: `ConfigError` naming `file` when the JSON is not an object, or its `config` is
+  ///   not a mapping or not a valid configuration.
+  public static func completingConfig(_ data: Data, file: String) throws -> Data {
+    let parsed: Any
+    do {
+      parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+    } catch {
+      throw ConfigError(file: file, message: "not valid JSON: \(error.localizedDescription)")
+    }
+    guard var object = parsed as? [String: Any] else {
+      throw ConfigError(file: file, message: "the top level must be a JSON object (a report's --json file)")
+    }
+    guard let given = object["config"] else {
+      throw ConfigError(
+        file: file, message: "no 'config': not the JSON of a run, an ablation or a leave-one-out")
+    }
+    guard given is [String: Any] else {
+      throw ConfigError(
+        file: file, message: "'config' must be a mapping of configuration keys, got \(kind(of: given))")
+    }
+    let config = try ExperimentConfig.decode(
+      JSONSerialization.data(withJSONObject: given), file: file + " (its config).json")
+    object["config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
+    return try JSONSerialization.data(withJSONObject: object)
+  }
+
+  /// What a report's JSON holds.
+  public enum Decoded: Sendable {
+    /// `run --json`.
+    case run(RunReportJSON)
+    /// `ablate --json`.
+    case ablation(ExperimentReportJSON<AblationOutcome>)
+  }
+
+  /// Decodes a `run` or `ablate` JSON file's bytes (its config completed and validated first).
+  /// - Throws: `ConfigError` naming `file` and, for a decoding error, the key path at fault.
+  public static func decode(_ data: Data, file: String) throws -> Decoded {
+    let completed = try completingConfig(data, file: file)
+    if let run = try? JSONDecoder().decode(RunReportJSON.self, from: completed) { return .run(run) }
+    do {
+      return .ablation(try JSONDecoder().decode(ExperimentReportJSON<AblationOutcome>.self, from: completed))
+    } catch let error as DecodingError {
+      throw ConfigError(
+        file: file,
+        message: "not the JSON of a run or an ablation of this version: \(error.keyPathDescription)")
+    }
+  }
+
+  /// The report a `run` or `ablate` JSON file renders to: its file name (`retrieval.md`,
+  /// `ablation-dims.md`, ...) and its Markdown, with `discussion` as its Discussion section.
+  public static func render(_ data: Data, file: String, discussion: String?) throws -> (
+    name: String, markdown: String
+  ) {
+    switch try decode(data, file: file) {
+    case .run(let run):
+      let context = ReportContext(
+        command: run.command, commit: run.commit, discussion: discussion, machine: run.machine)
+      return (
+        reportName(run.config.dataset, prefix: "retrieval"),
+        ComparisonReport.markdown(
+          run.outcome, config: run.config, context: context, leaveOneOut: run.leaveOneOut)
+      )
+    case .ablation(let ablation):
+      let context = ReportContext(
+        command: ablation.command, commit: ablation.commit, discussion: discussion, machine: ablation.machine)
+      return (
+        reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)"),
+        ComparisonReport.ablation(ablation.outcome, config: ablation.config, context: context)
+      )
+    }
+  }
+
+  /// The report file of a data set: `<prefix>.md` (synthetic), `<prefix>-ml100k.md`, `<prefix>-<file>.md`.
+  public static func reportName(_ dataset: String, prefix: String) -> String {
+    switch dataset {
+    case "synthetic": "\(prefix).md"
+    case "ml-100k": "\(prefix)-ml100k.md"
+    default: "\(prefix)-\(URL(fileURLWithPath: dataset).deletingPathExtension().lastPathComponent).md"
+    }
+  }
+
+  static func kind(of value: Any) -> String {
+    switch value {
+    case is String: "a string"
+    case is [Any]: "a list"
+    case is NSNull: "null"
+    case let number as NSNumber where String(cString: number.objCType) == "c": "a boolean"
+    case is NSNumber: "a number"
+    default: "\(type(of: value))"
+    }
+  }
+}
