@@ -47,7 +47,8 @@ struct Summary: ParsableCommand {
     var sources = [String]()
     var stale = [String]()
     for file in files {
-      guard let raw = FileManager.default.contents(atPath: reports + "/" + file),
+      // A regular file only: a FIFO or device among the reports must not hang the summary.
+      guard let raw = try? RegularFile.read(reports + "/" + file),
         let data = try? currentConfig(raw, file: file)
       else { continue }
       let report = String(file.dropLast(5)) + ".md"

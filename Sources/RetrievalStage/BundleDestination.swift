@@ -63,7 +63,7 @@ extension RetrievalBundle {
       let kind: BundleManifest.Kind
       let files: [String: BundleManifest.FileEntry]
     }
-    guard let data = FileManager.default.contents(atPath: path + "/" + manifestName),
+    guard let data = try? RegularFile.read(path + "/" + manifestName),
       let owner = try? JSONDecoder().decode(Ownership.self, from: data), owner.library == "pinretrieval"
     else {
       return
