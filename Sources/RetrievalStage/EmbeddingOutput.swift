@@ -138,7 +138,9 @@ public enum EmbeddingOutput {
       let file = openat(handle, name, O_RDONLY)
       guard file >= 0 else { throw .inconsistent(path: directory, reason: "\(name) \(missing)") }
       let reader = FileHandle(fileDescriptor: file, closeOnDealloc: true)
-      guard let data = try? reader.readToEnd() else {
+      // readToEnd returns nil for an empty file: that is empty data, not a missing file.
+      let data: Data?
+      do { data = try reader.readToEnd() } catch {
         throw .inconsistent(path: directory, reason: "\(name) \(missing)")
       }
       return data ?? Data()

@@ -5,40 +5,11 @@ import Testing
 /// The `eval-retrieval` binary (built beside this test bundle) answers bad arguments with an
 /// error and exit status 64 or 1, never a signal.
 @Suite struct CommandLineTests {
-  /// Runs eval-retrieval with `arguments` (and `environment` added to this process's); returns its
-  /// exit status, whether a signal ended it, its standard error and its standard output.
+  /// Runs eval-retrieval with `arguments` (and `environment`): `runEvalRetrieval`.
   func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
     status: Int32, signaled: Bool, stderr: String, stdout: String
   ) {
-    let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-      .deletingLastPathComponent()
-    let binary = directory.appendingPathComponent("eval-retrieval")
-    try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build eval-retrieval first")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    if !environment.isEmpty {
-      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    }
-    let errorPath = temporaryDirectory() + "/stderr"
-    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-    let outputPath = temporaryDirectory() + "/stdout"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-    let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    process.standardError = handle
-    process.standardOutput = output
-    try process.run()
-    process.waitUntilExit()
-    try handle.close()
-    try output.close()
-    func text(_ path: String) -> String {
-      String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-    }
-    return (
-      process.terminationStatus, process.terminationReason == .uncaughtSignal, text(errorPath),
-      text(outputPath)
-    )
+    try runEvalRetrieval(arguments, environment: environment)
   }
 
   /// The eval-retrieval binary built beside this test bundle.

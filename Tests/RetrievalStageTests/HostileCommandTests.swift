@@ -3,18 +3,22 @@ import RetrievalEval
 import TestSupport
 import Testing
 
-/// Runs the `eval-retrieval` binary built beside this test bundle; returns its exit status,
-/// whether a signal ended it, its standard error and its standard output. A run longer than
-/// `timeout` seconds is killed (and reported as signaled, with "timed out" on standard error).
-func runEvalRetrieval(_ arguments: [String], timeout: Double = 120) throws -> (
-  status: Int32, signaled: Bool, stderr: String, stdout: String
-) {
-  let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-  let binary = directory.appendingPathComponent("eval-retrieval")
+/// Runs the `eval-retrieval` binary built beside this test bundle (with `environment` added to this
+/// process's); returns its exit status, whether a signal ended it, its standard error and its
+/// standard output. A run longer than `timeout` seconds is killed (and reported as signaled, with
+/// "timed out" on standard error).
+func runEvalRetrieval(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 120)
+  throws
+  -> (status: Int32, signaled: Bool, stderr: String, stdout: String)
+{
+  let binary = CommandLineTests.binary
   try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build eval-retrieval first")
   let process = Process()
   process.executableURL = binary
   process.arguments = arguments
+  if !environment.isEmpty {
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+  }
   let scratch = temporaryDirectory()
   let errorPath = scratch + "/stderr"
   let outputPath = scratch + "/stdout"
