@@ -67,8 +67,10 @@ import Vectors
     #expect(four.query[1] > 0.9)  // points at the 90° group
     let eight = SingleVectorReferenceMethod.bestQuery(probabilities: p, content: content, excluded: [], k: 8)
     #expect(abs(eight.expectedRecall - 1) < 1e-6)
-    let top = SingleVectorReferenceMethod.top(8, query: eight.query, content: content, excluded: [])
-    #expect(Set(top) == Set((0..<8).map { Int64($0) }))
+    let list = SingleVectorReferenceMethod.bestQueries(
+      probabilities: [p], content: content, excluded: [[]], k: 8)[0]
+      .list
+    #expect(Set(list.prefix(8)) == Set((0..<8).map { Int64($0) }))
     var fresh = p
     for pin in 4..<8 { fresh[pin] = 0 }
     let excluded = SingleVectorReferenceMethod.bestQuery(

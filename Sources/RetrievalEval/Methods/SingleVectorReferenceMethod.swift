@@ -170,29 +170,6 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
     }
   }
 
-  /// The `count` pins with the largest inner product with `query`, without `excluded`.
-  static func top(_ count: Int, query: [Float], content: VectorMatrix, excluded: Set<Int32>) -> [Int64] {
-    scoresOf(query, content: content, excluded: excluded).map { topIndices(count, of: $0).map { Int64($0) } }
-      ?? []
-  }
-
-  /// content · query with `excluded` pins at -inf (nil for an empty content matrix).
-  static func scoresOf(_ query: [Float], content: VectorMatrix, excluded: Set<Int32>) -> [Float]? {
-    guard content.count > 0 else { return nil }
-    var scores = [Float](repeating: 0, count: content.count)
-    content.withUnsafeBufferPointer { c in
-      query.withUnsafeBufferPointer { q in
-        scores.withUnsafeMutableBufferPointer { out in
-          GEMM.multiply(
-            c.baseAddress!, q.baseAddress!, into: out.baseAddress!, m: content.count, n: 1,
-            k: content.dimension)
-        }
-      }
-    }
-    for pin in excluded where Int(pin) < scores.count { scores[Int(pin)] = -.infinity }
-    return scores
-  }
-
   /// Indices of the `k` largest finite values, largest first (ties: smaller index).
   static func topIndices(_ k: Int, of values: [Float]) -> [Int] {
     var heap = [(Float, Int)]()

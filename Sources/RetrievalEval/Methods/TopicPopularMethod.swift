@@ -22,8 +22,7 @@ public struct TopicPopularMethod: EvaluatedMethod {
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let log = d.dataset.log
-    let counts = Baselines.positiveCounts(log, visible: d.split.trainingVisible, rule: d.dataset.rule)
-    let ranking = Ranking(counts: counts, topicOfPin: d.topicOfPin)
+    let ranking = Ranking(counts: d.positiveCounts, topicOfPin: d.topicOfPin)
     // Long enough to keep 100 after the harness removes a user's engaged pins.
     let depth = { (user: EvaluationUser) in 100 + user.history.count }
     var table = [["topics", "λ per day", "validation Recall@10 (new pins)"]]

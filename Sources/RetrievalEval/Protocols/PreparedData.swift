@@ -48,8 +48,10 @@ public struct PreparedData: Sendable {
   public let topicOfPin: [Int32]
   /// Where the topics come from, for reports.
   public let topicDescription: String
-  /// Per pin: its training-popularity percentile (`Baselines.popularityPercentiles` of the
-  /// training-visible positives), read by the Popularity@k diagnosis.
+  /// Per pin: its training-visible positives (`Baselines.positiveCounts`).
+  public let positiveCounts: [Int]
+  /// Per pin: its training-popularity percentile (`Baselines.popularityPercentiles` of
+  /// `positiveCounts`), read by the Popularity@k diagnosis.
   public let popularityPercentile: [Float]
   /// The held-out users methods tune on.
   public let validation: ValidationSet
@@ -135,13 +137,13 @@ extension Experiment {
       throw ConfigError(
         file: "evaluation.targetSets", message: "the target set '\(set.rawValue)' leaves no evaluation user")
     }
+    let counts = Baselines.positiveCounts(log, visible: split.trainingVisible, rule: dataset.rule)
     return PreparedData(
       dataset: dataset, timelines: timelines, split: split, users: full.evaluationUsers,
       targetSets: targetSets,
       content: content, contentDescription: contentDescription, topicOfPin: topics.topicOfPin,
       topicDescription: topicDescription,
-      popularityPercentile: Baselines.popularityPercentiles(
-        Baselines.positiveCounts(log, visible: split.trainingVisible, rule: dataset.rule)),
+      positiveCounts: counts, popularityPercentile: Baselines.popularityPercentiles(counts),
       validation: ValidationSet(
         users: validationUsers, targetSets: TargetSets(users: validationUsers, log: log)),
       droppedWithoutHistory: full.droppedWithoutHistory, droppedWithoutTargets: full.droppedWithoutTargets)
