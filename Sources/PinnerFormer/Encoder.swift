@@ -9,6 +9,7 @@ import Vectors
 final class Activations {
   // Shapes, llm.c style (row-major, last index fastest; token t of sequence b is row b * M + t):
   //   B = sequences in the batch, M = sequence length (maxLength), H = hidden, D = outputDimension,
+  //   K = interests (the head's k user vectors per position, each D wide),
   //   F = feed-forward width (4H), L = layers, NH = heads (H = NH x head size), C = contentDimension,
   //   Et = typeEmbedding, Es = surfaceEmbedding, Ta = 2 * absolutePeriods.count + 1,
   //   Tr = 2 * relativePeriods.count + 1, W = featureWidth = C + Et + Es + 1 + Ta + 2Tr (+ D with
@@ -40,8 +41,9 @@ final class Activations {
   /// GELU; fc1Gelu (B*M, F): GELU(fc1), the input of fc2 (whose output + residual1 is residual[l + 1]).
   let ln2, ln2Mean, ln2Rstd, fc1, fc1Gelu: [FloatBuffer]
   /// Head: finalNorm (B*M, H): LN of residual[L]; finalMean, finalRstd (B*M); head1 (B*M, H);
-  /// head1Gelu (B*M, H); head2 (B*M, D): before normalization; output (B*M, D): the L2-normalized
-  /// user vectors; outputNorms (B*M): the L2 norm of each head2 row.
+  /// head1Gelu (B*M, H); head2 (B*M, K*D): before normalization; output (B*M, K*D): the
+  /// L2-normalized user vectors (K per position); outputNorms (B*M*K): the L2 norm of each D-wide
+  /// slice of head2.
   let finalNorm, finalMean, finalRstd, head1, head1Gelu, head2, output, outputNorms: FloatBuffer
   // Gradient scratch.
   /// One buffer each, reused by every block: dResidual (B*M, H): gradient w.r.t. the residual stream
@@ -50,7 +52,7 @@ final class Activations {
   /// dFC1 (B*M, F): w.r.t. fc1; dFC1Gelu (B*M, F): w.r.t. fc1Gelu; dAttentionScratch (B, NH, M, M):
   /// dP (w.r.t. attention), then in place the pre-softmax scores' gradient; dFeatures (B*M, W).
   let dResidual, dNorm, dQKV, dAttentionOut, dFC1, dFC1Gelu, dAttentionScratch, dFeatures: FloatBuffer
-  /// dHead1 (B*M, H), dHead1Gelu (B*M, H), dHead2 (B*M, D): w.r.t. head1, head1Gelu, head2;
+  /// dHead1 (B*M, H), dHead1Gelu (B*M, H), dHead2 (B*M, K*D): w.r.t. head1, head1Gelu, head2;
   /// dGroup (B*M, G): one feature group's gradient rows, G its width (Et, Es, Ta, Tr or D);
   /// allocated B*M x max(Tr, Ta, Et, Es, D with pinIDEmbedding).
   let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
@@ -97,9 +99,9 @@ final class Activations {
     finalRstd = FloatBuffer(count: n)
     head1 = FloatBuffer(count: n * h)
     head1Gelu = FloatBuffer(count: n * h)
-    head2 = FloatBuffer(count: n * c.outputDimension)
-    output = FloatBuffer(count: n * c.outputDimension)
-    outputNorms = FloatBuffer(count: n)
+    head2 = FloatBuffer(count: n * c.userWidth)
+    output = FloatBuffer(count: n * c.userWidth)
+    outputNorms = FloatBuffer(count: n * c.interests)
     dResidual = FloatBuffer(count: n * h)
     dNorm = FloatBuffer(count: n * h)
     dQKV = FloatBuffer(count: n * 3 * h)
@@ -110,7 +112,7 @@ final class Activations {
     dFeatures = FloatBuffer(count: n * c.featureWidth)
     dHead1 = FloatBuffer(count: n * h)
     dHead1Gelu = FloatBuffer(count: n * h)
-    dHead2 = FloatBuffer(count: n * c.outputDimension)
+    dHead2 = FloatBuffer(count: n * c.userWidth)
     dGroup = FloatBuffer(
       count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding, c.pinIDEmbedding ? c.outputDimension : 0))
     func zeroed<T: Numeric>() -> UnsafeMutablePointer<T> {
@@ -130,7 +132,7 @@ final class Activations {
     let wa = Double(2 * c.absolutePeriods.count + 1)
     let wr = Double(2 * c.relativePeriods.count + 1)
     let w = Double(c.featureWidth)
-    let d = Double(c.outputDimension)
+    let d = Double(c.userWidth)
     let group = Double(
       max(
         2 * c.relativePeriods.count + 1, 2 * c.absolutePeriods.count + 1, c.typeEmbedding, c.surfaceEmbedding,
@@ -140,7 +142,7 @@ final class Activations {
     let perToken =
       2 * w + Double(c.typeEmbedding + c.surfaceEmbedding) + wa + 2 * wr + (l + 1) * h
       + l * (h + 2 + 3 * h + h + h + h + 2 + 4 * h + 4 * h)
-      + (h + 2 + h + h + d + d + 1)
+      + (h + 2 + h + h + d + d + Double(c.interests))
       + (h + h + 3 * h + h + 4 * h + 4 * h + h + h + d + group)
     let attention = (l + 1) * b * Double(c.heads) * m * m
     // Floats, plus 3 Int32 and 3 Double arrays per token.
@@ -172,9 +174,9 @@ extension PinnerFormerModel {
     }
   }
 
-  /// Encodes `sequences`: returns a buffer of count x length x D L2-normalized user vectors
-  /// (one per position; position lengths[b]-1 is sequence b's user embedding). Keeps the
-  /// activations for `backward`.
+  /// Encodes `sequences`: returns a buffer of count x length x K x D L2-normalized user vectors
+  /// (K = `interests` per position; position lengths[b]-1 is sequence b's user embedding). Keeps
+  /// the activations for `backward`.
   ///
   /// With `newestOnly` (inference), the last block's attention output, FFN and the head run for
   /// each sequence's newest position only, and row b of the result is sequence b's embedding.
@@ -287,7 +289,7 @@ extension PinnerFormerModel {
     }
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
-    let d = c.outputDimension
+    let d = c.userWidth
     let rows = newestOnly ? s.count : n
     Kernels.layerNormForwardParallel(
       a.finalNorm.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, a.residual[c.layers].pointer,
@@ -298,7 +300,8 @@ extension PinnerFormerModel {
     Kernels.linearForward(
       a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: rows, inDim: h, outDim: d)
     Kernels.l2NormalizeForward(
-      a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: rows, dim: d)
+      a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: rows * c.interests,
+      dim: c.outputDimension)
     return a.output
   }
 
@@ -373,7 +376,7 @@ extension PinnerFormerModel {
     Kernels.addInPlace(out, r1, count: rows * h)
   }
 
-  /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.
+  /// Backward of the last `encoderForward`, from dOutput (count x length x K x D, gradient w.r.t.
   /// the normalized user vectors); accumulates into `gradients`.
   func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>) {
     let c = config
@@ -383,18 +386,18 @@ extension PinnerFormerModel {
     let o = offsets
     let n = a.tokens
     let h = c.hidden
-    let d = c.outputDimension
     let cols = FeatureColumns(c)
 
-    // Head.
+    // Head (each of the K interest vectors of a position is normalized on its own).
     // Buffers written whole by one kernel are overwritten (no zeroing first); accumulated ones are not.
     Kernels.l2NormalizeBackward(
-      dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer, n: n,
-      dim: d, overwrite: true)
+      dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer,
+      n: n * c.interests, dim: c.outputDimension, overwrite: true)
     Kernels.linearBackward(
       dInput: a.dHead1Gelu.pointer, dWeight: g + o.head2Weight, dBias: g + o.head2Bias,
       dOut: a.dHead2.pointer,
-      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d, overwriteInput: true)
+      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: c.userWidth,
+      overwriteInput: true)
     Kernels.geluBackwardFast(
       dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h,
       overwrite: true)

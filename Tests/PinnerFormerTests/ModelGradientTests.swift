@@ -28,6 +28,13 @@ enum Tiny {
     return c
   }
 
+  /// `config` with three interest vectors per position.
+  static var configWithInterests: PinnerFormerConfig {
+    var c = config
+    c.interests = 3
+    return c
+  }
+
   /// `config` with the learned pin-vector norm.
   static var configWithPinNorm: PinnerFormerConfig {
     var c = config
@@ -73,10 +80,16 @@ enum Tiny {
   /// In-batch layout (every candidate a column) and the compact random-negatives layout (own
   /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
   /// With and without pin-ID embeddings (their table gets gradient from the input features and
-  /// from the pin tower), and with the learned pin-vector norm.
-  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm"])
+  /// from the pin tower), with the learned pin-vector norm, and with three interest vectors (each
+  /// pair routed to its closest one).
+  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm", "interests"])
   func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, variant: String) throws {
-    let config = ["pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm][variant] ?? Tiny.config
+    let config =
+      [
+        "pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm,
+        "interests": Tiny.configWithInterests,
+      ][
+        variant] ?? Tiny.config
     let model = try PinnerFormerModel(config: config, seed: 3)
     // Larger weights than the 0.02 initialization make every gradient measurable.
     var g = SeededGenerator(seed: 9)
