@@ -180,7 +180,14 @@ extension PinnerFormerModel {
   ///
   /// With `newestOnly` (inference), the last block's attention output, FFN and the head run for
   /// each sequence's newest position only, and row b of the result is sequence b's embedding.
-  func encoderForward(_ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false) -> FloatBuffer {
+  ///
+  /// With `dropout` (training only; inference passes none), inverted dropout is applied to the
+  /// input (after the projection and positions), the attention probabilities, and the attention
+  /// and FFN outputs before each residual addition (as SASRec and GPT-2 place it); the backward
+  /// pass must be given the same `dropout`.
+  func encoderForward(
+    _ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false, dropout: Dropout? = nil
+  ) -> FloatBuffer {
     let c = config
     // The position table has maxLength rows.
     precondition(
@@ -265,6 +272,8 @@ extension PinnerFormerModel {
         }
       }
     }
+    let drop = newestOnly ? nil : dropout
+    drop?.site(DropoutSite.input).apply(x0, count: n * h)
 
     // 3. PreNorm blocks: x + MHSA(LN(x)), then x + FFN(LN(x)).
     for (l, w) in o.blocks.enumerated() {
@@ -280,12 +289,14 @@ extension PinnerFormerModel {
         a.qkv[l].pointer, a.ln1[l].pointer, p + w.qkvWeight, p + w.qkvBias, n: n, inDim: h, outDim: 3 * h)
       Kernels.attentionForward(
         a.attentionOut[l].pointer, attention: a.attention[l].pointer, qkv: a.qkv[l].pointer, batch: s.count,
-        length: s.length, channels: h, heads: c.heads)
+        length: s.length, channels: h, heads: c.heads, dropout: drop?.site(DropoutSite.attention(l)),
+        dropped: a.dAttentionScratch.pointer)
       let r1 = a.residual1[l].pointer
       Kernels.linearForward(
         r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
+      drop?.site(DropoutSite.attentionOutput(l)).apply(r1, count: n * h)
       Kernels.addInPlace(r1, x, count: n * h)
-      feedForward(a, l, w, rows: n)
+      feedForward(a, l, w, rows: n, dropout: drop?.site(DropoutSite.feedForwardOutput(l)))
     }
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
@@ -359,8 +370,10 @@ extension PinnerFormerModel {
     feedForward(a, l, w, rows: b)
   }
 
-  /// The block's second half on rows 0..<rows: residual[l + 1] = r1 + FFN(LN2(r1)), r1 = residual1[l].
-  private func feedForward(_ a: Activations, _ l: Int, _ w: BlockOffsets, rows: Int) {
+  /// The block's second half on rows 0..<rows: residual[l + 1] = r1 + FFN(LN2(r1)), r1 = residual1[l]
+  /// (the FFN's output dropped out with `dropout`).
+  private func feedForward(_ a: Activations, _ l: Int, _ w: BlockOffsets, rows: Int, dropout: Dropout? = nil)
+  {
     let p = parameters.pointer
     let h = config.hidden
     let r1 = a.residual1[l].pointer
@@ -373,12 +386,13 @@ extension PinnerFormerModel {
     let out = a.residual[l + 1].pointer
     Kernels.linearForward(
       out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: rows, inDim: 4 * h, outDim: h)
+    dropout?.apply(out, count: rows * h)
     Kernels.addInPlace(out, r1, count: rows * h)
   }
 
   /// Backward of the last `encoderForward`, from dOutput (count x length x K x D, gradient w.r.t.
-  /// the normalized user vectors); accumulates into `gradients`.
-  func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>) {
+  /// the normalized user vectors); accumulates into `gradients`. `dropout`: the forward's.
+  func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>, dropout: Dropout? = nil) {
     let c = config
     let a = activations(batch: s.count, length: s.length)
     let p = parameters.pointer
@@ -413,8 +427,16 @@ extension PinnerFormerModel {
     for l in stride(from: c.layers - 1, through: 0, by: -1) {
       let w = o.blocks[l]
       let dr = a.dResidual.pointer
+      // With dropout, the FFN and attention outputs' gradients are dr times the same masks
+      // (in dAttentionOut and dNorm, both free at that point).
+      var dFFNOut = UnsafePointer(dr)
+      if let site = dropout?.site(DropoutSite.feedForwardOutput(l)) {
+        a.dAttentionOut.pointer.update(from: dr, count: n * h)
+        site.apply(a.dAttentionOut.pointer, count: n * h)
+        dFFNOut = UnsafePointer(a.dAttentionOut.pointer)
+      }
       Kernels.linearBackward(
-        dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dr,
+        dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dFFNOut,
         input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h,
         overwriteInput: true)
       Kernels.geluBackwardFast(
@@ -428,15 +450,20 @@ extension PinnerFormerModel {
         dInput: dr, dGamma: g + w.ln2Gamma, dBeta: g + w.ln2Beta, dOut: a.dNorm.pointer,
         input: a.residual1[l].pointer,
         gamma: p + w.ln2Gamma, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, n: n, dim: h)
+      var dAttentionOutput = UnsafePointer(dr)
+      if let site = dropout?.site(DropoutSite.attentionOutput(l)) {
+        a.dNorm.pointer.update(from: dr, count: n * h)
+        site.apply(a.dNorm.pointer, count: n * h)
+        dAttentionOutput = UnsafePointer(a.dNorm.pointer)
+      }
       Kernels.linearBackward(
-        dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias, dOut: dr,
-        input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h, outDim: h,
-        overwriteInput: true)
+        dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias,
+        dOut: dAttentionOutput, input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h,
+        outDim: h, overwriteInput: true)
       Kernels.attentionBackward(
         dQKV: a.dQKV.pointer, scratch: a.dAttentionScratch.pointer, dOut: a.dAttentionOut.pointer,
         qkv: a.qkv[l].pointer, attention: a.attention[l].pointer, batch: s.count, length: s.length,
-        channels: h,
-        heads: c.heads)
+        channels: h, heads: c.heads, dropout: dropout?.site(DropoutSite.attention(l)))
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.qkvWeight, dBias: g + w.qkvBias, dOut: a.dQKV.pointer,
         input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h, overwriteInput: true)
@@ -448,6 +475,7 @@ extension PinnerFormerModel {
 
     // Input projection, positions, and the learned feature groups.
     let dr = a.dResidual.pointer
+    dropout?.site(DropoutSite.input).apply(dr, count: n * h)
     if c.features.position {
       for token in 0..<n {
         let dp = g + o.position + (token % s.length) * h
@@ -508,4 +536,16 @@ extension PinnerFormerModel {
   ) {
     destination.update(from: source.pointer + token * width, count: width)
   }
+}
+
+/// Where dropout is applied; each place (and layer) draws its own mask.
+enum DropoutSite {
+  /// The input rows after the projection and the positional embedding.
+  static let input = 0
+  /// Block l's attention probabilities.
+  static func attention(_ l: Int) -> Int { 1 + 3 * l }
+  /// Block l's attention output (after the projection), before the residual addition.
+  static func attentionOutput(_ l: Int) -> Int { 2 + 3 * l }
+  /// Block l's FFN output, before the residual addition.
+  static func feedForwardOutput(_ l: Int) -> Int { 3 + 3 * l }
 }

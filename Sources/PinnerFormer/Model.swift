@@ -19,6 +19,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
+  /// Training pairs routed to each interest vector since the model was made (`interests` > 1):
+  /// shows whether the k vectors share the positives or collapse onto a few.
+  public private(set) var routedPairs: [Int]
   /// The training step's buffers, one per `StepBuffer` case (kept while big enough).
   private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
 
@@ -32,6 +35,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     ModelOffsets.initialize(&values, layout: layout, config: config, seed: seed)
     parameters = FloatBuffer(values)
     gradients = FloatBuffer(count: layout.total)
+    routedPairs = [Int](repeating: 0, count: config.interests)
   }
 
   /// A model with the given parameters (from a checkpoint).
@@ -44,6 +48,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     }
     parameters = FloatBuffer(values)
     gradients = FloatBuffer(count: layout.total)
+    routedPairs = [Int](repeating: 0, count: config.interests)
   }
 
   func activations(batch: Int, length: Int) -> Activations {
@@ -213,12 +218,15 @@ public final class PinnerFormerModel: @unchecked Sendable {
   // MARK: Training step
 
   /// Forward and backward of the sampled-softmax loss of `batch` (see `TrainingBatch`);
-  /// accumulates into `gradients` (call `gradients.zero()` first) and returns the loss.
-  public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix) -> Double {
+  /// accumulates into `gradients` (call `gradients.zero()` first) and returns the loss. With
+  /// `dropout`, the encoder drops out as `encoderForward` says (the same masks for a same seed).
+  public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix, dropout: Dropout? = nil)
+    -> Double
+  {
     let c = config
     let d = c.outputDimension
     let k = c.interests
-    let users = encoderForward(batch.sequences, content: content)  // (B*M, K*D)
+    let users = encoderForward(batch.sequences, content: content, dropout: dropout)  // (B*M, K*D)
     let pins = pinTowerForward(batch.candidates, content: content)  // (N, D)
     let pairs = batch.pairTokens.count
     let tokens = batch.sequences.count * batch.sequences.length
@@ -239,6 +247,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
         }
       }
       chosen[i] = best
+      routedPairs[best - token * k] += 1
       (u + i * d).update(from: users.pointer + best * d, count: d)
     }
     let dPins = stepScratch(.dPins, batch.candidates.count * d)  // (N, D), written whole by the loss
@@ -251,7 +260,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
       for j in 0..<d { row[j] += du[i * d + j] }
     }
     pinTowerBackward(dPins: dPins)
-    encoderBackward(batch.sequences, dOutput: dUsers)
+    encoderBackward(batch.sequences, dOutput: dUsers, dropout: dropout)
     return loss
   }
 

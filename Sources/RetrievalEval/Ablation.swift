@@ -20,6 +20,8 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
   case inference
   /// Interest vectors k per user (`model.interests`; not in the paper).
   case interests
+  /// The encoder's dropout rate in training (`training.dropout`; not in the paper).
+  case dropout
 
   /// The values run when the command line gives none.
   public var defaultValues: [String] {
@@ -31,6 +33,7 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     case .features: ["none", "content", "actionType", "surface", "duration", "time", "position"]
     case .inference: InferenceMode.allCases.map(\.rawValue)
     case .interests: ["1", "2", "4", "8"]
+    case .dropout: ["0", "0.1", "0.2"]
     }
   }
 
@@ -49,6 +52,8 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     case .inference: "Dense All Action once 0.229 < daily 0.243 < realtime 0.264"
     case .interests:
       "not in the paper (one vector per user); PinnerSage's several medoids beat one (its section 5), as multi-interest retrievers do"
+    case .dropout:
+      "not in the paper; SASRec 0.2-0.5, RecBole's maintainers advise 0.1-0.2 on MovieLens (issue 1289)"
     }
   }
 }
@@ -104,6 +109,8 @@ extension AblationAxis {
     case .interests:
       add("several interest vectors beat one (k = 4 above k = 1)", "not in the paper", "4", "1", recall)
       add("several interest vectors cover more (k = 4 above k = 1)", "not in the paper", "4", "1", coverage)
+    case .dropout:
+      add("dropout 0.2 helps (above no dropout)", "SASRec and RecBole use it", "0.2", "0", recall)
     }
     return specs
   }
@@ -117,7 +124,7 @@ extension Experiment {
       ConfigError(
         file: "--\(axis.rawValue)",
         message:
-          "invalid value '\(value)'; valid: \(axis.defaultValues.joined(separator: ", "))\(axis == .dims || axis == .seqLens ? " (any positive integer)" : axis == .interests ? " (1 to 64)" : "")"
+          "invalid value '\(value)'; valid: \(axis.defaultValues.joined(separator: ", "))\(axis == .dims || axis == .seqLens ? " (any positive integer)" : axis == .interests ? " (1 to 64)" : axis == .dropout ? " (any rate in [0, 1))" : "")"
       )
     }
     var methods: [any EvaluatedMethod] = [PopularMethod()]
@@ -168,6 +175,13 @@ extension Experiment {
         default: throw invalid(value)
         }
         variant(model, config.training, value == "none" ? "all features" : "without \(value)")
+      }
+    case .dropout:
+      for value in values {
+        guard let rate = Float(value), rate >= 0, rate < 1 else { throw invalid(value) }
+        var training = config.training
+        training.dropout = rate
+        variant(config.model, training, value)
       }
     case .inference:
       let modes = try values.map { v in

@@ -1,4 +1,5 @@
 import Foundation
+import Linalg
 import PinnerFormer
 import TestSupport
 import Testing
@@ -86,5 +87,44 @@ import Vectors
     #expect(throws: ModelError.invalidConfig(field: "interests", reason: "must be in 1...64, got \(k)")) {
       try config.validate()
     }
+  }
+}
+
+/// Dropout's counter-based masks; its gradients are checked in `ModelGradientTests`.
+@Suite struct DropoutTests {
+  @Test func masksKeepTheRateScaleByItsInverseAndRepeatPerSeed() {
+    let dropout = Dropout(rate: 0.2, seed: 42)
+    let n = 100_000
+    let factors = (0..<n).map { dropout.factor($0) }
+    let kept = factors.filter { $0 > 0 }
+    #expect(abs(Double(kept.count) / Double(n) - 0.8) < 0.01)
+    #expect(kept.allSatisfy { abs($0 - 1.25) < 1e-6 })
+    #expect(abs(factors.reduce(0, +) / Float(n) - 1) < 0.02)  // expectation unchanged
+    #expect((0..<n).map { Dropout(rate: 0.2, seed: 42).factor($0) } == factors)
+    let other = dropout.site(1)
+    #expect((0..<1000).filter { other.factor($0) != factors[$0] }.count > 100)
+    var x = [Float](repeating: 1, count: 1000)
+    x.withUnsafeMutableBufferPointer { dropout.apply($0.baseAddress!, count: 1000) }
+    #expect(x == Array(factors.prefix(1000)))
+    #expect(Dropout(rate: 0, seed: 1).factor(7) == 1)
+  }
+
+  /// Inference never drops out (a training step with dropout leaves it as it was); the rate is
+  /// validated.
+  @Test func inferenceIgnoresTrainingDropoutAndTheRateIsValidated() throws {
+    let model = try PinnerFormerModel(config: Tiny.config, seed: 3)
+    let s = Tiny.batch.sequences
+    let before = model.embedUsers(s, content: Tiny.content())
+    model.gradients.zero()
+    _ = model.forwardBackward(Tiny.batch, content: Tiny.content(), dropout: Dropout(rate: 0.5, seed: 1))
+    #expect(model.embedUsers(s, content: Tiny.content()) == before)
+    var training = TrainingConfig()
+    training.dropout = 1
+    #expect(throws: ModelError.invalidConfig(field: "training.dropout", reason: "must be in [0, 1), got 1.0"))
+    {
+      try training.validate()
+    }
+    training.dropout = .nan
+    #expect(throws: ModelError.self) { try training.validate() }
   }
 }

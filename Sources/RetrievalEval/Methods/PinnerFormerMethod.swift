@@ -168,6 +168,13 @@ public struct PinnerFormerMethod: EvaluatedMethod {
         validation: "validation Recall@10 (new pins, \(d.validation.users.count) held-out users)")
     summary +=
       "; \(String(format: "%.0f", seconds)) s of training on \(d.split.trainingUsers.count) training users, batch \(training.batchSize)."
+    if shape.interests > 1 {
+      let total = Double(max(1, model.routedPairs.reduce(0, +)))
+      summary +=
+        " Training pairs routed to each of the \(shape.interests) interest vectors: "
+        + model.routedPairs.map { String(format: "%.0f%%", 100 * Double($0) / total) }.joined(separator: ", ")
+        + "."
+    }
     let curve =
       tuned.validationSteps.isEmpty
       ? nil
