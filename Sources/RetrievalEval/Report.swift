@@ -88,6 +88,7 @@ public enum ComparisonReport {
     case .decayedAverage: "decayed avg"
     case .ownTopPins: "own top pins"
     case .topicPopular: "topic popular"
+    case .coEngagement: "co-engagement"
     case .ablationVariant: row.label
     }
   }

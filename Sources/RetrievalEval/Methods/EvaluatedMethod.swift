@@ -28,6 +28,8 @@ public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
   case ownTopPins
   /// The most engaged pins of the user's most engaged topics: a list with no model.
   case topicPopular
+  /// Item-to-item co-engagement neighbours of the user's newest positives: related pins.
+  case coEngagement
   /// A PinnerFormer variant of an ablation.
   case ablationVariant
 

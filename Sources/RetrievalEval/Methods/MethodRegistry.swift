@@ -10,6 +10,7 @@ public enum MethodRegistry {
       PopularMethod(),
       OwnTopPinsMethod(),
       TopicPopularMethod(),
+      CoEngagementMethod(),
       LastPinMethod(),
       DecayedAverageMethod(),
       PinnerSageMethod(),

@@ -330,7 +330,9 @@ public struct Comparison: Sendable, Codable {
         ClaimSpec(
           claim: "PinnerSage's oracle recall grows from 5 to 20 clusters", paper: "0.026 → 0.046",
           larger: key(.pinnerSageOracle, 1), smaller: key(.pinnerSageOracle, 0), metric: recall))
-      let baselines = rows.filter { [.popular, .lastPin, .decayedAverage, .topicPopular].contains($0.kind) }
+      let baselines = rows.filter {
+        [.popular, .lastPin, .decayedAverage, .topicPopular, .coEngagement].contains($0.kind)
+      }
       if let best = baselines.max(by: {
         ($0.estimates[recall.description]?.mean ?? 0) < ($1.estimates[recall.description]?.mean ?? 0)
       }) {
