@@ -49,7 +49,9 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// tower also outputs s = exp(w · h + c) from its hidden layer h, and the pin vector is s times
   /// the unit vector, so a score u · v / τ can rank a topic's popular pins above its niche ones
   /// (a unit vector can carry that only in its direction). Inner-product search is unchanged: the
-  /// index holds the scaled vectors. Off by default.
+  /// index holds the scaled vectors. With `pinIDEmbedding` also on, each pin has its own learned
+  /// offset in the exponent (s = exp(w · h + c + z_pin)): a popularity the content cannot show.
+  /// Off by default.
   public var pinNorm = false
   /// Interest vectors k per user (not in the paper, whose user has one vector; in the spirit of
   /// multi-interest retrievers such as MIND and ComiRec, and of PinnerSage's several medoids): the

@@ -147,6 +147,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     for i in 0..<pins.count {
       var g = bias
       for j in 0..<hp { g += w[j] * a.hiddenGelu[i * hp + j] }
+      if let idNorm = o.pinIDNorm, pins[i] >= 0 && Int(pins[i]) < c.pinCount { g += p[idNorm + Int(pins[i])] }
       let s = expf(min(20, max(-20, g)))
       a.scales[i] = s
       for j in 0..<d { a.scaled[i * d + j] = s * a.normalized[i * d + j] }
@@ -204,6 +205,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
           a.dHiddenGelu[i * hp + j] += dg * w[j]
         }
         dw[hp] += dg
+        if let idNorm = o.pinIDNorm, a.pins[i] >= 0 && Int(a.pins[i]) < c.pinCount {
+          g[idNorm + Int(a.pins[i])] += dg
+        }
       }
     }
     Kernels.geluBackwardFast(

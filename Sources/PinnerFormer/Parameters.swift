@@ -58,6 +58,8 @@ struct ModelOffsets {
   let pinID: Int?
   /// The pin-norm head (Hp weights, then 1 bias), when `pinNorm` is on.
   let pinNormWeight: Int?
+  /// Each pin's learned log-norm offset (pinCount), when `pinNorm` and `pinIDEmbedding` are on.
+  let pinIDNorm: Int?
 
   static func make(_ c: PinnerFormerConfig) -> (ParameterLayout, ModelOffsets) {
     var l = ParameterLayout()
@@ -99,9 +101,27 @@ struct ModelOffsets {
       pin2Bias: l.add("pin_tower.fc2.bias", [c.outputDimension]),
       logTemperature: l.add("log_temperature", [1]),
       pinID: c.pinIDEmbedding ? l.add("pin_id", [c.pinCount, c.outputDimension]) : nil,
-      pinNormWeight: c.pinNorm ? l.add("pin_tower.norm.weight", [c.pinTowerHidden, 1], decays: true) : nil)
+      pinNormWeight: c.pinNorm ? l.add("pin_tower.norm.weight", [c.pinTowerHidden, 1], decays: true) : nil,
+      pinIDNorm: nil)
     if c.pinNorm { _ = l.add("pin_tower.norm.bias", [1]) }
-    return (l, offsets)
+    var withIDNorm = offsets
+    if c.pinNorm && c.pinIDEmbedding {
+      withIDNorm = offsets.with(pinIDNorm: l.add("pin_id_norm", [c.pinCount]))
+    }
+    return (l, withIDNorm)
+  }
+
+  /// These offsets with the per-pin log-norm table at `offset`.
+  func with(pinIDNorm offset: Int) -> ModelOffsets {
+    ModelOffsets(
+      inputWeight: inputWeight, inputBias: inputBias, position: position, typeTable: typeTable,
+      surfaceTable: surfaceTable, absolutePhases: absolutePhases, toEndPhases: toEndPhases,
+      gapPhases: gapPhases,
+      blocks: blocks, finalGamma: finalGamma, finalBeta: finalBeta, head1Weight: head1Weight,
+      head1Bias: head1Bias,
+      head2Weight: head2Weight, head2Bias: head2Bias, pin1Weight: pin1Weight, pin1Bias: pin1Bias,
+      pin2Weight: pin2Weight, pin2Bias: pin2Bias, logTemperature: logTemperature, pinID: pinID,
+      pinNormWeight: pinNormWeight, pinIDNorm: offset)
   }
 
   /// GPT-2-style initialization: N(0, 0.02) matrices and embeddings (residual projections
@@ -121,6 +141,8 @@ struct ModelOffsets {
       case "log_temperature":
         p[t.offset] = logf(c.initialTemperature)
       case let n where n.hasSuffix(".bias") || n.hasSuffix("_phase"):
+        for i in range { p[i] = 0 }
+      case "pin_id_norm":
         for i in range { p[i] = 0 }
       case "input.weight", "pin_tower.fc1.weight", "pin_tower.fc2.weight":
         normal(1 / Float(t.shape[0]).squareRoot())

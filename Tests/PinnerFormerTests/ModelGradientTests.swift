@@ -29,6 +29,13 @@ enum Tiny {
     return c
   }
 
+  /// `config` with pin-ID embeddings and the learned norm: each pin's own log-norm offset too.
+  static var configWithPinIDNorms: PinnerFormerConfig {
+    var c = configWithPinIDs
+    c.pinNorm = true
+    return c
+  }
+
   /// `config` with three interest vectors per position.
   static var configWithInterests: PinnerFormerConfig {
     var c = config
@@ -84,11 +91,12 @@ enum Tiny {
   /// from the pin tower), with the learned pin-vector norm, and with three interest vectors (each
   /// pair routed to its closest one), and with dropout (a fixed mask seed: every call drops the
   /// same elements).
-  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm", "interests", "dropout"])
+  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm", "pinIDNorms", "interests", "dropout"])
   func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, variant: String) throws {
     let config =
       [
         "pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm,
+        "pinIDNorms": Tiny.configWithPinIDNorms,
         "interests": Tiny.configWithInterests,
       ][
         variant] ?? Tiny.config
