@@ -60,6 +60,19 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// served like PinnerSage's medoids, one search per vector, lists merged round-robin. 1: the
   /// paper's single user embedding (default).
   public var interests = 1
+  /// A learned additive bias per pin (not in the paper): score = u · v / τ + b_pin, the item bias
+  /// of matrix factorisation, so the model can add a pin's log-popularity to the user's topic
+  /// match instead of bending directions to hold it (in world v3 a pin's probability is its
+  /// topic's weight times its within-topic popularity). Served exactly by inner-product search
+  /// on D + 1 columns: pin vectors [v, τ · b], user vectors [u, 1]. Needs `pinCount` (set from the
+  /// data). Off by default.
+  public var pinBias = false
+
+  /// Whether a per-pin table (pin-ID embeddings or biases) needs `pinCount`.
+  public var usesPinTable: Bool { pinIDEmbedding || pinBias }
+
+  /// Columns of the vectors `embedUsers` and `embedPins` return: D, plus 1 with `pinBias`.
+  public var servingDimension: Int { outputDimension + (pinBias ? 1 : 0) }
 
   /// A config with the data's vocabulary sizes and every other field at its default.
   public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
@@ -68,7 +81,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     self.surfaces = surfaces
   }
 
-  /// Decodes every field; `pinIDEmbedding`, `pinCount`, `pinNorm` and `interests` default when absent (checkpoints and
+  /// Decodes every field; `pinIDEmbedding`, `pinCount`, `pinNorm`, `interests` and `pinBias` default when absent (checkpoints and
   /// configs written before they existed).
   public init(from decoder: any Decoder) throws {
     let k = try decoder.container(keyedBy: CodingKeys.self)
@@ -92,6 +105,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     pinCount = try k.decodeIfPresent(Int.self, forKey: .pinCount) ?? 0
     pinNorm = try k.decodeIfPresent(Bool.self, forKey: .pinNorm) ?? false
     interests = try k.decodeIfPresent(Int.self, forKey: .interests) ?? 1
+    pinBias = try k.decodeIfPresent(Bool.self, forKey: .pinBias) ?? false
   }
 
   /// Floats of one position's user output: k interest vectors of D.
@@ -135,7 +149,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     try range(surfaceEmbedding, "surfaceEmbedding", size)
     try range(pinTowerHidden, "pinTowerHidden", size)
     try range(interests, "interests", 1...64)
-    if pinIDEmbedding {
+    if usesPinTable {
       try range(pinCount, "pinCount", 1...Self.maximumPinCount)
       try check(
         pinCount * outputDimension <= 1 << 28, "pinCount",

@@ -3,7 +3,8 @@ import Linalg
 
 extension PinnerFormerModel {
   /// Sampled softmax with log-Q correction (PinnerFormer section 3.5; Yi et al. 2019):
-  /// logit(pair i, candidate j) = cos(u_i, v_j) / τ - log Q_j, masked entries excluded.
+  /// logit(pair i, candidate j) = cos(u_i, v_j) / τ - log Q_j (+ b_j with `pinBias`), masked
+  /// entries excluded.
   /// Writes dL/du (pairs x D) and dL/dv (candidates x D), adds dL/dlog τ to the gradients and
   /// returns the weighted loss. τ is applied to the pair side (pairs x D) rather than to the
   /// logits, and log Q is the GEMM's initial C, so the large logits matrix is touched only by
@@ -16,24 +17,37 @@ extension PinnerFormerModel {
     let pairs = batch.pairTokens.count
     let tau = temperature
     for i in 0..<pairs * d { u[i] /= tau }  // u now holds u / τ
+    // Each candidate's constant term: -log Q_j, plus its pin's bias b_j with `pinBias`.
+    let bias = offsets.pinBias
+    var offset = batch.logQ.map { -$0 }
+    if let bias {
+      for (j, pin) in batch.candidates.enumerated() where pin >= 0 && Int(pin) < config.pinCount {
+        offset[j] += parameters[bias + Int(pin)]
+      }
+    }
     let loss: Double
     if batch.inBatchNegatives {
       // Every candidate is a column: pairs x candidates.
       let columns = batch.candidates.count
       let logits = stepScratch(.logits, pairs * columns)
-      batch.logQ.withUnsafeBufferPointer { q in
+      offset.withUnsafeBufferPointer { q in
         let q = q.baseAddress!
         Kernels.forEachRowBlock(pairs) { start, end in
-          for i in start..<end {
-            let row = logits + i * columns
-            for j in 0..<columns { row[j] = -q[j] }
-          }
+          for i in start..<end { (logits + i * columns).update(from: q, count: columns) }
         }
       }
       GEMM.multiply(u, pins, into: logits, m: pairs, n: columns, k: d, transposeB: true, beta: 1)
       for (i, j) in batch.masked { logits[Int(i) * columns + Int(j)] = -.infinity }
       loss = Kernels.softmaxCrossEntropyParallel(
         logits, targets: batch.targets, weights: batch.weights, n: pairs, classes: columns)
+      if let bias {
+        // dL/db_j = Σ_i dL/dlogit(i, j) (summed row by row: contiguous reads).
+        var sums = [Float](repeating: 0, count: columns)
+        for i in 0..<pairs { for j in 0..<columns { sums[j] += logits[i * columns + j] } }
+        for (j, pin) in batch.candidates.enumerated() where pin >= 0 && Int(pin) < config.pinCount {
+          gradients[bias + Int(pin)] += sums[j]
+        }
+      }
       GEMM.multiply(logits, pins, into: du, m: pairs, n: d, k: columns)
       GEMM.multiply(logits, u, into: dPins, m: columns, n: d, k: pairs, transposeA: true)
     } else {
@@ -42,15 +56,15 @@ extension PinnerFormerModel {
       let random = batch.candidates.count - first
       let columns = 1 + random
       let logits = stepScratch(.logits, pairs * columns)
-      batch.logQ.withUnsafeBufferPointer { q in
+      offset.withUnsafeBufferPointer { q in
         let q = q.baseAddress!
         Parallel.forEach(pairs) { i in
           let target = Int(batch.targets[i])
           var dot: Float = 0
           for k in 0..<d { dot += u[i * d + k] * pins[target * d + k] }
           let row = logits + i * columns
-          row[0] = dot - q[target]
-          for j in 0..<random { row[1 + j] = -q[first + j] }
+          row[0] = dot + q[target]
+          for j in 0..<random { row[1 + j] = q[first + j] }
         }
       }
       if random > 0 {
@@ -64,6 +78,19 @@ extension PinnerFormerModel {
       let zeros = [Int32](repeating: 0, count: pairs)
       loss = Kernels.softmaxCrossEntropyParallel(
         logits, targets: zeros, weights: batch.weights, n: pairs, classes: columns)
+      if let bias {
+        // dL/db: column 0 is each pair's own label, columns 1... the shared random candidates.
+        func add(_ j: Int, _ value: Float) {
+          let pin = batch.candidates[j]
+          if pin >= 0 && Int(pin) < config.pinCount { gradients[bias + Int(pin)] += value }
+        }
+        var sums = [Float](repeating: 0, count: random)
+        for i in 0..<pairs {
+          add(Int(batch.targets[i]), logits[i * columns])
+          for j in 0..<random { sums[j] += logits[i * columns + 1 + j] }
+        }
+        for j in 0..<random { add(first + j, sums[j]) }
+      }
       dPins.update(repeating: 0, count: batch.candidates.count * d)
       for i in 0..<pairs {
         let target = Int(batch.targets[i])

@@ -291,7 +291,8 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   /// The user embeddings of each sequence: the output at its newest action, `interests` rows per
   /// sequence (count x K rows of D; sequence b's vectors are rows b * K ..< (b + 1) * K; with the
-  /// default K = 1, one row per sequence). An empty sequence gets zero vectors.
+  /// default K = 1, one row per sequence). An empty sequence gets zero vectors. With `pinBias`
+  /// each row has one more column, 1 (0 for an empty sequence), which meets the pins' τ · b.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
     // With causal attention and right padding, padding after the longest sequence changes no
     // real position: the batch is cut to its longest sequence, so that memory follows the
@@ -303,7 +304,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     // square of the length: embed in chunks of at most 256 sequences and `inferenceBudget` bytes.
     let chunk = Self.inferenceChunk(config, length: sequences.length)
     guard sequences.count <= chunk else {
-      var result = VectorMatrix(dimension: config.outputDimension)
+      var result = VectorMatrix(dimension: config.servingDimension)
       result.reserveCapacity(rows: sequences.count * config.interests)
       for start in stride(from: 0, to: sequences.count, by: chunk) {
         let part = embedUsers(sequences.slice(start..<min(start + chunk, sequences.count)), content: content)
@@ -311,12 +312,16 @@ public final class PinnerFormerModel: @unchecked Sendable {
       }
       return result
     }
-    let width = config.userWidth
+    let (d, k, columns) = (config.outputDimension, config.interests, config.servingDimension)
     let out = encoderForward(sequences, content: content, newestOnly: true)  // (B*M, K*D), rows 0..<B used
-    return VectorMatrix(dimension: config.outputDimension, count: sequences.count * config.interests) {
-      result in
+    return VectorMatrix(dimension: columns, count: sequences.count * k) { result in
       for b in 0..<sequences.count {
-        for j in 0..<width { result[b * width + j] = sequences.lengths[b] > 0 ? out[b * width + j] : 0 }
+        let real = sequences.lengths[b] > 0
+        for interest in 0..<k {
+          let (row, source) = ((b * k + interest) * columns, (b * k + interest) * d)
+          for j in 0..<d { result[row + j] = real ? out[source + j] : 0 }
+          if columns > d { result[row + d] = real ? 1 : 0 }
+        }
       }
     }
   }
@@ -347,14 +352,22 @@ public final class PinnerFormerModel: @unchecked Sendable {
   }
 
   /// Pin vectors of every pin (pins x D) through the pin tower, in batches.
+  /// With `pinBias`, each row has one more column, τ · b_pin (u · v + τ · b ranks as u · v / τ + b).
   public func embedPins(content: VectorMatrix, batchSize: Int = 8192) -> VectorMatrix {
     let d = config.outputDimension
-    var result = VectorMatrix(dimension: d)
+    var result = VectorMatrix(dimension: config.servingDimension)
     result.reserveCapacity(rows: content.count)
+    var row = [Float](repeating: 0, count: config.servingDimension)
     for start in stride(from: 0, to: content.count, by: batchSize) {
       let ids = (start..<min(start + batchSize, content.count)).map { Int32($0) }
       let out = pinTowerForward(ids, content: content)  // (N, D), N = ids.count
-      for i in 0..<ids.count { result.append(UnsafeBufferPointer(start: out.pointer + i * d, count: d)) }
+      for (i, pin) in ids.enumerated() {
+        for j in 0..<d { row[j] = out[i * d + j] }
+        if let bias = offsets.pinBias {
+          row[d] = Int(pin) < config.pinCount ? temperature * parameters[bias + Int(pin)] : 0
+        }
+        row.withUnsafeBufferPointer { result.append($0) }
+      }
     }
     return result
   }

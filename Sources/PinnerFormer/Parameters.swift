@@ -60,6 +60,8 @@ struct ModelOffsets {
   let pinNormWeight: Int?
   /// Each pin's learned log-norm offset (pinCount), when `pinNorm` and `pinIDEmbedding` are on.
   let pinIDNorm: Int?
+  /// Each pin's additive score bias (pinCount), when `pinBias` is on.
+  var pinBias: Int? = nil
 
   static func make(_ c: PinnerFormerConfig) -> (ParameterLayout, ModelOffsets) {
     var l = ParameterLayout()
@@ -108,6 +110,7 @@ struct ModelOffsets {
     if c.pinNorm && c.pinIDEmbedding {
       withIDNorm = offsets.with(pinIDNorm: l.add("pin_id_norm", [c.pinCount]))
     }
+    if c.pinBias { withIDNorm.pinBias = l.add("pin_bias", [c.pinCount]) }
     return (l, withIDNorm)
   }
 
@@ -142,7 +145,7 @@ struct ModelOffsets {
         p[t.offset] = logf(c.initialTemperature)
       case let n where n.hasSuffix(".bias") || n.hasSuffix("_phase"):
         for i in range { p[i] = 0 }
-      case "pin_id_norm":
+      case "pin_id_norm", "pin_bias":
         for i in range { p[i] = 0 }
       case "input.weight", "pin_tower.fc1.weight", "pin_tower.fc2.weight":
         normal(1 / Float(t.shape[0]).squareRoot())

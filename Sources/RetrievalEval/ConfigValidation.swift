@@ -109,7 +109,7 @@ extension ExperimentConfig {
     do {
       var shape = model
       // The pin-ID table's rows are the data's pin count, set when training starts.
-      if shape.pinIDEmbedding { shape.pinCount = max(1, shape.pinCount) }
+      if shape.usesPinTable { shape.pinCount = max(1, shape.pinCount) }
       try shape.validate()
     } catch {
       guard case .invalidConfig(let field, let reason) = error else { throw v.fail("model", "\(error)") }
@@ -193,7 +193,7 @@ extension ExperimentConfig {
     let layers = Double(model.layers)
     var config = model
     config.contentDimension = contentDimension
-    if config.pinIDEmbedding { config.pinCount = max(1, Int(min(pins, 1e9))) }
+    if config.usesPinTable { config.pinCount = max(1, Int(min(pins, 1e9))) }
     let parameters = Double(config.parameterCount)
     // Per token: the feature vector, then per layer ~16 H-wide activations kept for backward.
     let tokens = batch * length

@@ -146,7 +146,7 @@ extension Experiment {
         validation: (validationHistories, validationTargets, validationExcluded))
       trainingSeconds[name] = (ContinuousClock.now - trainingStart).seconds
       tunings.append(record)
-      let pins = try FlatIndex(dimension: model.config.outputDimension)
+      let pins = try FlatIndex(dimension: model.config.servingDimension)
       try pins.add(model.embedPins(content: content))
       let users = model.embedUsers(
         ActionSequences.recent(histories.map { $0[...] }, log: log, length: model.config.maxLength),
@@ -219,7 +219,7 @@ extension Experiment {
   ) throws -> (PinnerFormerModel, TuningRecord) {
     var shape = config.model
     shape.contentDimension = content.dimension
-    shape.pinCount = shape.pinIDEmbedding ? content.count : 0
+    shape.pinCount = shape.usesPinTable ? content.count : 0
     shape.actionTypes = data.log.actionTypes.count
     shape.surfaces = max(1, data.log.surfaces.count)
     let sequences = ActionSequences.recent(

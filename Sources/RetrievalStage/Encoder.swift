@@ -143,8 +143,8 @@ public final class PinnerFormerEncoder: Sendable {
     self.content = content
   }
 
-  /// The bundle's model; a multi-interest model (`interests` > 1) is refused: bundles, the embed
-  /// job and its files hold one vector per user.
+  /// The bundle's model; a multi-interest model (`interests` > 1) and one with per-pin biases are
+  /// refused: bundles, the embed job and its files hold one D-wide vector per user.
   static func readModel(_ directory: String) throws(BundleError) -> PinnerFormerModel {
     let model: PinnerFormerModel
     do {
@@ -155,6 +155,11 @@ public final class PinnerFormerEncoder: Sendable {
     guard model.config.interests == 1 else {
       throw .invalidArgument(
         "\(directory)/\(RetrievalBundle.modelName): the model has \(model.config.interests) interest vectors per user; bundles serve single-vector models only (model.interests = 1)"
+      )
+    }
+    guard !model.config.pinBias else {
+      throw .invalidArgument(
+        "\(directory)/\(RetrievalBundle.modelName): the model has per-pin biases (model.pinBias), served on D + 1 columns; bundles serve D-column models only"
       )
     }
     return model

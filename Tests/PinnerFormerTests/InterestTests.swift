@@ -128,3 +128,28 @@ import Vectors
     #expect(throws: ModelError.self) { try training.validate() }
   }
 }
+
+/// Per-pin biases are served exactly on one more column.
+@Suite struct PinBiasTests {
+  @Test func servingColumnsRankAsTheTrainingScore() throws {
+    let model = try PinnerFormerModel(config: Tiny.configWithPinBiases, seed: 4)
+    let bias = try #require(model.layout["pin_bias"])
+    for pin in 0..<7 { model.parameters[bias.offset + pin] = Float(pin) - 3 }
+    let content = Tiny.content()
+    let pins = model.embedPins(content: content)
+    let users = model.embedUsers(Tiny.batch.sequences, content: content)
+    let d = Tiny.config.outputDimension
+    #expect(pins.dimension == d + 1 && users.dimension == d + 1 && users.count == 2)
+    let tau = model.temperature
+    for u in 0..<2 {
+      let user = Array(users[u])
+      #expect(user[d] == 1)
+      // Serving score u · v + τ b = τ (u · v / τ + b): the same order as the training logit.
+      let served = (0..<7).map { p in zip(user, pins[p]).reduce(Float(0)) { $0 + $1.0 * $1.1 } }
+      let logits = (0..<7).map { p in
+        zip(user.prefix(d), pins[p].prefix(d)).reduce(Float(0)) { $0 + $1.0 * $1.1 } / tau + Float(p) - 3
+      }
+      for p in 0..<7 { #expect(abs(served[p] - tau * logits[p]) < 1e-4) }
+    }
+  }
+}

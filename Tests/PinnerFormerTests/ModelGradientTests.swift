@@ -36,6 +36,14 @@ enum Tiny {
     return c
   }
 
+  /// `config` with a learned bias per pin (7 pins).
+  static var configWithPinBiases: PinnerFormerConfig {
+    var c = config
+    c.pinBias = true
+    c.pinCount = 7
+    return c
+  }
+
   /// `config` with three interest vectors per position.
   static var configWithInterests: PinnerFormerConfig {
     var c = config
@@ -91,13 +99,15 @@ enum Tiny {
   /// from the pin tower), with the learned pin-vector norm, and with three interest vectors (each
   /// pair routed to its closest one), and with dropout (a fixed mask seed: every call drops the
   /// same elements).
-  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm", "pinIDNorms", "interests", "dropout"])
+  @Test(
+    arguments: [true, false],
+    ["plain", "pinIDs", "pinNorm", "pinIDNorms", "pinBiases", "interests", "dropout"])
   func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, variant: String) throws {
     let config =
       [
         "pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm,
         "pinIDNorms": Tiny.configWithPinIDNorms,
-        "interests": Tiny.configWithInterests,
+        "interests": Tiny.configWithInterests, "pinBiases": Tiny.configWithPinBiases,
       ][
         variant] ?? Tiny.config
     let model = try PinnerFormerModel(config: config, seed: 3)

@@ -69,7 +69,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     let shape = m.config
     let name =
       variant
-      ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension)\(shape.interests > 1 ? ", \(shape.interests) interests" : ""))"
+      ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension)\(shape.interests > 1 ? ", \(shape.interests) interests" : "")\(shape.pinBias ? ", pin biases" : ""))"
     var rows = [MethodRow]()
     for mode in inference {
       let label =
@@ -122,7 +122,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     let start = clock.now
     var shape = modelConfig
     shape.contentDimension = d.content.dimension
-    shape.pinCount = shape.pinIDEmbedding ? d.content.count : 0
+    shape.pinCount = shape.usesPinTable ? d.content.count : 0
     shape.actionTypes = log.actionTypes.count
     shape.surfaces = max(1, log.surfaces.count)
     let trainingData = TrainingData(
