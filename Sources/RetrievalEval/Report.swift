@@ -75,23 +75,6 @@ public enum ComparisonReport {
     return t
   }
 
-  static func shortName(_ row: Comparison.RowSummary) -> String {
-    switch row.kind {
-    case .ceiling: "ceiling"
-    case .singleVectorReference: "one-vector ref"
-    case .pinnerFormer: "PinnerFormer"
-    case .pinnerSageSampled: "PS sampled"
-    case .pinnerSageTop: "PS top-3"
-    case .pinnerSageOracle: row.label.contains(" 5 ") ? "PS oracle-5" : "PS oracle-20"
-    case .popular: "popular"
-    case .lastPin: "last pin"
-    case .decayedAverage: "decayed avg"
-    case .ownTopPins: "own top pins"
-    case .topicPopular: "topic popular"
-    case .ablationVariant: row.label
-    }
-  }
-
   static func timings(_ phases: [PhaseTiming]) -> String {
     "\n## Timings (wall clock)\n\n"
       + phases.map {
@@ -119,7 +102,7 @@ public enum ComparisonReport {
   /// One target set's table, with the coverage cap and the fraction of the ceiling.
   static func table(_ table: Comparison.Table, metrics: [String], users: [Int]) -> String {
     let headline = metrics.first ?? "recall@10"
-    let ceiling = table.rows.first { $0.kind == .ceiling }?.estimates[headline]?.mean
+    let ceiling = table.rows.first { $0.identity.roles.contains(.ceiling) }?.estimates[headline]?.mean
     var t = "## Results: \(table.targetSet.title)\n\n"
     t += "\(users.map(String.init).joined(separator: " / ")) evaluation users with at least one target "
     t += "(per seed); users without one are left out of this table.\n\n"
@@ -149,7 +132,7 @@ public enum ComparisonReport {
     }
     t += barChart(
       "\(MetricSpec(parsing: headline)?.title ?? headline), \(table.targetSet.rawValue)",
-      labels: table.rows.map(shortName),
+      labels: table.rows.map(\.identity.shortName),
       values: table.rows.map { $0.estimates[headline]?.mean ?? 0 },
       axis: MetricSpec(parsing: headline)?.title ?? headline)
     return t
@@ -293,6 +276,10 @@ public enum ComparisonReport {
       "; the last interaction is the target, training reads all but each user's last two (RecBole `LS: valid_and_test`, "
     t +=
       "`order: TO`). Every rating counts as an interaction. Recall@10 equals RecBole's Hit@10 here. Intervals: per-user bootstrap.\n\n"
+    if let content = o.contentDescription, let topics = o.topicDescription {
+      t += "Content embeddings: \(content). Topics: \(topics). Every method runs as in the window protocol, "
+      t += "tuned on each user's second-to-last item (engaged items removed).\n\n"
+    }
     let metrics = o.metrics
     func table(_ rows: [LeaveOneOutResult], masked: Bool) -> String {
       var t =
@@ -331,6 +318,9 @@ public enum ComparisonReport {
         seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
         .joined(separator: "; ") + ".\n"
     }
+    if let d = context.discussion {
+      t += "\n## Discussion\n\n" + d.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+    }
     t += timings(o.phases)
     return t
   }
@@ -351,7 +341,7 @@ public enum ComparisonReport {
     for table in c.tables {
       let users = c.facts.map { $0.usersPerTargetSet[table.targetSet.rawValue] ?? 0 }
       t += Self.table(table, metrics: c.metrics, users: users)
-      let variants = table.rows.filter { $0.kind == .ablationVariant }
+      let variants = table.rows.filter { $0.identity.roles.contains(.variant) }
       if o.axis == .dims || o.axis == .seqLens, let headline = c.metrics.first,
         let coverage = c.metrics.first(where: { $0.hasPrefix("coverage") })
       {

@@ -34,11 +34,11 @@ public struct Comparison: Sendable, Codable {
   }
 
   /// A row's figures under one target set.
-  public struct RowSummary: Sendable, Codable, Equatable {
-    /// Row key `kind#n` (the n-th row of that kind, from 0); claims name rows by it.
-    public let key: String
-    /// What the row is; it also sets the row's place in the table.
-    public let kind: MethodKind
+  public struct RowSummary: Sendable, Equatable {
+    /// Who the row is (declared by its method): key, short name, order, roles.
+    public let identity: RowIdentity
+    /// The row's key (`identity.key`); claims name rows by it.
+    public var key: String { identity.key }
     /// Display name, with the method's parameters.
     public let label: String
     /// Per metric (`recall@10`, ...): mean over seeds with its 95% interval; absent where the
@@ -68,7 +68,7 @@ public struct Comparison: Sendable, Codable {
   public struct Table: Sendable, Codable, Equatable {
     /// Which of the evaluation users' future positives count as targets.
     public let targetSet: TargetSet
-    /// One summary per row, ordered by kind (`MethodKind` order), then by key.
+    /// One summary per row, ordered by `RowIdentity.order`, then in the order the methods made them.
     public let rows: [RowSummary]
     /// Largest possible P90 Coverage@k: users × k / index size (the smallest over seeds).
     public let coverageCap: Double
@@ -121,9 +121,9 @@ public struct Comparison: Sendable, Codable {
     public let claim: String
     /// What the paper reports for it (or why it is checked).
     public let paper: String
-    /// Key (`kind#n`) of the row claimed to be larger.
+    /// Key of the row claimed to be larger (`RowIdentity.key`).
     public let larger: String
-    /// Key (`kind#n`) of the row claimed to be smaller.
+    /// Key of the row claimed to be smaller.
     public let smaller: String
     /// The metric the two rows are compared on (exact search).
     public let metric: MetricSpec
@@ -139,7 +139,7 @@ public struct Comparison: Sendable, Codable {
 
   init(
     runs: [Experiment.SeedRun], config: ExperimentConfig, metrics: [MetricSpec], phases: [PhaseTiming],
-    claims claimSpecs: (([String: String]) -> [ClaimSpec])? = nil
+    claims claimSpecs: PaperClaims.List
   ) throws {
     seeds = runs.map(\.seed)
     facts = runs.map(\.facts)
@@ -148,8 +148,8 @@ public struct Comparison: Sendable, Codable {
     bootstrapResamples = config.evaluation.bootstrapResamples
     self.phases = phases
     guard let first = runs.first else { throw ConfigError(file: "seeds", message: "no seed ran") }
-    let keys = first.rows.map(\.key)
-    for run in runs.dropFirst() where run.rows.map(\.key) != keys {
+    let keys = first.rows.map(\.identity.key)
+    for run in runs.dropFirst() where run.rows.map(\.identity.key) != keys {
       throw ConfigError(
         file: "seeds", message: "seed \(run.seed) produced other rows than seed \(first.seed)")
     }
@@ -218,11 +218,12 @@ public struct Comparison: Sendable, Codable {
         }
         rows.append(
           RowSummary(
-            key: keys[r], kind: first.rows[r].kind,
-            label: Self.label(acrossSeeds: runs.map { $0.rows[r].label }),
+            identity: first.rows[r].identity, label: Self.label(acrossSeeds: runs.map { $0.rows[r].label }),
             estimates: exact, ann: ann))
       }
-      rows.sort { $0.kind.order < $1.kind.order || ($0.kind.order == $1.kind.order && $0.key < $1.key) }
+      rows = rows.indices.sorted {
+        (rows[$0].identity.order, $0) < (rows[$1].identity.order, $1)
+      }.map { rows[$0] }
       let coverageK = metrics.first { $0.kind == .coverage }?.k ?? 10
       let cap =
         runs.indices.map { s in Double(usersPerSeed[s] * coverageK) / Double(max(1, runs[s].facts.pins)) }
@@ -230,9 +231,13 @@ public struct Comparison: Sendable, Codable {
       tables.append(Table(targetSet: set, rows: rows, coverageCap: min(1, cap)))
 
       // Claims: paired differences on the same replicates.
-      let labels = Dictionary(uniqueKeysWithValues: rows.map { ($0.key, $0.label) })
-      let specs = claimSpecs?(labels) ?? Self.comparisonClaims(rows: rows, metrics: metrics)
-      for spec in specs {
+      let labels = Dictionary(rows.map { ($0.key, $0.label) }, uniquingKeysWith: { a, _ in a })
+      for spec in try claimSpecs(rows, metrics) {
+        for key in [spec.larger, spec.smaller] where !keys.contains(key) {
+          throw ConfigError(
+            file: "claims",
+            message: "the claim '\(spec.claim)' names the row '\(key)', which no method made (rows: \(keys))")
+        }
         guard let a = keys.firstIndex(of: spec.larger), let b = keys.firstIndex(of: spec.smaller),
           let ia = stats.firstIndex(where: { $0.row == a && $0.metric == spec.metric && !$0.approximate }),
           let ib = stats.firstIndex(where: { $0.row == b && $0.metric == spec.metric && !$0.approximate }),
@@ -308,53 +313,38 @@ public struct Comparison: Sendable, Codable {
     }
     return Double(pins) / Double(indexSize)
   }
+}
 
-  /// The paper's claims (docs/papers.md, "Results to reproduce in shape") that the comparison's rows can check.
-  static func comparisonClaims(rows: [RowSummary], metrics: [MetricSpec]) -> [ClaimSpec] {
-    func key(_ kind: MethodKind, _ n: Int = 0) -> String { "\(kind.rawValue)#\(n)" }
-    let recall = metrics.first { $0.kind == .recall && $0.k == 10 } ?? metrics.first { $0.kind == .recall }
-    let entropy = metrics.first { $0.kind == .entropy }
-    let coverage = metrics.first { $0.kind == .coverage }
-    var specs = [ClaimSpec]()
-    if let recall {
-      specs.append(
-        ClaimSpec(
-          claim: "PinnerFormer retrieves better than PinnerSage as served (3 sampled medoids)",
-          paper: "Recall@10 0.229 vs 0.026-0.046", larger: key(.pinnerFormer),
-          smaller: key(.pinnerSageSampled), metric: recall))
-      specs.append(
-        ClaimSpec(
-          claim: "PinnerFormer beats even PinnerSage's 20-cluster oracle", paper: "Recall@10 0.229 vs 0.046",
-          larger: key(.pinnerFormer), smaller: key(.pinnerSageOracle, 1), metric: recall))
-      specs.append(
-        ClaimSpec(
-          claim: "PinnerSage's oracle recall grows from 5 to 20 clusters", paper: "0.026 → 0.046",
-          larger: key(.pinnerSageOracle, 1), smaller: key(.pinnerSageOracle, 0), metric: recall))
-      let baselines = rows.filter { [.popular, .lastPin, .decayedAverage, .topicPopular].contains($0.kind) }
-      if let best = baselines.max(by: {
-        ($0.estimates[recall.description]?.mean ?? 0) < ($1.estimates[recall.description]?.mean ?? 0)
-      }) {
-        specs.append(
-          ClaimSpec(
-            claim: "PinnerFormer beats the best cheap baseline (\(best.label))",
-            paper: "not in the paper; a sanity check",
-            larger: key(.pinnerFormer), smaller: best.key, metric: recall))
-      }
+extension Comparison.RowSummary: Codable {
+  enum CodingKeys: String, CodingKey { case key, kind, shortName, order, roles, label, estimates, ann }
+
+  /// Writes the identity's fields beside the figures.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(identity.key, forKey: .key)
+    try c.encode(identity.shortName, forKey: .shortName)
+    try c.encode(identity.order, forKey: .order)
+    try c.encode(identity.roles.map(\.rawValue).sorted(), forKey: .roles)
+    try c.encode(label, forKey: .label)
+    try c.encode(estimates, forKey: .estimates)
+    try c.encodeIfPresent(ann, forKey: .ann)
+  }
+
+  /// Reads a row; one written before rows declared their identity (a `kind` and a key `kind#n`)
+  /// gets the identity its method declares now (`RowIdentity.legacy`).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let key = try c.decode(String.self, forKey: .key)
+    label = try c.decode(String.self, forKey: .label)
+    estimates = try c.decode([String: Estimate].self, forKey: .estimates)
+    ann = try c.decodeIfPresent(Comparison.ANNSummary.self, forKey: .ann)
+    if let shortName = try c.decodeIfPresent(String.self, forKey: .shortName) {
+      let roles = try c.decodeIfPresent([String].self, forKey: .roles) ?? []
+      identity = RowIdentity(
+        key: key, shortName: shortName, order: try c.decode(Int.self, forKey: .order),
+        roles: Set(roles.compactMap(RowRole.init(rawValue:))))
+    } else {
+      identity = RowIdentity.legacy(kind: try c.decode(String.self, forKey: .kind), key: key, label: label)
     }
-    if let entropy {
-      specs.append(
-        ClaimSpec(
-          claim: "PinnerSage is more diverse per user than PinnerFormer",
-          paper: "Interest Entropy@50 2.10 vs 1.97",
-          larger: key(.pinnerSageSampled), smaller: key(.pinnerFormer), metric: entropy))
-    }
-    if let coverage {
-      specs.append(
-        ClaimSpec(
-          claim: "PinnerSage covers more of the index than PinnerFormer",
-          paper: "P90 Coverage@10 0.133 vs 0.042",
-          larger: key(.pinnerSageSampled), smaller: key(.pinnerFormer), metric: coverage))
-    }
-    return specs
   }
 }
