@@ -64,7 +64,7 @@ let package = Package(
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
     .target(
       name: "PinnerSage",
-      dependencies: ["PinData", "RetrievalMetrics", "VectorIndex", "Vectors", "Randomness"]),
+      dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
     // The evaluation harness: data sets, experiment configs, comparison and ablation runs, reports.
     .target(
       name: "RetrievalEval",

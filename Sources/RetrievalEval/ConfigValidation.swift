@@ -21,7 +21,6 @@ extension ExperimentConfig {
     var v = ConfigValidator(file: file)
     try v.int("threads", threads, 1...FaissThreads.maximum)
     try v.int("coEngagementDimension", coEngagementDimension, 1...4096)
-    try v.int("alphaUsers", alphaUsers, 1...10_000_000)
     try v.int("roundRobinMedoids", roundRobinMedoids, 1...1000)
     try v.require(
       !alphaGrid.isEmpty && alphaGrid.count <= 100, "alphaGrid", "a list of 1 to 100 cut heights", alphaGrid)

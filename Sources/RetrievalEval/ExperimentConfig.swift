@@ -153,8 +153,6 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4, 8, 16]
   /// Which α values count as interest-level clusters.
   public var alphaRule = AlphaRule()
-  /// At most this many validation users (a seeded sample) score each α.
-  public var alphaUsers = 2000
   /// Medoids served per user (PinnerSage serves 3), merged round-robin.
   public var roundRobinMedoids = 3
   /// Target sets, metrics, bootstrap and validation users.

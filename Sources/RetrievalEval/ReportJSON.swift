@@ -98,10 +98,11 @@ public enum ReportJSON {
       throw ConfigError(
         file: file, message: "no 'config': not the JSON of a run, an ablation or a leave-one-out")
     }
-    guard given is [String: Any] else {
+    guard var given = given as? [String: Any] else {
       throw ConfigError(
         file: file, message: "'config' must be a mapping of configuration keys, got \(kind(of: given))")
     }
+    for key in retiredKeys { given[key] = nil }
     let reportKind: ReportKind
     if let named = object["kind"] {
       guard let name = named as? String, let known = ReportKind(rawValue: name) else {
@@ -121,6 +122,10 @@ public enum ReportJSON {
     object["config"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config))
     return (try JSONSerialization.data(withJSONObject: object), reportKind)
   }
+
+  /// Configuration keys that reports once recorded and that no longer exist (`alphaUsers`: the
+  /// validation users of α were always `evaluation.validationUsers`); dropped when read back.
+  static let retiredKeys = ["alphaUsers"]
 
   /// What a report's JSON holds.
   public enum Decoded: Sendable {

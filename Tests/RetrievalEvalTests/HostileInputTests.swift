@@ -92,7 +92,6 @@ import Testing
     config.synthetic.topics = 8
     config.synthetic.dimension = 8
     config.synthetic.days = 30
-    config.alphaUsers = 50
     config.ann.latencyQueries = 5
     return config
   }

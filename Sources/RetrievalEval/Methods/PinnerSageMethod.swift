@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerSage
 import Randomness
+import RetrievalMetrics
 import VectorIndex
 import Vectors
 
@@ -115,7 +116,7 @@ public struct PinnerSageMethod: EvaluatedMethod {
       let lists = validation.indices.map { u in
         let excluded = d.validation.targetSets.engagedBeforeCut[u]
         return PinnerSage.roundRobin(
-          queriesOf[u].map { WindowScorer.filtered(perQuery[$0], excluded, depth: 10)[...] }, k: 10)
+          queriesOf[u].map { Metrics.filtered(perQuery[$0], excluding: excluded, depth: 10)[...] }, k: 10)
       }
       var s = AlphaStatistics(
         alpha: alpha, medianClusters: shape.median, p90Clusters: shape.p90,

@@ -15,16 +15,9 @@ public struct ValidationSet: Sendable {
 
   /// Recall@k over users with new-pin targets; `lists` are unfiltered (engaged pins are removed here).
   public func recall(_ lists: [[Int64]], k: Int) -> Double {
-    let targets = targetSets.targets[.newPins]!
-    var total = 0.0
-    var counted = 0
-    for (u, list) in lists.enumerated() where !targets[u].isEmpty {
-      let excluded = targetSets.engagedBeforeCut[u]
-      let top = Set(list.lazy.filter { !excluded.contains($0) }.prefix(k))
-      total += Double(targets[u].filter { top.contains(Int64($0)) }.count) / Double(targets[u].count)
-      counted += 1
-    }
-    return counted == 0 ? 0 : total / Double(counted)
+    Metrics.recallPerUser(
+      lists.indices.map { targetSets.filtered(lists[$0], user: $0, set: .newPins, depth: k) },
+      targets: targetSets.targets[.newPins, default: []], k: k)
   }
 }
 

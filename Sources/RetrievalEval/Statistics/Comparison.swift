@@ -1,5 +1,6 @@
 import Foundation
 import Randomness
+import RetrievalMetrics
 
 /// The combined result of a comparison over one or more seeds; `Codable` for `--json`.
 public struct Comparison: Sendable, Codable {
@@ -178,7 +179,7 @@ public struct Comparison: Sendable, Codable {
         guard let sc = scores(runs[s], stat) else { return .nan }
         if stat.metric.kind == .coverage {
           guard let lists = sc.lists else { return .nan }
-          return Self.coverage(lists, counts: counts, k: stat.metric.k, indexSize: runs[s].facts.pins)
+          return Metrics.p90Coverage(lists, weights: counts, k: stat.metric.k, indexSize: runs[s].facts.pins)
         }
         guard let values = sc.values[stat.metric] else { return .nan }
         return Bootstrap.weightedMean(values, counts)
@@ -282,36 +283,6 @@ public struct Comparison: Sendable, Codable {
     let middles = characters.map { String($0[prefix..<($0.count - suffix)]) }
     return String(characters[0][..<prefix]) + middles.joined(separator: " / ")
       + String(characters[0][(characters[0].count - suffix)...])
-  }
-
-  /// P90 Coverage@k of lists weighted by how often each user was drawn (`Metrics.p90Coverage`).
-  static func coverage(_ lists: [[Int64]], counts: [Int32], k: Int, indexSize: Int) -> Double {
-    guard indexSize > 0 else { return 0 }
-    var perPin = [Int32](repeating: 0, count: indexSize)
-    var touched = [Int]()
-    var slots = 0
-    for (list, c) in zip(lists, counts) where c > 0 {
-      for pin in list.prefix(k) where pin >= 0 && Int(pin) < indexSize {
-        if perPin[Int(pin)] == 0 { touched.append(Int(pin)) }
-        perPin[Int(pin)] += c
-      }
-      slots += Int(c) * min(k, list.count)
-    }
-    guard slots > 0 else { return 0 }
-    // Counting sort of the per-pin counts, largest first.
-    let largest = Int(touched.map { perPin[$0] }.max() ?? 0)
-    var histogram = [Int](repeating: 0, count: largest + 1)
-    for pin in touched { histogram[Int(perPin[pin])] += 1 }
-    let needed = 0.9 * Double(slots) - 1e-9
-    var filled = 0
-    var pins = 0
-    for c in stride(from: largest, through: 1, by: -1) where histogram[c] > 0 {
-      let take = min(histogram[c], max(1, Int(((needed - Double(filled)) / Double(c)).rounded(.up))))
-      filled += take * c
-      pins += take
-      if Double(filled) >= needed { break }
-    }
-    return Double(pins) / Double(indexSize)
   }
 }
 
