@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import RetrievalEval
 
@@ -19,13 +20,14 @@ struct Ablate: ParsableCommand {
   @OptionGroup var options: ExperimentOptions
   @Argument(help: "The axis: \(AblationAxis.allCases.map(\.rawValue).joined(separator: ", ")).")
   var axisName: AblationAxis?
-  @Argument(help: "Its values (default: the axis's defaults, listed above).") var values: [String] = []
-  @Option(help: .hidden) var dims: String?
-  @Option(help: .hidden) var objectives: String?
-  @Option(help: .hidden) var negatives: String?
-  @Option(help: .hidden) var seqLens: String?
-  @Option(help: .hidden) var features: String?
-  @Option(help: .hidden) var inference: String?
+  @Argument(help: "Its values (default: the axis's defaults, listed above).")
+  var values: [CommaSeparated<String>] = []
+  @Option(help: .hidden) var dims: CommaSeparated<String>?
+  @Option(help: .hidden) var objectives: CommaSeparated<String>?
+  @Option(help: .hidden) var negatives: CommaSeparated<String>?
+  @Option(help: .hidden) var seqLens: CommaSeparated<String>?
+  @Option(help: .hidden) var features: CommaSeparated<String>?
+  @Option(help: .hidden) var inference: CommaSeparated<String>?
   @Option(
     help:
       "Directory of finished (seed, variant) results: each is stored as it finishes, and a rerun with the same configuration reuses them (for ablations longer than one session)."
@@ -34,24 +36,22 @@ struct Ablate: ParsableCommand {
 
   /// The axis and its values: from the arguments, or from the one older `--<axis>` flag given.
   func axis() throws -> (AblationAxis, [String]) {
-    let flags: [(AblationAxis, String?)] = [
+    let flags: [(AblationAxis, CommaSeparated<String>?)] = [
       (.dims, dims), (.objectives, objectives), (.negatives, negatives), (.seqLens, seqLens),
       (.features, features), (.inference, inference),
     ]
-    var chosen: [(AblationAxis, [String])] = flags.compactMap { flag in flag.1.map { (flag.0, [$0]) } }
+    var chosen = flags.compactMap { flag in flag.1.map { (flag.0, [$0]) } }
     if let axisName { chosen.append((axisName, values)) }
     guard chosen.count == 1, let (named, lists) = chosen.first else {
       throw ValidationError(
         "give exactly one axis: ablate <\(AblationAxis.allCases.map(\.rawValue).joined(separator: "|"))> [values]"
       )
     }
-    let parsed: [String] = lists.flatMap { list in
-      list.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
-      }
-    }
-    if parsed.contains(where: { $0.isEmpty }) && !(lists.count == 1 && lists[0].isEmpty) {
-      throw ValidationError("ablate \(named.rawValue): empty value in '\(lists.joined(separator: " "))'")
+    let parsed = lists.flatMap(\.values)
+    if parsed.contains(where: { $0.isEmpty }) && !(lists.count == 1 && parsed == [""]) {
+      throw ValidationError(
+        "ablate \(named.rawValue): empty value in '\(lists.map(\.defaultValueDescription).joined(separator: " "))'"
+      )
     }
     let given = parsed.filter { !$0.isEmpty }
     return (named, given.isEmpty ? named.defaultValues : given)

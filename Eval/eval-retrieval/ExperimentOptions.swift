@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import ComputeSettings
 import Foundation
 import RetrievalEval
@@ -10,7 +11,11 @@ struct ExperimentOptions: ParsableArguments {
   private static let defaults = ExperimentConfig()
   @Option(help: "JSON or YAML file of configuration overrides (see Eval/configs/); unknown keys are errors.")
   var config: String?
-  @Option(help: "synthetic (default), ml-100k (fetch: Datasets/fetch-ml-100k.sh), or a CSV/TSV path.")
+  @Option(
+    help: """
+      synthetic (default), ml-100k (fetch: Datasets/fetch-ml-100k.sh), or a CSV/TSV path. Without \
+      --config, a name with a preset in Eval/configs/<name>.yaml (ml-100k) starts from it.
+      """)
   var dataset: String?
   @Option(help: "For a CSV/TSV dataset: the DelimitedLogFormat JSON file.") var format: String?
   @Option(help: "For a CSV/TSV dataset: pin content embeddings (.npy); default: co-engagement embeddings.")
@@ -22,7 +27,7 @@ struct ExperimentOptions: ParsableArguments {
       Comma-separated seeds: the whole comparison runs once per seed; figures get intervals over \
       all. (default: \(Self.defaults.seeds.map(String.init).joined(separator: ",")))
       """)
-  var seeds: String?
+  var seeds: CommaSeparated<UInt64>?
   @Option(help: "Worker threads (model kernels, clustering, FAISS). (default: \(Self.defaults.threads))")
   var threads: Int?
   @Option(
@@ -39,29 +44,19 @@ struct ExperimentOptions: ParsableArguments {
     _ = started  // the progress clock starts with the command, not with its first message
     var config = try config.map { try ExperimentConfig.load(from: $0) } ?? ExperimentConfig()
     if let dataset {
-      config.dataset = dataset
-      if dataset == "ml-100k", self.config == nil {
-        // ml-100k's users rate everything within minutes: a global 14-day cut leaves almost no
-        // evaluation users (Datasets/README.md), so the per-user protocol is the default there.
-        config.split.kind = .perUserLastPositives
-        config.leaveOneOut = true
-        progress("ml-100k: per-user last-10-positives split and leave-one-out (Eval/configs/ml-100k.yaml)")
+      // A data set's preset (ml-100k: its users rate everything within minutes, so a global cut
+      // leaves almost no evaluation users; its preset holds the per-user protocol).
+      let preset = "Eval/configs/\(dataset).yaml"
+      if self.config == nil, !dataset.contains("/"), FileManager.default.fileExists(atPath: preset) {
+        config = try ExperimentConfig.load(from: preset)
+        progress("\(dataset): the preset \(preset)")
       }
+      config.dataset = dataset
     }
     if let format { config.format = format }
     if let embeddings { config.embeddings = embeddings }
     if let seed { try config.setSeeds([seed]) }
-    if let seeds {
-      let parts = seeds.split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
-      }
-      let parsed = parts.compactMap { UInt64($0) }
-      guard parsed.count == parts.count else {
-        throw ValidationError(
-          "--seeds must be a comma-separated list of non-negative integers, got '\(seeds)'")
-      }
-      try config.setSeeds(parsed)
-    }
+    if let seeds { try config.setSeeds(seeds.values) }
     if let threads {
       guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
       config.threads = threads
