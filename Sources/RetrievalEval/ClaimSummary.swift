@@ -1,4 +1,5 @@
 import Foundation
+import Markdown
 
 /// `eval-retrieval summary`'s README: one table of every paper claim the reports' JSON files
 /// check, with the paper's figure, ours with its interval, the verdict and a link to the report.
@@ -15,7 +16,11 @@ public enum ClaimSummary {
       markdown: String, claims: Int, reports: Int
     )
   {
-    var rows = [String]()
+    var table = MarkdownTable([
+      "data", "claim", "paper", "target set, metric", "ours: larger vs smaller", "difference [95%]",
+      "verdict",
+      "report",
+    ])
     var sources = [String]()
     var stale = [String]()
     for (file, data) in files {
@@ -31,9 +36,11 @@ public enum ClaimSummary {
       let dataName = config.dataset == "synthetic" ? "world \(config.synthetic.world)" : config.dataset
       sources.append("[\(report)](\(report)) (\(dataName), seeds \(seeds))")
       for c in comparison?.claims ?? [] {
-        rows.append(
-          "| \(dataName) | \(c.claim) | \(c.paper) | \(c.targetSet.rawValue), \(c.metric) | \(f(c.largerEstimate)) vs \(f(c.smallerEstimate)) | \(f(c.difference)) | **\(c.verdict.rawValue)** | [\(report)](\(report)) |"
-        )
+        table.append([
+          dataName, c.claim, c.paper, "\(c.targetSet.rawValue), \(c.metric)",
+          "\(f(c.largerEstimate)) vs \(f(c.smallerEstimate))", f(c.difference), "**\(c.verdict.rawValue)**",
+          "[\(report)](\(report))",
+        ])
       }
     }
     var t = "# Reports: what held\n\n"
@@ -48,11 +55,8 @@ public enum ClaimSummary {
       t += "Not yet regenerated under the current protocol (their claims are not counted here): "
       t += "\(stale.joined(separator: ", ")).\n\n"
     }
-    t +=
-      "| data | claim | paper | target set, metric | ours: larger vs smaller | difference [95%] | verdict | report |\n"
-    t += "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
-    t += rows.joined(separator: "\n") + "\n"
-    return (t, rows.count, sources.count)
+    t += table.markdown
+    return (t, table.rows.count, sources.count)
   }
 
   static func f(_ e: Estimate) -> String {

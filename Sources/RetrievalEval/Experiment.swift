@@ -1,4 +1,5 @@
 import ANNEvaluation
+import BenchmarkSupport
 import ComputeSettings
 import Foundation
 import Linalg
@@ -329,12 +330,5 @@ public struct Experiment {
       protocolDescription: data.split.protocolDescription, contentDescription: data.contentDescription,
       topicDescription: data.topicDescription)
     return SeedRun(seed: config.seed, rows: rows, tunings: tunings, facts: facts, artifacts: artifacts)
-  }
-}
-
-extension Duration {
-  /// This duration in seconds.
-  var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) * 1e-18
   }
 }
