@@ -71,8 +71,11 @@ func runEvalRetrieval(_ arguments: [String], environment: [String: String] = [:]
     model: {hidden: 8, heads: 2, layers: 1, maxLength: 8, outputDimension: 8}
     coEngagementDimension: 8
     evaluation: {bootstrapResamples: 5}
+    alphaRule: {minClustersP90: 1}
     threads: 1
     """.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
+    // Users of 6-10 actions hold one or two interests: PinnerSage's α, tuned as in the window
+    // protocol, needs the rule to accept that.
     let result = try runEvalRetrieval([
       "leave-one-out", "--config", directory + "/config.yaml", "--dataset", directory + "/log.csv",
       "--format",
