@@ -223,8 +223,8 @@ public struct Experiment {
           methods, evaluationProtocol: evaluationProtocol, metrics: metrics, phases: &phases,
           keepArtifacts: keepArtifacts && runs.isEmpty))
     }
-    let comparison = try Comparison(
-      runs: runs, config: config, metrics: metrics, phases: phases.phases, claims: claims)
+    let comparison = try SeedCombiner.combine(
+      runs, config: config, metrics: metrics, phases: phases.phases, claims: claims)
     return (comparison, runs.first?.artifacts)
   }
 

@@ -97,13 +97,13 @@ func smallConfig() -> ExperimentConfig {
   @Test func aRowTunedDifferentlyPerSeedNamesEverySeedsChoice() {
     let sampled = "PinnerSage, 3 medoids sampled by importance (α = "
     #expect(
-      Comparison.label(acrossSeeds: [sampled + "2.0)", sampled + "2.0)", sampled + "1.0)"])
+      SeedCombiner.label(acrossSeeds: [sampled + "2.0)", sampled + "2.0)", sampled + "1.0)"])
         == sampled + "2.0 / 2.0 / 1.0)")
     // Numbers are never split: 12.5 and 2.5 share ".5)" and "2.5)", not a digit of either.
-    #expect(Comparison.label(acrossSeeds: ["x (α = 12.5)", "x (α = 2.5)"]) == "x (α = 12.5 / 2.5)")
-    #expect(Comparison.label(acrossSeeds: ["same", "same"]) == "same")
-    #expect(Comparison.label(acrossSeeds: ["a", "b"]) == "a / b")
-    #expect(Comparison.label(acrossSeeds: []) == "")
+    #expect(SeedCombiner.label(acrossSeeds: ["x (α = 12.5)", "x (α = 2.5)"]) == "x (α = 12.5 / 2.5)")
+    #expect(SeedCombiner.label(acrossSeeds: ["same", "same"]) == "same")
+    #expect(SeedCombiner.label(acrossSeeds: ["a", "b"]) == "a / b")
+    #expect(SeedCombiner.label(acrossSeeds: []) == "")
   }
 
   @Test func dimensionAblationTrainsOncePerValue() throws {

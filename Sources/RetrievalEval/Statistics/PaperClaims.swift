@@ -50,3 +50,27 @@ public enum PaperClaims {
     return specs
   }
 }
+
+extension Comparison {
+  /// A claim to check: `larger` beats `smaller` on `metric` (row keys).
+  public struct ClaimSpec: Sendable {
+    /// The claim in words.
+    public let claim: String
+    /// What the paper reports for it (or why it is checked).
+    public let paper: String
+    /// Key of the row claimed to be larger (`RowIdentity.key`).
+    public let larger: String
+    /// Key of the row claimed to be smaller.
+    public let smaller: String
+    /// The metric the two rows are compared on (exact search).
+    public let metric: MetricSpec
+    /// A claim that row `larger` beats row `smaller` on `metric`.
+    public init(claim: String, paper: String, larger: String, smaller: String, metric: MetricSpec) {
+      self.claim = claim
+      self.paper = paper
+      self.larger = larger
+      self.smaller = smaller
+      self.metric = metric
+    }
+  }
+}
