@@ -160,9 +160,13 @@ public enum Kernels {
   /// headSize. Writes `out` (batch, tokens, width) and the attention probabilities `attention`
   /// (batch, heads, tokens, tokens; zero above the diagonal). Position t attends to positions 0...t only,
   /// so right-padded sequences need no other mask: real positions never see the padding.
+  ///
+  /// With `dropout` (training), the values are weighted by the dropped-out probabilities
+  /// P ⊙ mask, written to `dropped` (batch x heads x tokens x tokens); `attention` keeps P.
   public static func attentionForward(
     _ out: UnsafeMutablePointer<Float>, attention: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
-    batch: Int, length tokens: Int, channels width: Int, heads: Int
+    batch: Int, length tokens: Int, channels width: Int, heads: Int, dropout: Dropout? = nil,
+    dropped: UnsafeMutablePointer<Float>? = nil
   ) {
     let hs = width / heads
     let scale = 1 / Float(hs).squareRoot()
@@ -176,18 +180,25 @@ public enum Kernels {
         q, k, into: p, m: tokens, n: tokens, k: hs, transposeB: true, alpha: scale, lda: 3 * width,
         ldb: 3 * width, ldc: tokens, parallel: false)
       for t in 0..<tokens { causalSoftmaxRow(p + t * tokens, valid: t + 1, width: tokens) }
+      var weights = UnsafePointer(p)
+      if let dropout, let dropped {
+        let pd = dropped + bh * tokens * tokens
+        for e in 0..<tokens * tokens { pd[e] = p[e] * dropout.factor(bh * tokens * tokens + e) }
+        weights = UnsafePointer(pd)
+      }
       GEMM.multiply(
-        p, v, into: out + b * tokens * width + h * hs, m: tokens, n: hs, k: tokens, lda: tokens,
+        weights, v, into: out + b * tokens * width + h * hs, m: tokens, n: hs, k: tokens, lda: tokens,
         ldb: 3 * width, ldc: width, parallel: false)
     }
   }
 
   /// Backward of `attentionForward`: overwrites dQKV (every entry belongs to exactly one
   /// (sequence, head) block, written once). `scratch` holds batch x heads x tokens x tokens.
+  /// With the forward's `dropout`, its mask is recomputed (into `scratch` for dV, then on dP).
   public static func attentionBackward(
     dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
     qkv: UnsafePointer<Float>, attention: UnsafePointer<Float>, batch: Int, length tokens: Int,
-    channels width: Int, heads: Int
+    channels width: Int, heads: Int, dropout: Dropout? = nil
   ) {
     let hs = width / heads
     let scale = 1 / Float(hs).squareRoot()
@@ -200,13 +211,21 @@ public enum Kernels {
       let (k, v) = (q + width, q + 2 * width)
       let dq = dQKV + b * tokens * 3 * width + h * hs
       let (dk, dv) = (dq + width, dq + 2 * width)
-      // dP = dOut · Vᵀ ; dV = Pᵀ · dOut
+      // dV = P'ᵀ · dOut (P' = P ⊙ mask with dropout, else P); dP = (dOut · Vᵀ) ⊙ mask.
+      var weights = p
+      if let dropout {
+        for e in 0..<tokens * tokens { dP[e] = p[e] * dropout.factor(bh * tokens * tokens + e) }
+        weights = UnsafePointer(dP)
+      }
+      GEMM.multiply(
+        weights, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, lda: tokens,
+        ldb: width, ldc: 3 * width, parallel: false)
       GEMM.multiply(
         dOutHead, v, into: dP, m: tokens, n: tokens, k: hs, transposeB: true, lda: width, ldb: 3 * width,
         ldc: tokens, parallel: false)
-      GEMM.multiply(
-        p, dOutHead, into: dv, m: tokens, n: hs, k: tokens, transposeA: true, lda: tokens,
-        ldb: width, ldc: 3 * width, parallel: false)
+      if let dropout {
+        for e in 0..<tokens * tokens { dP[e] *= dropout.factor(bh * tokens * tokens + e) }
+      }
       // Softmax backward: dS = P ⊙ (dP - Σ_j dP·P), in place in dP (zero where masked).
       for t in 0..<tokens {
         causalSoftmaxBackwardRow(dP + t * tokens, probabilities: p + t * tokens, valid: t + 1, width: tokens)

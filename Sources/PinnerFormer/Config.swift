@@ -51,6 +51,13 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
   /// (a unit vector can carry that only in its direction). Inner-product search is unchanged: the
   /// index holds the scaled vectors. Off by default.
   public var pinNorm = false
+  /// Interest vectors k per user (not in the paper, whose user has one vector; in the spirit of
+  /// multi-interest retrievers such as MIND and ComiRec, and of PinnerSage's several medoids): the
+  /// head emits k L2-normalized D-wide vectors per position; in training each positive is scored by
+  /// the user's vector closest to it and the softmax runs with that vector (ComiRec's routing);
+  /// served like PinnerSage's medoids, one search per vector, lists merged round-robin. 1: the
+  /// paper's single user embedding (default).
+  public var interests = 1
 
   /// A config with the data's vocabulary sizes and every other field at its default.
   public init(contentDimension: Int, actionTypes: Int, surfaces: Int) {
@@ -59,7 +66,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     self.surfaces = surfaces
   }
 
-  /// Decodes every field; `pinIDEmbedding`, `pinCount` and `pinNorm` default when absent (checkpoints and
+  /// Decodes every field; `pinIDEmbedding`, `pinCount`, `pinNorm` and `interests` default when absent (checkpoints and
   /// configs written before they existed).
   public init(from decoder: any Decoder) throws {
     let k = try decoder.container(keyedBy: CodingKeys.self)
@@ -82,7 +89,11 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     pinIDEmbedding = try k.decodeIfPresent(Bool.self, forKey: .pinIDEmbedding) ?? false
     pinCount = try k.decodeIfPresent(Int.self, forKey: .pinCount) ?? 0
     pinNorm = try k.decodeIfPresent(Bool.self, forKey: .pinNorm) ?? false
+    interests = try k.decodeIfPresent(Int.self, forKey: .interests) ?? 1
   }
+
+  /// Floats of one position's user output: k interest vectors of D.
+  public var userWidth: Int { interests * outputDimension }
 
   /// Width of the per-action feature vector before the projection to H.
   public var featureWidth: Int {
@@ -121,6 +132,7 @@ public struct PinnerFormerConfig: Sendable, Codable, Equatable {
     try range(typeEmbedding, "typeEmbedding", size)
     try range(surfaceEmbedding, "surfaceEmbedding", size)
     try range(pinTowerHidden, "pinTowerHidden", size)
+    try range(interests, "interests", 1...64)
     if pinIDEmbedding {
       try range(pinCount, "pinCount", 1...Self.maximumPinCount)
       try check(

@@ -9,6 +9,7 @@ import Vectors
 final class Activations {
   // Shapes, llm.c style (row-major, last index fastest; token t of sequence b is row b * M + t):
   //   B = sequences in the batch, M = sequence length (maxLength), H = hidden, D = outputDimension,
+  //   K = interests (the head's k user vectors per position, each D wide),
   //   F = feed-forward width (4H), L = layers, NH = heads (H = NH x head size), C = contentDimension,
   //   Et = typeEmbedding, Es = surfaceEmbedding, Ta = 2 * absolutePeriods.count + 1,
   //   Tr = 2 * relativePeriods.count + 1, W = featureWidth = C + Et + Es + 1 + Ta + 2Tr (+ D with
@@ -40,8 +41,9 @@ final class Activations {
   /// GELU; fc1Gelu (B*M, F): GELU(fc1), the input of fc2 (whose output + residual1 is residual[l + 1]).
   let ln2, ln2Mean, ln2Rstd, fc1, fc1Gelu: [FloatBuffer]
   /// Head: finalNorm (B*M, H): LN of residual[L]; finalMean, finalRstd (B*M); head1 (B*M, H);
-  /// head1Gelu (B*M, H); head2 (B*M, D): before normalization; output (B*M, D): the L2-normalized
-  /// user vectors; outputNorms (B*M): the L2 norm of each head2 row.
+  /// head1Gelu (B*M, H); head2 (B*M, K*D): before normalization; output (B*M, K*D): the
+  /// L2-normalized user vectors (K per position); outputNorms (B*M*K): the L2 norm of each D-wide
+  /// slice of head2.
   let finalNorm, finalMean, finalRstd, head1, head1Gelu, head2, output, outputNorms: FloatBuffer
   // Gradient scratch.
   /// One buffer each, reused by every block: dResidual (B*M, H): gradient w.r.t. the residual stream
@@ -50,7 +52,7 @@ final class Activations {
   /// dFC1 (B*M, F): w.r.t. fc1; dFC1Gelu (B*M, F): w.r.t. fc1Gelu; dAttentionScratch (B, NH, M, M):
   /// dP (w.r.t. attention), then in place the pre-softmax scores' gradient; dFeatures (B*M, W).
   let dResidual, dNorm, dQKV, dAttentionOut, dFC1, dFC1Gelu, dAttentionScratch, dFeatures: FloatBuffer
-  /// dHead1 (B*M, H), dHead1Gelu (B*M, H), dHead2 (B*M, D): w.r.t. head1, head1Gelu, head2;
+  /// dHead1 (B*M, H), dHead1Gelu (B*M, H), dHead2 (B*M, K*D): w.r.t. head1, head1Gelu, head2;
   /// dGroup (B*M, G): one feature group's gradient rows, G its width (Et, Es, Ta, Tr or D);
   /// allocated B*M x max(Tr, Ta, Et, Es, D with pinIDEmbedding).
   let dHead1, dHead1Gelu, dHead2, dGroup: FloatBuffer
@@ -97,9 +99,9 @@ final class Activations {
     finalRstd = FloatBuffer(count: n)
     head1 = FloatBuffer(count: n * h)
     head1Gelu = FloatBuffer(count: n * h)
-    head2 = FloatBuffer(count: n * c.outputDimension)
-    output = FloatBuffer(count: n * c.outputDimension)
-    outputNorms = FloatBuffer(count: n)
+    head2 = FloatBuffer(count: n * c.userWidth)
+    output = FloatBuffer(count: n * c.userWidth)
+    outputNorms = FloatBuffer(count: n * c.interests)
     dResidual = FloatBuffer(count: n * h)
     dNorm = FloatBuffer(count: n * h)
     dQKV = FloatBuffer(count: n * 3 * h)
@@ -110,7 +112,7 @@ final class Activations {
     dFeatures = FloatBuffer(count: n * c.featureWidth)
     dHead1 = FloatBuffer(count: n * h)
     dHead1Gelu = FloatBuffer(count: n * h)
-    dHead2 = FloatBuffer(count: n * c.outputDimension)
+    dHead2 = FloatBuffer(count: n * c.userWidth)
     dGroup = FloatBuffer(
       count: n * max(wr, wa, c.typeEmbedding, c.surfaceEmbedding, c.pinIDEmbedding ? c.outputDimension : 0))
     func zeroed<T: Numeric>() -> UnsafeMutablePointer<T> {
@@ -130,7 +132,7 @@ final class Activations {
     let wa = Double(2 * c.absolutePeriods.count + 1)
     let wr = Double(2 * c.relativePeriods.count + 1)
     let w = Double(c.featureWidth)
-    let d = Double(c.outputDimension)
+    let d = Double(c.userWidth)
     let group = Double(
       max(
         2 * c.relativePeriods.count + 1, 2 * c.absolutePeriods.count + 1, c.typeEmbedding, c.surfaceEmbedding,
@@ -140,7 +142,7 @@ final class Activations {
     let perToken =
       2 * w + Double(c.typeEmbedding + c.surfaceEmbedding) + wa + 2 * wr + (l + 1) * h
       + l * (h + 2 + 3 * h + h + h + h + 2 + 4 * h + 4 * h)
-      + (h + 2 + h + h + d + d + 1)
+      + (h + 2 + h + h + d + d + Double(c.interests))
       + (h + h + 3 * h + h + 4 * h + 4 * h + h + h + d + group)
     let attention = (l + 1) * b * Double(c.heads) * m * m
     // Floats, plus 3 Int32 and 3 Double arrays per token.
@@ -172,13 +174,20 @@ extension PinnerFormerModel {
     }
   }
 
-  /// Encodes `sequences`: returns a buffer of count x length x D L2-normalized user vectors
-  /// (one per position; position lengths[b]-1 is sequence b's user embedding). Keeps the
-  /// activations for `backward`.
+  /// Encodes `sequences`: returns a buffer of count x length x K x D L2-normalized user vectors
+  /// (K = `interests` per position; position lengths[b]-1 is sequence b's user embedding). Keeps
+  /// the activations for `backward`.
   ///
   /// With `newestOnly` (inference), the last block's attention output, FFN and the head run for
   /// each sequence's newest position only, and row b of the result is sequence b's embedding.
-  func encoderForward(_ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false) -> FloatBuffer {
+  ///
+  /// With `dropout` (training only; inference passes none), inverted dropout is applied to the
+  /// input (after the projection and positions), the attention probabilities, and the attention
+  /// and FFN outputs before each residual addition (as SASRec and GPT-2 place it); the backward
+  /// pass must be given the same `dropout`.
+  func encoderForward(
+    _ s: ActionSequences, content: VectorMatrix, newestOnly: Bool = false, dropout: Dropout? = nil
+  ) -> FloatBuffer {
     let c = config
     // The position table has maxLength rows.
     precondition(
@@ -263,6 +272,8 @@ extension PinnerFormerModel {
         }
       }
     }
+    let drop = newestOnly ? nil : dropout
+    drop?.site(DropoutSite.input).apply(x0, count: n * h)
 
     // 3. PreNorm blocks: x + MHSA(LN(x)), then x + FFN(LN(x)).
     for (l, w) in o.blocks.enumerated() {
@@ -278,16 +289,18 @@ extension PinnerFormerModel {
         a.qkv[l].pointer, a.ln1[l].pointer, p + w.qkvWeight, p + w.qkvBias, n: n, inDim: h, outDim: 3 * h)
       Kernels.attentionForward(
         a.attentionOut[l].pointer, attention: a.attention[l].pointer, qkv: a.qkv[l].pointer, batch: s.count,
-        length: s.length, channels: h, heads: c.heads)
+        length: s.length, channels: h, heads: c.heads, dropout: drop?.site(DropoutSite.attention(l)),
+        dropped: a.dAttentionScratch.pointer)
       let r1 = a.residual1[l].pointer
       Kernels.linearForward(
         r1, a.attentionOut[l].pointer, p + w.projWeight, p + w.projBias, n: n, inDim: h, outDim: h)
+      drop?.site(DropoutSite.attentionOutput(l)).apply(r1, count: n * h)
       Kernels.addInPlace(r1, x, count: n * h)
-      feedForward(a, l, w, rows: n)
+      feedForward(a, l, w, rows: n, dropout: drop?.site(DropoutSite.feedForwardOutput(l)))
     }
 
     // 4. Output head at every position: LN -> Linear -> GELU -> Linear -> L2 normalize.
-    let d = c.outputDimension
+    let d = c.userWidth
     let rows = newestOnly ? s.count : n
     Kernels.layerNormForwardParallel(
       a.finalNorm.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, a.residual[c.layers].pointer,
@@ -298,7 +311,8 @@ extension PinnerFormerModel {
     Kernels.linearForward(
       a.head2.pointer, a.head1Gelu.pointer, p + o.head2Weight, p + o.head2Bias, n: rows, inDim: h, outDim: d)
     Kernels.l2NormalizeForward(
-      a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: rows, dim: d)
+      a.output.pointer, norms: a.outputNorms.pointer, a.head2.pointer, n: rows * c.interests,
+      dim: c.outputDimension)
     return a.output
   }
 
@@ -356,8 +370,10 @@ extension PinnerFormerModel {
     feedForward(a, l, w, rows: b)
   }
 
-  /// The block's second half on rows 0..<rows: residual[l + 1] = r1 + FFN(LN2(r1)), r1 = residual1[l].
-  private func feedForward(_ a: Activations, _ l: Int, _ w: BlockOffsets, rows: Int) {
+  /// The block's second half on rows 0..<rows: residual[l + 1] = r1 + FFN(LN2(r1)), r1 = residual1[l]
+  /// (the FFN's output dropped out with `dropout`).
+  private func feedForward(_ a: Activations, _ l: Int, _ w: BlockOffsets, rows: Int, dropout: Dropout? = nil)
+  {
     let p = parameters.pointer
     let h = config.hidden
     let r1 = a.residual1[l].pointer
@@ -370,12 +386,13 @@ extension PinnerFormerModel {
     let out = a.residual[l + 1].pointer
     Kernels.linearForward(
       out, a.fc1Gelu[l].pointer, p + w.fc2Weight, p + w.fc2Bias, n: rows, inDim: 4 * h, outDim: h)
+    dropout?.apply(out, count: rows * h)
     Kernels.addInPlace(out, r1, count: rows * h)
   }
 
-  /// Backward of the last `encoderForward`, from dOutput (count x length x D, gradient w.r.t.
-  /// the normalized user vectors); accumulates into `gradients`.
-  func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>) {
+  /// Backward of the last `encoderForward`, from dOutput (count x length x K x D, gradient w.r.t.
+  /// the normalized user vectors); accumulates into `gradients`. `dropout`: the forward's.
+  func encoderBackward(_ s: ActionSequences, dOutput: UnsafePointer<Float>, dropout: Dropout? = nil) {
     let c = config
     let a = activations(batch: s.count, length: s.length)
     let p = parameters.pointer
@@ -383,18 +400,18 @@ extension PinnerFormerModel {
     let o = offsets
     let n = a.tokens
     let h = c.hidden
-    let d = c.outputDimension
     let cols = FeatureColumns(c)
 
-    // Head.
+    // Head (each of the K interest vectors of a position is normalized on its own).
     // Buffers written whole by one kernel are overwritten (no zeroing first); accumulated ones are not.
     Kernels.l2NormalizeBackward(
-      dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer, n: n,
-      dim: d, overwrite: true)
+      dInput: a.dHead2.pointer, dOut: dOutput, out: a.output.pointer, norms: a.outputNorms.pointer,
+      n: n * c.interests, dim: c.outputDimension, overwrite: true)
     Kernels.linearBackward(
       dInput: a.dHead1Gelu.pointer, dWeight: g + o.head2Weight, dBias: g + o.head2Bias,
       dOut: a.dHead2.pointer,
-      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: d, overwriteInput: true)
+      input: a.head1Gelu.pointer, weight: p + o.head2Weight, n: n, inDim: h, outDim: c.userWidth,
+      overwriteInput: true)
     Kernels.geluBackwardFast(
       dInput: a.dHead1.pointer, dOut: a.dHead1Gelu.pointer, input: a.head1.pointer, count: n * h,
       overwrite: true)
@@ -410,8 +427,16 @@ extension PinnerFormerModel {
     for l in stride(from: c.layers - 1, through: 0, by: -1) {
       let w = o.blocks[l]
       let dr = a.dResidual.pointer
+      // With dropout, the FFN and attention outputs' gradients are dr times the same masks
+      // (in dAttentionOut and dNorm, both free at that point).
+      var dFFNOut = UnsafePointer(dr)
+      if let site = dropout?.site(DropoutSite.feedForwardOutput(l)) {
+        a.dAttentionOut.pointer.update(from: dr, count: n * h)
+        site.apply(a.dAttentionOut.pointer, count: n * h)
+        dFFNOut = UnsafePointer(a.dAttentionOut.pointer)
+      }
       Kernels.linearBackward(
-        dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dr,
+        dInput: a.dFC1Gelu.pointer, dWeight: g + w.fc2Weight, dBias: g + w.fc2Bias, dOut: dFFNOut,
         input: a.fc1Gelu[l].pointer, weight: p + w.fc2Weight, n: n, inDim: 4 * h, outDim: h,
         overwriteInput: true)
       Kernels.geluBackwardFast(
@@ -425,15 +450,20 @@ extension PinnerFormerModel {
         dInput: dr, dGamma: g + w.ln2Gamma, dBeta: g + w.ln2Beta, dOut: a.dNorm.pointer,
         input: a.residual1[l].pointer,
         gamma: p + w.ln2Gamma, mean: a.ln2Mean[l].pointer, rstd: a.ln2Rstd[l].pointer, n: n, dim: h)
+      var dAttentionOutput = UnsafePointer(dr)
+      if let site = dropout?.site(DropoutSite.attentionOutput(l)) {
+        a.dNorm.pointer.update(from: dr, count: n * h)
+        site.apply(a.dNorm.pointer, count: n * h)
+        dAttentionOutput = UnsafePointer(a.dNorm.pointer)
+      }
       Kernels.linearBackward(
-        dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias, dOut: dr,
-        input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h, outDim: h,
-        overwriteInput: true)
+        dInput: a.dAttentionOut.pointer, dWeight: g + w.projWeight, dBias: g + w.projBias,
+        dOut: dAttentionOutput, input: a.attentionOut[l].pointer, weight: p + w.projWeight, n: n, inDim: h,
+        outDim: h, overwriteInput: true)
       Kernels.attentionBackward(
         dQKV: a.dQKV.pointer, scratch: a.dAttentionScratch.pointer, dOut: a.dAttentionOut.pointer,
         qkv: a.qkv[l].pointer, attention: a.attention[l].pointer, batch: s.count, length: s.length,
-        channels: h,
-        heads: c.heads)
+        channels: h, heads: c.heads, dropout: dropout?.site(DropoutSite.attention(l)))
       Kernels.linearBackward(
         dInput: a.dNorm.pointer, dWeight: g + w.qkvWeight, dBias: g + w.qkvBias, dOut: a.dQKV.pointer,
         input: a.ln1[l].pointer, weight: p + w.qkvWeight, n: n, inDim: h, outDim: 3 * h, overwriteInput: true)
@@ -445,6 +475,7 @@ extension PinnerFormerModel {
 
     // Input projection, positions, and the learned feature groups.
     let dr = a.dResidual.pointer
+    dropout?.site(DropoutSite.input).apply(dr, count: n * h)
     if c.features.position {
       for token in 0..<n {
         let dp = g + o.position + (token % s.length) * h
@@ -505,4 +536,16 @@ extension PinnerFormerModel {
   ) {
     destination.update(from: source.pointer + token * width, count: width)
   }
+}
+
+/// Where dropout is applied; each place (and layer) draws its own mask.
+enum DropoutSite {
+  /// The input rows after the projection and the positional embedding.
+  static let input = 0
+  /// Block l's attention probabilities.
+  static func attention(_ l: Int) -> Int { 1 + 3 * l }
+  /// Block l's attention output (after the projection), before the residual addition.
+  static func attentionOutput(_ l: Int) -> Int { 2 + 3 * l }
+  /// Block l's FFN output, before the residual addition.
+  static func feedForwardOutput(_ l: Int) -> Int { 3 + 3 * l }
 }

@@ -19,6 +19,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
+  /// Training pairs routed to each interest vector since the model was made (`interests` > 1):
+  /// shows whether the k vectors share the positives or collapse onto a few.
+  public private(set) var routedPairs: [Int]
   /// The training step's buffers, one per `StepBuffer` case (kept while big enough).
   private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
 
@@ -32,6 +35,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     ModelOffsets.initialize(&values, layout: layout, config: config, seed: seed)
     parameters = FloatBuffer(values)
     gradients = FloatBuffer(count: layout.total)
+    routedPairs = [Int](repeating: 0, count: config.interests)
   }
 
   /// A model with the given parameters (from a checkpoint).
@@ -44,6 +48,7 @@ public final class PinnerFormerModel: @unchecked Sendable {
     }
     parameters = FloatBuffer(values)
     gradients = FloatBuffer(count: layout.total)
+    routedPairs = [Int](repeating: 0, count: config.interests)
   }
 
   func activations(batch: Int, length: Int) -> Activations {
@@ -213,29 +218,49 @@ public final class PinnerFormerModel: @unchecked Sendable {
   // MARK: Training step
 
   /// Forward and backward of the sampled-softmax loss of `batch` (see `TrainingBatch`);
-  /// accumulates into `gradients` (call `gradients.zero()` first) and returns the loss.
-  public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix) -> Double {
+  /// accumulates into `gradients` (call `gradients.zero()` first) and returns the loss. With
+  /// `dropout`, the encoder drops out as `encoderForward` says (the same masks for a same seed).
+  public func forwardBackward(_ batch: TrainingBatch, content: VectorMatrix, dropout: Dropout? = nil)
+    -> Double
+  {
     let c = config
     let d = c.outputDimension
-    let users = encoderForward(batch.sequences, content: content)  // (B*M, D)
+    let k = c.interests
+    let users = encoderForward(batch.sequences, content: content, dropout: dropout)  // (B*M, K*D)
     let pins = pinTowerForward(batch.candidates, content: content)  // (N, D)
     let pairs = batch.pairTokens.count
     let tokens = batch.sequences.count * batch.sequences.length
     let u = stepScratch(.pairUsers, pairs * d)  // (P, D): the user vectors of the pairs
+    // Each pair's user vector: with K interests, the one with the largest inner product with the
+    // pair's label (ComiRec's hard routing); its row in `users` receives the pair's gradient.
+    var chosen = [Int](repeating: 0, count: pairs)  // (P): row of (B*M*K, D)
     for (i, token) in batch.pairTokens.enumerated() {
-      (u + i * d).update(from: users.pointer + token * d, count: d)
+      var best = token * k
+      if k > 1 {
+        let label = pins.pointer + Int(batch.targets[i]) * d
+        var bestScore = -Float.infinity
+        for interest in 0..<k {
+          let row = users.pointer + (token * k + interest) * d
+          var dot: Float = 0
+          for j in 0..<d { dot += row[j] * label[j] }
+          if dot > bestScore { (best, bestScore) = (token * k + interest, dot) }
+        }
+      }
+      chosen[i] = best
+      routedPairs[best - token * k] += 1
+      (u + i * d).update(from: users.pointer + best * d, count: d)
     }
     let dPins = stepScratch(.dPins, batch.candidates.count * d)  // (N, D), written whole by the loss
     let du = stepScratch(.dPairUsers, pairs * d)  // (P, D), written whole by the loss
     let loss = sampledSoftmax(batch, users: u, pins: pins.pointer, dUsers: du, dPins: dPins)
-    let dUsers = stepScratch(.dUsers, tokens * d)  // (B*M, D): zero but at the pairs' tokens
-    dUsers.update(repeating: 0, count: tokens * d)
-    for (i, token) in batch.pairTokens.enumerated() {
-      let row = dUsers + token * d
+    let dUsers = stepScratch(.dUsers, tokens * k * d)  // (B*M, K*D): zero but at the pairs' rows
+    dUsers.update(repeating: 0, count: tokens * k * d)
+    for (i, row) in chosen.enumerated() {
+      let row = dUsers + row * d
       for j in 0..<d { row[j] += du[i * d + j] }
     }
     pinTowerBackward(dPins: dPins)
-    encoderBackward(batch.sequences, dOutput: dUsers)
+    encoderBackward(batch.sequences, dOutput: dUsers, dropout: dropout)
     return loss
   }
 
@@ -260,7 +285,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
     try! PinnerFormerModel(config: config, parameters: parameters.array)
   }
 
-  /// The user embedding of each sequence (count x D): the output at its newest action.
+  /// The user embeddings of each sequence: the output at its newest action, `interests` rows per
+  /// sequence (count x K rows of D; sequence b's vectors are rows b * K ..< (b + 1) * K; with the
+  /// default K = 1, one row per sequence). An empty sequence gets zero vectors.
   public func embedUsers(_ sequences: ActionSequences, content: VectorMatrix) -> VectorMatrix {
     // With causal attention and right padding, padding after the longest sequence changes no
     // real position: the batch is cut to its longest sequence, so that memory follows the
@@ -273,18 +300,19 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let chunk = Self.inferenceChunk(config, length: sequences.length)
     guard sequences.count <= chunk else {
       var result = VectorMatrix(dimension: config.outputDimension)
-      result.reserveCapacity(rows: sequences.count)
+      result.reserveCapacity(rows: sequences.count * config.interests)
       for start in stride(from: 0, to: sequences.count, by: chunk) {
         let part = embedUsers(sequences.slice(start..<min(start + chunk, sequences.count)), content: content)
         result.append(contentsOf: part)
       }
       return result
     }
-    let d = config.outputDimension
-    let out = encoderForward(sequences, content: content, newestOnly: true)  // (B*M, D), rows 0..<B used
-    return VectorMatrix(dimension: d, count: sequences.count) { result in
+    let width = config.userWidth
+    let out = encoderForward(sequences, content: content, newestOnly: true)  // (B*M, K*D), rows 0..<B used
+    return VectorMatrix(dimension: config.outputDimension, count: sequences.count * config.interests) {
+      result in
       for b in 0..<sequences.count {
-        for j in 0..<d { result[b * d + j] = sequences.lengths[b] > 0 ? out[b * d + j] : 0 }
+        for j in 0..<width { result[b * width + j] = sequences.lengths[b] > 0 ? out[b * width + j] : 0 }
       }
     }
   }
@@ -306,12 +334,12 @@ public final class PinnerFormerModel: @unchecked Sendable {
     Activations.bytes(config: config, batch: 1, length: max(1, min(length, config.maxLength)))
   }
 
-  /// The normalized output at every position (count x length x D, padding included).
+  /// The normalized output at every position (count x length x K x D, padding included).
   public func embedUsersAllPositions(_ sequences: ActionSequences, content: VectorMatrix) -> [Float] {
     let out = encoderForward(sequences, content: content)  // rows 0..<B*M used
     return Array(
       UnsafeBufferPointer(
-        start: out.pointer, count: sequences.count * sequences.length * config.outputDimension))
+        start: out.pointer, count: sequences.count * sequences.length * config.userWidth))
   }
 
   /// Pin vectors of every pin (pins x D) through the pin tower, in batches.

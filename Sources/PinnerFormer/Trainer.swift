@@ -1,5 +1,6 @@
 import Foundation
 import Linalg
+import Randomness
 
 /// One line of training progress.
 public struct TrainingProgress: Sendable {
@@ -74,7 +75,13 @@ public final class Trainer {
   public func step() -> (loss: Double, pairs: Int, sequences: Int) {
     let batch = sampler.next()
     model.gradients.zero()
-    let loss = model.forwardBackward(batch, content: sampler.content)
+    let dropout =
+      config.dropout > 0
+      ? Dropout(
+        rate: config.dropout, seed: RandomStream.dropoutMasks.seed(config.seed, index: UInt64(optimizer.step))
+      )
+      : nil
+    let loss = model.forwardBackward(batch, content: sampler.content, dropout: dropout)
     clipGradientNorm(model.gradients.buffer, maxNorm: config.gradientClip)
     let lr = schedule.rate(at: optimizer.step)
     optimizer.update(

@@ -62,6 +62,10 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
   /// Mask the most recent actions (a random 0-24 h window before the end) in training sequences
   /// (arXiv 2209.08435), so the model does not over-react to the last actions.
   public var recentActionMask = false
+  /// Dropout rate of the encoder in training (inputs, attention probabilities, attention and FFN
+  /// outputs; `encoderForward`), 0 (the paper's, and the default) switches it off; inference never
+  /// drops out. SASRec used 0.2-0.5; RecBole's maintainers advise about 0.1-0.2 on MovieLens.
+  public var dropout: Float = 0
   /// The run's seed (default 1): the batch sampler draws from its `trainingBatches` stream
   /// (`RandomStream`); pass the same seed to `PinnerFormerModel`, whose initialization draws from
   /// its own `modelInitialization` stream.
@@ -83,5 +87,6 @@ public struct TrainingConfig: Sendable, Codable, Equatable {
       negatives != .random || randomNegatives > 0, "randomNegatives", "random negatives need a count > 0")
     try check(batchSize >= 1 && steps >= 0, "batchSize", "must be positive")
     try check(learningRate > 0 && gradientClip > 0, "learningRate", "must be positive")
+    try check(dropout >= 0 && dropout < 1, "dropout", "must be in [0, 1), got \(dropout)")
   }
 }

@@ -42,6 +42,8 @@ public struct RandomStream: Sendable, Hashable, CustomStringConvertible {
   public static let modelInitialization = RandomStream("model initialization")
   /// PinnerFormer's training batches: users, windows, labels and random negatives.
   public static let trainingBatches = RandomStream("training batches")
+  /// PinnerFormer's dropout masks (one seed per training step).
+  public static let dropoutMasks = RandomStream("dropout masks")
   /// PinnerSage's serving medoids, sampled in proportion to importance.
   public static let pinnerSageServing = RandomStream("PinnerSage serving")
   /// The sample an IVF-PQ index is trained on.

@@ -18,6 +18,10 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
   case features
   /// When user embeddings are computed (one trained model, three evaluations).
   case inference
+  /// Interest vectors k per user (`model.interests`; not in the paper).
+  case interests
+  /// The encoder's dropout rate in training (`training.dropout`; not in the paper).
+  case dropout
 
   /// The values run when the command line gives none.
   public var defaultValues: [String] {
@@ -28,6 +32,8 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     case .seqLens: ["8", "16", "32", "64", "128"]
     case .features: ["none", "content", "actionType", "surface", "duration", "time", "position"]
     case .inference: InferenceMode.allCases.map(\.rawValue)
+    case .interests: ["1", "2", "4", "8"]
+    case .dropout: ["0", "0.1", "0.2"]
     }
   }
 
@@ -44,6 +50,10 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
     case .features:
       "without content embedding 0.142 and coverage collapses; without time 0.210; others about 0.225"
     case .inference: "Dense All Action once 0.229 < daily 0.243 < realtime 0.264"
+    case .interests:
+      "not in the paper (one vector per user); PinnerSage's several medoids beat one (its section 5), as multi-interest retrievers do"
+    case .dropout:
+      "not in the paper; SASRec 0.2-0.5, RecBole's maintainers advise 0.1-0.2 on MovieLens (issue 1289)"
     }
   }
 }
@@ -97,6 +107,11 @@ extension AblationAxis {
     case .inference:
       add("daily inference beats once", "0.243 vs 0.229", "daily", "once", recall)
       add("realtime inference beats daily", "0.264 vs 0.243", "realtime", "daily", recall)
+    case .interests:
+      add("several interest vectors beat one (k = 4 above k = 1)", "not in the paper", "4", "1", recall)
+      add("several interest vectors cover more (k = 4 above k = 1)", "not in the paper", "4", "1", coverage)
+    case .dropout:
+      add("dropout 0.2 helps (above no dropout)", "SASRec and RecBole use it", "0.2", "0", recall)
     }
     return specs
   }
@@ -110,7 +125,7 @@ extension Experiment {
       ConfigError(
         file: "--\(axis.rawValue)",
         message:
-          "invalid value '\(value)'; valid: \(axis.defaultValues.joined(separator: ", "))\(axis == .dims || axis == .seqLens ? " (any positive integer)" : "")"
+          "invalid value '\(value)'; valid: \(axis.defaultValues.joined(separator: ", "))\(axis == .dims || axis == .seqLens ? " (any positive integer)" : axis == .interests ? " (1 to 64)" : axis == .dropout ? " (any rate in [0, 1))" : "")"
       )
     }
     var methods: [any EvaluatedMethod] = [PopularMethod()]
@@ -119,11 +134,15 @@ extension Experiment {
         PinnerFormerMethod(model: model, training: training, inference: [config.inference], variant: label))
     }
     switch axis {
-    case .dims, .seqLens:
+    case .dims, .seqLens, .interests:
       for value in values {
-        guard let n = Int(value), n > 0, n <= 4096 else { throw invalid(value) }
+        guard let n = Int(value), n > 0, n <= (axis == .interests ? 64 : 4096) else { throw invalid(value) }
         var model = config.model
-        if axis == .dims { model.outputDimension = n } else { model.maxLength = n }
+        switch axis {
+        case .dims: model.outputDimension = n
+        case .seqLens: model.maxLength = n
+        default: model.interests = n
+        }
         variant(model, config.training, value)
       }
     case .objectives:
@@ -157,6 +176,13 @@ extension Experiment {
         default: throw invalid(value)
         }
         variant(model, config.training, value == "none" ? "all features" : "without \(value)")
+      }
+    case .dropout:
+      for value in values {
+        guard let rate = Float(value), rate >= 0, rate < 1 else { throw invalid(value) }
+        var training = config.training
+        training.dropout = rate
+        variant(config.model, training, value)
       }
     case .inference:
       let modes = try values.map { v in

@@ -143,12 +143,21 @@ public final class PinnerFormerEncoder: Sendable {
     self.content = content
   }
 
+  /// The bundle's model; a multi-interest model (`interests` > 1) is refused: bundles, the embed
+  /// job and its files hold one vector per user.
   static func readModel(_ directory: String) throws(BundleError) -> PinnerFormerModel {
+    let model: PinnerFormerModel
     do {
-      return try Checkpoint.read(directory + "/" + RetrievalBundle.modelName).0
+      model = try Checkpoint.read(directory + "/" + RetrievalBundle.modelName).0
     } catch {
       throw .model(error)
     }
+    guard model.config.interests == 1 else {
+      throw .invalidArgument(
+        "\(directory)/\(RetrievalBundle.modelName): the model has \(model.config.interests) interest vectors per user; bundles serve single-vector models only (model.interests = 1)"
+      )
+    }
+    return model
   }
 
   /// The encoder of the PinnerFormer bundle in `directory` over `pins` (for example the pins

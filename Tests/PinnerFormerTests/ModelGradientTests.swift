@@ -1,3 +1,4 @@
+import Linalg
 import PinnerFormer
 import Randomness
 import Testing
@@ -25,6 +26,13 @@ enum Tiny {
     var c = config
     c.pinIDEmbedding = true
     c.pinCount = 7
+    return c
+  }
+
+  /// `config` with three interest vectors per position.
+  static var configWithInterests: PinnerFormerConfig {
+    var c = config
+    c.interests = 3
     return c
   }
 
@@ -73,10 +81,17 @@ enum Tiny {
   /// In-batch layout (every candidate a column) and the compact random-negatives layout (own
   /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
   /// With and without pin-ID embeddings (their table gets gradient from the input features and
-  /// from the pin tower), and with the learned pin-vector norm.
-  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm"])
+  /// from the pin tower), with the learned pin-vector norm, and with three interest vectors (each
+  /// pair routed to its closest one), and with dropout (a fixed mask seed: every call drops the
+  /// same elements).
+  @Test(arguments: [true, false], ["plain", "pinIDs", "pinNorm", "interests", "dropout"])
   func everyParameterGradientMatchesFiniteDifferences(inBatch: Bool, variant: String) throws {
-    let config = ["pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm][variant] ?? Tiny.config
+    let config =
+      [
+        "pinIDs": Tiny.configWithPinIDs, "pinNorm": Tiny.configWithPinNorm,
+        "interests": Tiny.configWithInterests,
+      ][
+        variant] ?? Tiny.config
     let model = try PinnerFormerModel(config: config, seed: 3)
     // Larger weights than the 0.02 initialization make every gradient measurable.
     var g = SeededGenerator(seed: 9)
@@ -88,10 +103,13 @@ enum Tiny {
       batch.inBatchNegatives = false
       batch.masked = [(1, 6)]
     }
+    let dropout = variant == "dropout" ? Dropout(rate: 0.3, seed: 7) : nil
     model.gradients.zero()
-    let loss = model.forwardBackward(batch, content: content)
+    let loss = model.forwardBackward(batch, content: content, dropout: dropout)
     #expect(loss.isFinite && loss > 0)
     let analytic = model.gradients.array
+    // (Dropout changes the loss: its masks are in use.)
+    if dropout != nil { #expect(loss != model.forwardBackward(batch, content: content)) }
     let epsilon: Float = 2e-3
     var checked = 0
     for tensor in model.layout.tensors {
@@ -100,9 +118,9 @@ enum Tiny {
       for i in tensor.offset..<tensor.offset + tensor.count {
         let original = model.parameters[i]
         model.parameters[i] = original + epsilon
-        let plus = model.forwardBackward(batch, content: content)
+        let plus = model.forwardBackward(batch, content: content, dropout: dropout)
         model.parameters[i] = original - epsilon
-        let minus = model.forwardBackward(batch, content: content)
+        let minus = model.forwardBackward(batch, content: content, dropout: dropout)
         model.parameters[i] = original
         let numeric = Float((plus - minus) / Double(2 * epsilon))
         worst = max(worst, abs(numeric - analytic[i]))

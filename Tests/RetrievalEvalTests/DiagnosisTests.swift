@@ -51,6 +51,51 @@ import Vectors
   }
 }
 
+/// Co-engagement neighbours on a hand-made log.
+@Suite struct CoEngagementTests {
+  /// Two users: u0 engages 0, 1, 2 in turn; u1 engages 0, 1, then 3 (a view, not a positive) and
+  /// later, outside the training-visible actions, 4. Pairs: (0,1) twice, (0,2), (1,2) once.
+  @Test func countsPairsWithinTheWindowAndRanksNeighbours() throws {
+    var log = ActionLog(
+      actionTypes: ["repin", "view"], surfaces: ["home"], userIDs: ["u0", "u1"],
+      pinIDs: (0..<5).map { "p\($0)" })
+    for (t, pin) in [0, 1, 2].enumerated() {
+      log.append(user: 0, pin: Int32(pin), type: 0, surface: 0, timestamp: Int64(100 + t), duration: 20)
+    }
+    for (t, (pin, type)) in [(0, 0), (1, 0), (3, 1), (4, 0)].enumerated() {
+      log.append(
+        user: 1, pin: Int32(pin), type: UInt8(type), surface: 0, timestamp: Int64(200 + t), duration: 20)
+    }
+    let rule = PositiveRule(minimumDuration: ["repin": 0])
+    let positive = rule.compiled(for: log)
+    var visible = [Bool](repeating: true, count: log.count)
+    visible[log.count - 1] = false  // u1's action on pin 4
+    let pairs = CoEngagementMethod.pairCounts(
+      log, timelines: Timelines(log), visible: visible, positive: positive)
+    #expect(pairs.map(\.pair) == [0 << 32 | 1, 0 << 32 | 2, 1 << 32 | 2])
+    #expect(pairs.map(\.count) == [2, 1, 1])
+    // Positives per pin 2, 2, 1, 0, 1. β = 0: raw counts; β = 0.5 divides by sqrt(n_neighbour).
+    let counts = [2, 2, 1, 0, 1]
+    let raw = CoEngagementMethod.Graph(pairs: pairs, counts: counts, beta: 0, keep: 10)
+    #expect(raw.neighbours[0].map(\.pin) == [1, 2] && raw.neighbours[0].map(\.score) == [2, 1])
+    let cosine = CoEngagementMethod.Graph(pairs: pairs, counts: counts, beta: 0.5, keep: 1)
+    #expect(
+      cosine.neighbours[0].map(\.pin) == [1]
+        && abs(cosine.neighbours[0][0].score - 2 / Float(2).squareRoot()) < 1e-6)
+    // A user whose newest positive is pin 2 (weight 1) after pin 0 (two days older, e^-0.2):
+    // pin 1 scores 1 + 2e^-0.2 and pin 2's own neighbour 0 scores 1, pin 0's neighbour 2 e^-0.2.
+    var query = log
+    query.append(user: 0, pin: 0, type: 0, surface: 0, timestamp: 1000 - 2 * 86_400, duration: 20)
+    query.append(user: 0, pin: 2, type: 0, surface: 0, timestamp: 1000, duration: 20)
+    let user = EvaluationUser(
+      user: 0, history: [Int32(query.count - 2), Int32(query.count - 1)], cutTime: 1000, targets: [],
+      targetTimes: [])
+    #expect(
+      raw.list(user, log: query, positive: rule.compiled(for: query), recent: 2, count: 10) == [1, 0, 2])
+    #expect(raw.list(user, log: query, positive: rule.compiled(for: query), recent: 1, count: 10) == [0, 1])
+  }
+}
+
 /// The single-vector reference on a hand-made world whose answer is known.
 @Suite struct SingleVectorReferenceTests {
   /// Four pins near 0°, four near 90°, two near 180° (2-d content); p = 0.1 for each of the

@@ -39,7 +39,7 @@ func smallConfig() -> ExperimentConfig {
         keys == [
           "ceiling", "singleVectorReference", "pinnerFormer", "pinnerSageSampled", "pinnerSageTop",
           "pinnerSageOracle5", "pinnerSageOracle20", "popular", "lastPin", "decayedAverage", "ownTopPins",
-          "topicPopular",
+          "topicPopular", "coEngagement",
         ])
       for row in table.rows {
         // Oracle rows carry recall only: no mixed rows.
@@ -154,6 +154,28 @@ func smallConfig() -> ExperimentConfig {
     #expect(try files() == 5)
   }
 
+  /// k interest vectors per user are served as k queries merged round-robin (each user still one
+  /// list: every metric defined); embedding per target (daily, realtime) needs one vector.
+  @Test func interestsAblationServesKVectorsPerUser() throws {
+    var config = smallConfig()
+    config.ann.enabled = false
+    let outcome = try Experiment(config: config).ablate(.interests, values: ["1", "3"])
+    let rows = outcome.comparison.tables[0].rows.filter { $0.identity.roles.contains(.variant) }
+    #expect(rows.map(\.label) == ["1", "3"])
+    for row in rows {
+      #expect(row.estimates.count == outcome.comparison.metrics.count, "\(row.label)")
+      #expect((row.estimates["recall@10"]?.mean ?? -1) >= 0)
+    }
+    #expect(rows[0].estimates["recall@10"] != rows[1].estimates["recall@10"])
+    #expect(throws: ConfigError.self) { try Experiment(config: config).ablate(.interests, values: ["65"]) }
+    config.model.interests = 2
+    #expect {
+      try Experiment(config: config).ablate(.inference, values: ["once", "daily"])
+    } throws: { error in
+      (error as? ConfigError)?.file == "model.interests"
+    }
+  }
+
   @Test func inferenceAblationScoresTargetsFromLaterSnapshots() throws {
     var config = smallConfig()
     config.synthetic.world = "v1"
@@ -180,6 +202,7 @@ func smallConfig() -> ExperimentConfig {
       outcome.results.compactMap(\.key) == [
         "pinnerFormer", "pinnerFormer.sasRec", "pinnerSageSampled", "pinnerSageTop", "pinnerSageOracle5",
         "pinnerSageOracle20", "popular", "lastPin", "decayedAverage", "ownTopPins", "topicPopular",
+        "coEngagement",
       ] && !outcome.maskHistory)
     let other = try #require(outcome.otherRuleResults)
     #expect(other.map(\.name) == outcome.results.map(\.name))

@@ -17,6 +17,7 @@ public enum MethodRegistry {
       PopularMethod(),
       OwnTopPinsMethod(),
       TopicPopularMethod(),
+      CoEngagementMethod(),
       LastPinMethod(),
       DecayedAverageMethod(),
       PinnerSageMethod(),
@@ -41,6 +42,7 @@ extension RowIdentity {
       "pinnerSageSampled": PinnerSageMethod.sampled, "pinnerSageTop": PinnerSageMethod.top,
       "popular": PopularMethod.row, "lastPin": LastPinMethod.row, "decayedAverage": DecayedAverageMethod.row,
       "ownTopPins": OwnTopPinsMethod.row, "topicPopular": TopicPopularMethod.row,
+      "coEngagement": CoEngagementMethod.row,
     ]
     let base: RowIdentity
     switch kind {

@@ -1,6 +1,7 @@
 import Foundation
 import PinData
 import PinnerFormer
+import PinnerSage
 import VectorIndex
 import Vectors
 
@@ -14,7 +15,7 @@ public struct PinnerFormerRun: Sendable {
   public let trainingSeconds: Double
   /// Pin vectors (one row per pin) the index searches.
   public let pinVectors: VectorMatrix
-  /// Evaluation users' embeddings at the cut.
+  /// Evaluation users' embeddings at the cut: `model.config.interests` rows per user, in user order.
   public let userVectors: VectorMatrix
 
   /// Mean loss of the last 20 training steps.
@@ -69,6 +70,13 @@ public struct PinnerFormerMethod: EvaluatedMethod {
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
     let log = d.dataset.log
+    if model.interests > 1, let mode = inference.first(where: { $0 != .once }) {
+      throw ConfigError(
+        file: "model.interests",
+        message:
+          "\(model.interests) interest vectors per user are served once, at the cut; \(mode.rawValue) inference needs model.interests = 1"
+      )
+    }
     let (trained, tuning) = try Self.trainTuned(
       model: model, training: training, tuning: context.config.tuning, data: d, progress: context.progress,
       name: variant ?? "PinnerFormer")
@@ -76,7 +84,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     let shape = m.config
     let name =
       variant
-      ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension))"
+      ?? "PinnerFormer (\(training.objective.rawValue), \(training.negatives.rawValue), D = \(shape.outputDimension)\(shape.interests > 1 ? ", \(shape.interests) interests" : ""))"
     var rows = [MethodRow]()
     for mode in inference {
       let label =
@@ -89,7 +97,8 @@ public struct PinnerFormerMethod: EvaluatedMethod {
             output: .search(
               SearchPlan(
                 space: "PinnerFormer \(label)", vectors: trained.pinVectors, queries: trained.userVectors,
-                owner: Array(d.users.indices), rule: .merged))))
+                owner: d.users.indices.flatMap { Array(repeating: $0, count: shape.interests) }, rule: .merged
+              ))))
         continue
       }
       // Daily / realtime (PinnerFormer section 4.4): each target gets the embedding computed from
@@ -136,15 +145,24 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       users: d.split.trainingUsers, content: d.content)
     let validationSequences = ActionSequences.recent(
       d.validation.users.map { $0.history[...] }, log: log, length: shape.maxLength)
-    let excludedCounts = d.validation.targetSets.engagedBeforeCut.map(\.count)
+    let excluded = d.validation.targetSets.engagedBeforeCut
+    let owner = excluded.indices.flatMap { Array(repeating: $0, count: shape.interests) }
     func validationRecall(_ model: PinnerFormerModel) -> Double {
       guard
         let (index, users) = TunedTraining.validationSearch(
           model, content: d.content, sequences: validationSequences),
         let lists = try? WindowScorer.deepSearch(
-          index, queries: users, owner: Array(0..<users.count), excludedCounts: excludedCounts, depth: 10)
+          index, queries: users, owner: owner, excludedCounts: excluded.map(\.count), depth: 10)
       else { return 0 }
-      return d.validation.recall(lists, k: 10)
+      // k interest vectors per user: their lists merged round-robin, as the row is served.
+      let k = shape.interests
+      let merged =
+        k == 1
+        ? lists
+        : excluded.indices.map { u in
+          PinnerSage.roundRobin(lists[u * k..<(u + 1) * k].map { $0[...] }, k: 10, excluding: excluded[u])
+        }
+      return d.validation.recall(merged, k: 10)
     }
 
     let tuned = try TunedTraining.run(
@@ -165,6 +183,13 @@ public struct PinnerFormerMethod: EvaluatedMethod {
         validation: "validation Recall@10 (new pins, \(d.validation.users.count) held-out users)")
     summary +=
       "; \(String(format: "%.0f", seconds)) s of training on \(d.split.trainingUsers.count) training users, batch \(training.batchSize)."
+    if shape.interests > 1 {
+      let total = Double(max(1, model.routedPairs.reduce(0, +)))
+      summary +=
+        " Training pairs routed to each of the \(shape.interests) interest vectors: "
+        + model.routedPairs.map { String(format: "%.0f%%", 100 * Double($0) / total) }.joined(separator: ", ")
+        + "."
+    }
     let curve =
       tuned.validationSteps.isEmpty
       ? nil
