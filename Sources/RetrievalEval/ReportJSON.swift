@@ -173,28 +173,28 @@ public enum ReportJSON {
   public static func render(_ data: Data, file: String, discussion: String?) throws -> (
     name: String, markdown: String
   ) {
+    func context(_ command: String, _ commit: String, _ machine: String?) -> ReportContext {
+      ReportContext(command: command, commit: commit, discussion: discussion, machine: machine)
+    }
     switch try decode(data, file: file) {
-    case .run(let run):
-      let context = ReportContext(
-        command: run.command, commit: run.commit, discussion: discussion, machine: run.machine)
+    case .run(let r):
       return (
-        reportName(run.config.dataset, prefix: "retrieval"),
+        reportName(r.config.dataset, prefix: "retrieval"),
         ComparisonReport.markdown(
-          run.outcome, config: run.config, context: context, leaveOneOut: run.leaveOneOut)
+          r.outcome, config: r.config, context: context(r.command, r.commit, r.machine),
+          leaveOneOut: r.leaveOneOut)
       )
-    case .ablation(let ablation):
-      let context = ReportContext(
-        command: ablation.command, commit: ablation.commit, discussion: discussion, machine: ablation.machine)
+    case .ablation(let a):
       return (
-        reportName(ablation.config.dataset, prefix: "ablation-\(ablation.outcome.axis.rawValue)"),
-        ComparisonReport.ablation(ablation.outcome, config: ablation.config, context: context)
+        reportName(a.config.dataset, prefix: "ablation-\(a.outcome.axis.rawValue)"),
+        ComparisonReport.ablation(
+          a.outcome, config: a.config, context: context(a.command, a.commit, a.machine))
       )
-    case .leaveOneOut(let loo):
-      let context = ReportContext(
-        command: loo.command, commit: loo.commit, discussion: discussion, machine: loo.machine)
+    case .leaveOneOut(let l):
       return (
-        reportName(loo.config.dataset, prefix: "leave-one-out"),
-        ComparisonReport.leaveOneOut(loo.outcome, config: loo.config, context: context)
+        reportName(l.config.dataset, prefix: "leave-one-out"),
+        ComparisonReport.leaveOneOut(
+          l.outcome, config: l.config, context: context(l.command, l.commit, l.machine))
       )
     }
   }
