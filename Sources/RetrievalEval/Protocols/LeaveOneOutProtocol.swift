@@ -117,6 +117,12 @@ extension Experiment {
       throw ConfigError(
         file: config.dataset, message: "no user has the 3 interactions the leave-one-out needs")
     }
+    let targetSets = TargetSets(users: users, log: log)
+    for set in config.evaluation.targetSets where targetSets.includedUsers(set).isEmpty {
+      throw ConfigError(
+        file: config.dataset,
+        message: "the '\(set.rawValue)' rule leaves no user (every last item repeats one before it)")
+    }
     let (content, contentDescription, topics, topicDescription) = try contentAndTopics(
       dataset, visible: visible)
     let counts = Baselines.positiveCounts(log, visible: visible, rule: every)
@@ -127,7 +133,7 @@ extension Experiment {
       evaluationUsers: users)
     return PreparedData(
       dataset: dataset, timelines: timelines, split: split, users: users,
-      targetSets: TargetSets(users: users, log: log), content: content,
+      targetSets: targetSets, content: content,
       contentDescription: contentDescription,
       topicOfPin: topics.topicOfPin, topicDescription: topicDescription, positiveCounts: counts,
       popularityPercentile: Baselines.popularityPercentiles(counts),
