@@ -44,8 +44,13 @@ let package = Package(
     ),
     // Seeded random number generation shared by every stage that samples.
     .target(name: "Randomness"),
-    // Contiguous row-major Float matrices and their interchange formats (.npy, .fvecs, .ivecs).
-    .target(name: "Vectors", dependencies: ["Randomness"]),
+    // The atomic rename (renameat2) beside the other atomic-file code of `Vectors`.
+    .target(name: "CFileSystem"),
+    // Contiguous row-major Float matrices, their interchange formats (.npy, .fvecs, .ivecs) and
+    // atomic files.
+    .target(name: "Vectors", dependencies: ["CFileSystem", "Randomness"]),
+    // The one Markdown writer of reports, the claim summary and benchmarks: tables, Mermaid charts.
+    .target(name: "Markdown"),
     // CBLAS (OpenBLAS) for the model's matrix products.
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     // Contiguous Float kernels with backward passes: GEMM, linear, layer norm, GELU, causal
@@ -64,12 +69,13 @@ let package = Package(
     // PinnerSage: Ward clustering, medoids, importance, multi-embedding retrieval.
     .target(
       name: "PinnerSage",
-      dependencies: ["PinData", "RetrievalMetrics", "VectorIndex", "Vectors", "Randomness"]),
+      dependencies: ["PinData", "VectorIndex", "Vectors", "Randomness"]),
     // The evaluation harness: data sets, experiment configs, comparison and ablation runs, reports.
     .target(
       name: "RetrievalEval",
       dependencies: [
-        "ANNEvaluation", "ComputeSettings", "Linalg", "PinData", "PinnerFormer", "PinnerSage",
+        "ANNEvaluation", "BenchmarkSupport", "ComputeSettings", "Linalg", "Markdown", "PinData",
+        "PinnerFormer", "PinnerSage",
         "RetrievalMetrics",
         "VectorIndex", "Vectors",
         "Randomness", .product(name: "Yams", package: "Yams"),
@@ -83,11 +89,12 @@ let package = Package(
       ]),
     // FAISS indices (flat, IVF-PQ, any factory string), k-means and thread control.
     .target(name: "VectorIndex", dependencies: ["CFaiss", "Vectors"]),
-    // Timing, medians and Markdown tables for the benchmarks (no dependencies).
-    .target(name: "BenchmarkSupport"),
+    // Timing and medians for the benchmarks; re-exports `Markdown` (tables, charts).
+    .target(name: "BenchmarkSupport", dependencies: ["Markdown"]),
     // Recall / QPS / build-time sweeps of ANN indices against exact search.
     .target(
-      name: "ANNEvaluation", dependencies: ["BenchmarkSupport", "Randomness", "VectorIndex", "Vectors"]),
+      name: "ANNEvaluation",
+      dependencies: ["BenchmarkSupport", "ComputeSettings", "Randomness", "VectorIndex", "Vectors"]),
     // Command-line helpers shared by the executables (typed list options).
     .target(
       name: "CommandLineSupport",

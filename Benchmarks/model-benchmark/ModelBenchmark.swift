@@ -56,7 +56,7 @@ struct ModelBenchmark: ParsableCommand {
     for shape in configs.values {
       let (h, m) = (shape.hidden, shape.length)
       for t in threads.values {
-        Parallel.threads = t
+        ThreadSettings.workers(t).apply()
         let peak = sgemmPeak()
         var config = PinnerFormerConfig(contentDimension: 64, actionTypes: 4, surfaces: 3)
         config.hidden = h

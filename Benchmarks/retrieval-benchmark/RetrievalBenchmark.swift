@@ -145,7 +145,7 @@ struct RetrievalBenchmark: ParsableCommand {
         }
       }
       let elapsed = ContinuousClock.now - start
-      let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+      let seconds = elapsed.seconds
       latency.append([
         String(threads), formatted(Timing.quantile(times, 0.5), decimals: 3),
         formatted(Timing.quantile(times, 0.99), decimals: 3),

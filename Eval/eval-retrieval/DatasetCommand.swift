@@ -112,7 +112,7 @@ struct DatasetOptions: ParsableArguments {
     if let world { config.synthetic.world = world }
     if let pins { config.synthetic.pins = pins }
     if let users { config.synthetic.users = users }
-    if let seed { config.synthetic.seed = seed }
+    if let seed { try config.setSeeds([seed]) }
     return config
   }
 }

@@ -14,6 +14,7 @@ struct LeaveOneOut: ParsableCommand {
 
   func run() throws {
     try options.runAndWrite(
-      prefix: "leave-one-out", { try $0.leaveOneOut() }, report: ComparisonReport.leaveOneOut)
+      kind: .leaveOneOut, prefix: "leave-one-out", { try $0.leaveOneOut() },
+      report: ComparisonReport.leaveOneOut)
   }
 }

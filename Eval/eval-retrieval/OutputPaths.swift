@@ -257,7 +257,8 @@ enum OutputPaths {
     addInputs(of: config, configFile: options.config, to: &check)
     check.input("--notes", options.notes)
     check.file(
-      "--out", options.out + "/" + reportName(config.dataset, prefix: prefix), .report, createsDirectory: true
+      "--out", options.out + "/" + ReportJSON.reportName(config.dataset, prefix: prefix), .report,
+      createsDirectory: true
     )
     // The report directory is created before the JSON is written.
     let jsonInOut = options.json.map {

@@ -1,4 +1,5 @@
 import BenchmarkSupport
+import ComputeSettings
 import Foundation
 import Randomness
 import VectorIndex
@@ -91,7 +92,7 @@ public enum ANNSweep {
       ? corpus : corpus.gathering(rows: (0..<min(setup.trainSize, setup.count)).map { $0 * stride })
     let flat = try FlatIndex(dimension: setup.dimension, metric: .innerProduct)
     try flat.add(corpus)
-    FaissThreads.count = setup.threads.max() ?? 2
+    ThreadSettings.workers(setup.threads.max() ?? 2).apply()
     let exact = try flat.search(queries, k: setup.k)
     return Corpus(corpus: corpus, queries: queries, training: training, flat: flat, exact: exact)
   }
@@ -210,7 +211,7 @@ public enum ANNSweep {
         let index = try IVFPQIndex(
           dimension: setup.dimension, lists: setup.lists, subQuantizers: m, metric: .innerProduct,
           reranking: reranking)
-        FaissThreads.count = setup.threads.max() ?? 2
+        ThreadSettings.workers(setup.threads.max() ?? 2).apply()
         let cost = try ANNMeasurements.build(index, training: data.training, corpus: data.corpus)
         if reranking { try index.setRerankFactor(setup.kFactor) }
         let name = index.factoryString ?? "IVF-PQ"
@@ -225,7 +226,7 @@ public enum ANNSweep {
       let name = "HNSW\(m)"
       let index = try FaissIndex(dimension: setup.dimension, factory: name, metric: .innerProduct)
       if let ef = setup.hnswEfConstruction { try index.setParameter("efConstruction", to: Double(ef)) }
-      FaissThreads.count = setup.threads.max() ?? 2
+      ThreadSettings.workers(setup.threads.max() ?? 2).apply()
       let cost = try ANNMeasurements.build(index, training: data.training, corpus: data.corpus)
       log("\(name) built in \(Int(cost.addSeconds)) s")
       sections.append(
@@ -270,7 +271,7 @@ public enum ANNSweep {
         for (peer, on) in zip(peers, active) where on { try peer.setParameter(parameter.name, to: value) }
       }
       for threads in setup.threads {
-        FaissThreads.count = threads
+        ThreadSettings.workers(threads).apply()
         for (peer, on) in zip(peers, active) where on { try peer.setThreads(threads) }
         // Warm-up, one per side.
         let results = try built.search(queries, k: k)

@@ -1,14 +1,18 @@
-/// Timing and order statistics shared by the benchmarks (no dependency beyond the standard
-/// library, so a benchmark that times Swift code does not link FAISS to take a median).
+extension Duration {
+  /// This duration in seconds: the one conversion of the package (reports' phases, benchmarks).
+  public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// Timing and order statistics shared by the benchmarks and the harness's phases (no dependency
+/// beyond the standard library and `Markdown`, so a benchmark that times Swift code does not link
+/// FAISS to take a median).
 public enum Timing {
   /// Seconds taken by `body`, measured with the monotonic clock.
   public static func seconds<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, Double) {
     let clock = ContinuousClock()
     let start = clock.now
     let result = try body()
-    let elapsed = clock.now - start
-    let (s, attoseconds) = elapsed.components
-    return (result, Double(s) + Double(attoseconds) * 1e-18)
+    return (result, (clock.now - start).seconds)
   }
 
   /// The median of `values` (mean of the middle two for an even count); NaN for no values (a

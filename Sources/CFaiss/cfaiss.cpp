@@ -24,7 +24,6 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -732,18 +731,6 @@ int cfaiss_set_blas_num_threads(int n) {
   if (!set) return 0;
   set(n);
   return 1;
-}
-
-int cfaiss_rename_atomic(const char *from, const char *to, int exchange) {
-#ifdef SYS_renameat2
-  // RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2 (linux/fs.h); the raw system call, so that an old
-  // glibc without the renameat2 wrapper still links.
-  unsigned flags = exchange ? 2u : 1u;
-  return static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, flags));
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
 }
 
 }  // extern "C"

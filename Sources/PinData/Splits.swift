@@ -37,6 +37,20 @@ public struct Split: Sendable {
   public let droppedWithoutHistory: Int
   /// Candidates for evaluation dropped because they had no positive in the window.
   public let droppedWithoutTargets: Int
+
+  /// A split from its parts (a protocol `Splitter` does not make, e.g. the leave-one-out).
+  public init(
+    protocolDescription: String, trainingUsers: [Int32], trainingVisible: [Bool],
+    evaluationUsers: [EvaluationUser],
+    droppedWithoutHistory: Int = 0, droppedWithoutTargets: Int = 0
+  ) {
+    self.protocolDescription = protocolDescription
+    self.trainingUsers = trainingUsers
+    self.trainingVisible = trainingVisible
+    self.evaluationUsers = evaluationUsers
+    self.droppedWithoutHistory = droppedWithoutHistory
+    self.droppedWithoutTargets = droppedWithoutTargets
+  }
 }
 
 /// The evaluation protocols.

@@ -12,7 +12,7 @@ public struct PinnerSageConfig: Sendable, Codable, Equatable {
   /// At most this many most recent actions per user are clustered.
   public var maxActions = 5000
   /// Cut height of the Ward dendrogram (SciPy's height convention, `WardClustering`). Not
-  /// reported by the paper: choose it on held-out users (`PinnerSage.chooseAlpha`).
+  /// reported by the paper: choose it on held-out users (the harness's `PinnerSageMethod` does).
   public var alpha = 1.0
   /// Decay of the cluster importance, per day: Σ exp(-λ · age in days). λ = 0.01 in the paper.
   public var lambda = 0.01

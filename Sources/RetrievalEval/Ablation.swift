@@ -62,14 +62,15 @@ public enum AblationAxis: String, Sendable, Codable, CaseIterable {
 public struct AblationOutcome: Sendable, Codable {
   /// The axis whose values were varied.
   public let axis: AblationAxis
-  /// One row per value (kind `ablationVariant`), with the most-popular baseline as reference.
+  /// One row per value (role `variant`), with the most-popular baseline as reference.
   public let comparison: Comparison
 }
 
 extension AblationAxis {
-  /// The paper's shapes this axis can check, as claims between value labels (larger, smaller, metric kind, paper).
-  func claims(labels: [String: String], metrics: [MetricSpec]) -> [Comparison.ClaimSpec] {
-    let byLabel = Dictionary(labels.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a })
+  /// The paper's shapes this axis can check, as claims between the rows of value labels (a value
+  /// not run is a claim not checked).
+  func claims(rows: [Comparison.RowSummary], metrics: [MetricSpec]) -> [Comparison.ClaimSpec] {
+    let byLabel = Dictionary(rows.map { ($0.label, $0.key) }, uniquingKeysWith: { a, _ in a })
     let recall = metrics.first { $0.kind == .recall && $0.k == 10 } ?? metrics.first { $0.kind == .recall }
     let coverage = metrics.first { $0.kind == .coverage }
     var specs = [Comparison.ClaimSpec]()
@@ -192,9 +193,7 @@ extension Experiment {
         PinnerFormerMethod(
           model: config.model, training: config.training, inference: modes, variant: "PinnerFormer"))
     }
-    let metrics = try config.evaluation.metricSpecs()
-    let comparison = try compare(methods, claims: { labels in axis.claims(labels: labels, metrics: metrics) })
-      .comparison
+    let comparison = try compare(methods, claims: { axis.claims(rows: $0, metrics: $1) }).comparison
     return AblationOutcome(axis: axis, comparison: comparison)
   }
 }

@@ -1,4 +1,5 @@
 import ANNEvaluation
+import BenchmarkSupport
 import ComputeSettings
 import Foundation
 import Linalg
@@ -13,7 +14,7 @@ import Vectors
 /// A wall-clock phase of a run, with the process's peak memory at its end.
 public struct PhaseTiming: Sendable, Codable, Equatable {
   /// Name of the phase, e.g. `seed 1: data and split` or `seed 1: pinnerFormer`.
-  public let phase: String
+  public private(set) var phase: String
   /// Wall-clock duration of the phase, in seconds.
   public let seconds: Double
   /// Peak resident set size of the process so far (Linux `VmHWM`), in MiB; 0 where unknown.
@@ -24,6 +25,13 @@ public struct PhaseTiming: Sendable, Codable, Equatable {
     self.phase = phase
     self.seconds = seconds
     peakResidentMiB = Self.peakResidentMiB()
+  }
+
+  /// This phase under another name (`prefix` + its name).
+  func prefixed(_ prefix: String) -> PhaseTiming {
+    var t = self
+    t.phase = prefix + phase
+    return t
   }
 
   enum CodingKeys: String, CodingKey { case phase, seconds, peakResidentMiB }
@@ -83,6 +91,9 @@ public struct Experiment {
   /// Finished (seed, method) results to reuse and extend (nil: every method runs). Not used
   /// when the run keeps its artifacts (a resumed method has no trained model to export).
   public var resultCache: ResultCache?
+  /// The methods every protocol runs (`MethodRegistry`); a test may add its own.
+  public var registry: @Sendable (ExperimentConfig, EvaluationProtocol) -> [any EvaluatedMethod] =
+    MethodRegistry.methods
 
   /// An experiment of `config`, rooted at the current directory, silent and without a result cache.
   public init(config: ExperimentConfig) { self.config = config }
@@ -157,8 +168,7 @@ public struct Experiment {
 
   /// One row of one seed.
   struct SeedRow: Codable {
-    let key: String
-    let kind: MethodKind
+    let identity: RowIdentity
     let label: String
     let scores: [TargetSet: RowScores]
     let ann: ApproximateScores?
@@ -184,18 +194,19 @@ public struct Experiment {
 
   /// The full comparison, with what the first seed trained and built.
   public func runDetailed() throws -> (comparison: Comparison, artifacts: Artifacts) {
-    let (comparison, artifacts) = try compare(MethodRegistry.methods(for: config), keepArtifacts: true)
+    let (comparison, artifacts) = try compare(
+      registry(config, .window), keepArtifacts: true, claims: PaperClaims.comparison)
     guard let artifacts else {
       throw ConfigError(file: "model", message: "no PinnerFormer row was evaluated")
     }
     return (comparison, artifacts)
   }
 
-  /// Runs `methods` on every seed and combines the seeds; `claims` picks the claims to check
-  /// from the rows' keys and labels (default: the comparison's paper claims).
+  /// Runs `methods` under `evaluationProtocol` on every seed and combines the seeds; `claims`
+  /// names the claims to check by row keys (default: none).
   public func compare(
-    _ methods: [any EvaluatedMethod], keepArtifacts: Bool = false,
-    claims: (([String: String]) -> [Comparison.ClaimSpec])? = nil
+    _ methods: [any EvaluatedMethod], evaluationProtocol: EvaluationProtocol = .window,
+    keepArtifacts: Bool = false, claims: @escaping PaperClaims.List = PaperClaims.none
   ) throws -> (comparison: Comparison, artifacts: Artifacts?) {
     let metrics = try config.evaluation.metricSpecs()
     var runs = [SeedRun]()
@@ -209,27 +220,37 @@ public struct Experiment {
       experiment.progress = { [progress] in progress($0.hasPrefix("seed ") ? $0 : "seed \(seed): " + $0) }
       runs.append(
         try experiment.runSeed(
-          methods, metrics: metrics, phases: &phases, keepArtifacts: keepArtifacts && runs.isEmpty))
+          methods, evaluationProtocol: evaluationProtocol, metrics: metrics, phases: &phases,
+          keepArtifacts: keepArtifacts && runs.isEmpty))
     }
-    let comparison = try Comparison(
-      runs: runs, config: config, metrics: metrics, phases: phases.phases, claims: claims)
+    let comparison = try SeedCombiner.combine(
+      runs, config: config, metrics: metrics, phases: phases.phases, claims: claims)
     return (comparison, runs.first?.artifacts)
   }
 
-  /// One seed: data, every method, exact and approximate scoring.
+  /// One seed: data cut by the protocol, every method, exact and approximate scoring.
   func runSeed(
-    _ methods: [any EvaluatedMethod], metrics: [MetricSpec], phases: inout PhaseClock, keepArtifacts: Bool
+    _ methods: [any EvaluatedMethod], evaluationProtocol: EvaluationProtocol, metrics: [MetricSpec],
+    phases: inout PhaseClock, keepArtifacts: Bool
   )
     throws -> SeedRun
   {
-    let data = try prepare()
+    let data = evaluationProtocol == .window ? try prepare() : try prepareLeaveOneOut()
     endPhase("seed \(config.seed): data and split", &phases)
     let scorer = WindowScorer(
       data: data, config: config, metrics: metrics, buildANN: { try self.buildANNIndex($0) })
-    let context = MethodContext(config: config, data: data, progress: progress)
+    let context = MethodContext(
+      evaluationProtocol: evaluationProtocol, config: config, data: data, progress: progress)
     var rows = [SeedRow]()
     var tunings = [TuningRecord]()
-    var counts = [MethodKind: Int]()
+    /// Adds a method's rows; two rows with one key are an error (claims and reports find rows by it).
+    func add(_ new: [SeedRow], of method: any EvaluatedMethod) throws {
+      for row in new where rows.contains(where: { $0.identity.key == row.identity.key }) {
+        throw ConfigError(
+          file: method.name, message: "row key '\(row.identity.key)' is already taken by another row")
+      }
+      rows += new
+    }
     var former: (run: PinnerFormerRun, plan: SearchPlan)?
     var sage: PinnerSageConfig?
     for method in methods {
@@ -242,18 +263,10 @@ public struct Experiment {
             users: Dictionary(
               uniqueKeysWithValues: TargetSet.allCases.map { ($0, data.targetSets.includedUsers($0).count) }),
             pins: data.dataset.log.pinCount))
-        // Replayed through the same numbering as a fresh run (row keys count rows per kind).
-        for row in entry.rows {
-          let n = counts[row.kind, default: 0]
-          counts[row.kind] = n + 1
-          rows.append(
-            SeedRow(
-              key: "\(row.kind.rawValue)#\(n)", kind: row.kind, label: row.label, scores: row.scores,
-              ann: row.ann))
-        }
+        try add(entry.rows, of: method)
         if let record = entry.tuning { tunings.append(record) }
         phases.record(entry.timing)
-        progress("seed \(config.seed): \(method.kind.rawValue) resumed from \(cache.directory.path)")
+        progress("seed \(config.seed): \(method.name) resumed from \(cache.directory.path)")
         continue
       }
       let run = try method.run(context)
@@ -261,8 +274,6 @@ public struct Experiment {
       if let config = run.artifact as? PinnerSageConfig { sage = config }
       var methodRows = [SeedRow]()
       for row in run.rows {
-        let n = counts[row.kind, default: 0]
-        counts[row.kind] = n + 1
         var ann: ApproximateScores?
         if config.ann.enabled, case .search(let plan) = row.output, case .merged = plan.rule {
           let (scores, measure) = try scorer.scoreApproximately(plan)
@@ -270,17 +281,15 @@ public struct Experiment {
           if let trained = run.artifact as? PinnerFormerRun, former == nil { former = (trained, plan) }
         }
         methodRows.append(
-          SeedRow(
-            key: "\(row.kind.rawValue)#\(n)", kind: row.kind, label: row.label, scores: try scorer.score(row),
-            ann: ann))
+          SeedRow(identity: row.identity, label: row.label, scores: try scorer.score(row), ann: ann))
       }
-      rows += methodRows
+      try add(methodRows, of: method)
       if let trained = run.artifact as? PinnerFormerRun, former == nil,
         case .search(let plan)? = run.rows.first?.output
       {
         former = (trained, plan)
       }
-      endPhase("seed \(config.seed): \(method.kind.rawValue)", &phases)
+      endPhase("seed \(config.seed): \(method.name)", &phases)
       if let cache, let cacheKey, let timing = phases.phases.last {
         try cache.store(
           ResultCache.Entry(key: cacheKey, rows: methodRows, tuning: run.tuning, timing: timing),
@@ -321,12 +330,5 @@ public struct Experiment {
       protocolDescription: data.split.protocolDescription, contentDescription: data.contentDescription,
       topicDescription: data.topicDescription)
     return SeedRun(seed: config.seed, rows: rows, tunings: tunings, facts: facts, artifacts: artifacts)
-  }
-}
-
-extension Duration {
-  /// This duration in seconds.
-  var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) * 1e-18
   }
 }

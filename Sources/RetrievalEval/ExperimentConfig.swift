@@ -153,8 +153,6 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
   public var alphaGrid: [Double] = [0.25, 0.5, 1, 2, 4, 8, 16]
   /// Which α values count as interest-level clusters.
   public var alphaRule = AlphaRule()
-  /// At most this many validation users (a seeded sample) score each α.
-  public var alphaUsers = 2000
   /// Medoids served per user (PinnerSage serves 3), merged round-robin.
   public var roundRobinMedoids = 3
   /// Target sets, metrics, bootstrap and validation users.
@@ -234,6 +232,9 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
     do {
       var config = try JSONDecoder().decode(
         ExperimentConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+      // Every stage's seed derives from the run's (`setSeed`): a stage seed the file states
+      // must be the run's, or it would be replaced without a word.
+      let stated = [("synthetic", config.synthetic.seed), ("training", config.training.seed)]
       // `seed:` alone means that one seed for everything, as `--seed` does.
       let given = overrides as? [String: Any]
       if given?["seeds"] != nil {
@@ -242,6 +243,14 @@ public struct ExperimentConfig: Sendable, Codable, Equatable {
         }
       } else if given?["seed"] != nil {
         try config.setSeeds([config.seed])
+      }
+      for (stage, seed) in stated
+      where (given?[stage] as? [String: Any])?["seed"] != nil && seed != config.seed {
+        throw ConfigError(
+          file: file,
+          message:
+            "'\(stage).seed' (\(seed)) is not the run's seed (\(config.seed)): every stage's seed derives from 'seed' (or --seed, --seeds); set that instead"
+        )
       }
       return config
     } catch let error as DecodingError {

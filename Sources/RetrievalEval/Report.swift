@@ -1,4 +1,5 @@
 import Foundation
+import Markdown
 
 /// Where and how a report was produced (its header).
 public struct ReportContext: Sendable {
@@ -56,42 +57,19 @@ public enum ComparisonReport {
       "<details><summary>Every configuration value (JSON; a file with any subset of these keys is a valid <code>--config</code>)</summary>\n\n```json\n\(json)\n```\n\n</details>\n\n"
   }
 
-  static func barChart(_ title: String, labels: [String], values: [Double], axis: String) -> String {
+  /// A chart of `values` over `x` from 0 to a little above the largest value, then a blank line.
+  static func chart(
+    _ title: String, x: [String], xName: String? = nil, values: [Double], axis: String, series: XYChart.Series
+  ) -> String {
     let top = max(0.05, (values.max() ?? 0) * 1.15)
-    var t = "```mermaid\nxychart-beta\n  title \"\(title)\"\n"
-    t += "  x-axis [\(labels.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
-    t += "  y-axis \"\(axis)\" 0 --> \(f(top, 3))\n"
-    t += "  bar [\(values.map { f($0, 4) }.joined(separator: ", "))]\n```\n\n"
-    return t
+    return XYChart(
+      title: title, xName: xName, x: x, yName: axis, yRange: ("0", f(top, 3)), series: series,
+      values: values.map { f($0, 4) }
+    ).markdown + "\n"
   }
 
-  static func lineChart(_ title: String, x: [String], xName: String, values: [Double], axis: String) -> String
-  {
-    let top = max(0.05, (values.max() ?? 0) * 1.15)
-    var t = "```mermaid\nxychart-beta\n  title \"\(title)\"\n"
-    t += "  x-axis \"\(xName)\" [\(x.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
-    t += "  y-axis \"\(axis)\" 0 --> \(f(top, 3))\n"
-    t += "  line [\(values.map { f($0, 4) }.joined(separator: ", "))]\n```\n\n"
-    return t
-  }
-
-  static func shortName(_ row: Comparison.RowSummary) -> String {
-    switch row.kind {
-    case .ceiling: "ceiling"
-    case .singleVectorReference: "one-vector ref"
-    case .pinnerFormer: "PinnerFormer"
-    case .pinnerSageSampled: "PS sampled"
-    case .pinnerSageTop: "PS top-3"
-    case .pinnerSageOracle: row.label.contains(" 5 ") ? "PS oracle-5" : "PS oracle-20"
-    case .popular: "popular"
-    case .lastPin: "last pin"
-    case .decayedAverage: "decayed avg"
-    case .ownTopPins: "own top pins"
-    case .topicPopular: "topic popular"
-    case .coEngagement: "co-engagement"
-    case .ablationVariant: row.label
-    }
-  }
+  /// `table` followed by a blank line.
+  static func block(_ table: MarkdownTable) -> String { table.markdown + "\n" }
 
   static func timings(_ phases: [PhaseTiming]) -> String {
     "\n## Timings (wall clock)\n\n"
@@ -120,24 +98,23 @@ public enum ComparisonReport {
   /// One target set's table, with the coverage cap and the fraction of the ceiling.
   static func table(_ table: Comparison.Table, metrics: [String], users: [Int]) -> String {
     let headline = metrics.first ?? "recall@10"
-    let ceiling = table.rows.first { $0.kind == .ceiling }?.estimates[headline]?.mean
+    let ceiling = table.rows.first { $0.identity.roles.contains(.ceiling) }?.estimates[headline]?.mean
     var t = "## Results: \(table.targetSet.title)\n\n"
     t += "\(users.map(String.init).joined(separator: " / ")) evaluation users with at least one target "
     t += "(per seed); users without one are left out of this table.\n\n"
     let titles = metrics.compactMap(MetricSpec.init(parsing:)).map(\.title)
-    t +=
-      "| method | \(titles.joined(separator: " | "))\(ceiling != nil ? " | share of ceiling \(titles.first ?? "")" : "") |\n"
-    t += "| --- |\(String(repeating: " --- |", count: titles.count + (ceiling != nil ? 1 : 0)))\n"
+    var rows = MarkdownTable(
+      ["method"] + titles + (ceiling != nil ? ["share of ceiling \(titles.first ?? "")"] : []))
     for row in table.rows {
-      t +=
-        "| \(row.label) | \(metrics.map { interval(row.estimates[$0], $0.hasPrefix("entropy") ? 2 : 3) }.joined(separator: " | "))"
+      var cells = [row.label] + metrics.map { interval(row.estimates[$0], $0.hasPrefix("entropy") ? 2 : 3) }
       if let ceiling, ceiling > 0 {
-        t +=
-          " | \(row.estimates[headline].map { "\(whole($0.mean / ceiling * 100, .toNearestOrAwayFromZero))%" } ?? "—")"
+        cells.append(
+          row.estimates[headline].map { "\(whole($0.mean / ceiling * 100, .toNearestOrAwayFromZero))%" }
+            ?? "—")
       }
-      t += " |\n"
+      rows.append(cells)
     }
-    t += "\n"
+    t += block(rows)
     if let coverage = metrics.first(where: { $0.hasPrefix("coverage") }) {
       let largest = table.rows.compactMap { $0.estimates[coverage]?.mean }.max() ?? 0
       let readable = table.coverageCap >= 5 * largest
@@ -148,11 +125,10 @@ public enum ComparisonReport {
         ? "the cap is at least 5× larger, so coverage differences can be read.\n\n"
         : "**the cap is less than 5× the largest value, so the coverage shape cannot be judged here.**\n\n"
     }
-    t += barChart(
+    t += chart(
       "\(MetricSpec(parsing: headline)?.title ?? headline), \(table.targetSet.rawValue)",
-      labels: table.rows.map(shortName),
-      values: table.rows.map { $0.estimates[headline]?.mean ?? 0 },
-      axis: MetricSpec(parsing: headline)?.title ?? headline)
+      x: table.rows.map(\.identity.shortName), values: table.rows.map { $0.estimates[headline]?.mean ?? 0 },
+      axis: MetricSpec(parsing: headline)?.title ?? headline, series: .bar)
     return t
   }
 
@@ -165,27 +141,32 @@ public enum ComparisonReport {
       "ANN recall = overlap of the IVF-PQ top 10 with the exact top 10 of the same queries. Latency: one query "
     t +=
       "at a time, k = 100, \(latencyQueries) queries, \(threads) threads (PinnerSage: per medoid query); means over seeds.\n\n"
-    t += "| method | \(metric) via IVF-PQ | \(metric) exact | ANN recall@10 vs exact | p50 ms | p99 ms |\n"
-    t += "| --- | --- | --- | --- | --- | --- |\n"
+    var table = MarkdownTable([
+      "method", "\(metric) via IVF-PQ", "\(metric) exact", "ANN recall@10 vs exact", "p50 ms", "p99 ms",
+    ])
     for row in rows {
-      let a = row.ann!
-      t += "| \(row.label) | \(interval(a.estimates[metric])) | \(interval(row.estimates[metric])) | "
-      t += "\(f(a.recallVersusExact)) | \(f(a.latencyP50Milliseconds)) | \(f(a.latencyP99Milliseconds)) |\n"
+      guard let a = row.ann else { continue }
+      table.append([
+        row.label, interval(a.estimates[metric]), interval(row.estimates[metric]), f(a.recallVersusExact),
+        f(a.latencyP50Milliseconds), f(a.latencyP99Milliseconds),
+      ])
     }
-    return t + "\n"
+    return t + block(table)
   }
 
   static func claimsTable(_ claims: [Comparison.Claim], title: String = "Paper claims") -> String {
     guard !claims.isEmpty else { return "" }
-    var t =
-      "## \(title)\n\n| claim | paper | target set | metric | ours: larger vs smaller | difference [95%] | verdict |\n"
-    t += "| --- | --- | --- | --- | --- | --- | --- |\n"
+    var table = MarkdownTable([
+      "claim", "paper", "target set", "metric", "ours: larger vs smaller", "difference [95%]", "verdict",
+    ])
     for c in claims {
-      t += "| \(c.claim) | \(c.paper) | \(c.targetSet.rawValue) | \(c.metric) | "
-      t +=
-        "\(f(c.largerEstimate.mean)) vs \(f(c.smallerEstimate.mean)) | \(interval(c.difference)) | **\(c.verdict.rawValue)** |\n"
+      table.append([
+        c.claim, c.paper, c.targetSet.rawValue, c.metric,
+        "\(f(c.largerEstimate.mean)) vs \(f(c.smallerEstimate.mean))", interval(c.difference),
+        "**\(c.verdict.rawValue)**",
+      ])
     }
-    return t + "\n"
+    return "## \(title)\n\n" + block(table)
   }
 
   static func tuningSection(_ c: Comparison) -> String {
@@ -198,17 +179,16 @@ public enum ComparisonReport {
       }
       t += "\n"
       if record.table.count > 1 {
-        t += "Seed \(seed(c, 0)):\n\n| \(record.table[0].joined(separator: " | ")) |\n"
-        t += "|\(String(repeating: " --- |", count: record.table[0].count))\n"
-        for row in record.table.dropFirst() { t += "| \(row.joined(separator: " | ")) |\n" }
-        t += "\n"
+        var table = MarkdownTable(record.table[0])
+        for row in record.table.dropFirst() { table.append(row) }
+        t += "Seed \(seed(c, 0)):\n\n" + block(table)
       }
       if let curve = record.curve {
         let x = curve.x.map { whole($0) }
         for (name, values) in curve.series.sorted(by: { $0.key > $1.key }) {
-          t += lineChart(
+          t += chart(
             "\(curve.title): \(name) (seed \(seed(c, 0)))", x: x, xName: curve.xName, values: values,
-            axis: name)
+            axis: name, series: .line)
         }
       }
     }
@@ -294,19 +274,21 @@ public enum ComparisonReport {
       "; the last interaction is the target, training reads all but each user's last two (RecBole `LS: valid_and_test`, "
     t +=
       "`order: TO`). Every rating counts as an interaction. Recall@10 equals RecBole's Hit@10 here. Intervals: per-user bootstrap.\n\n"
+    if let content = o.contentDescription, let topics = o.topicDescription {
+      t += "Content embeddings: \(content). Topics: \(topics). Every method runs as in the window protocol, "
+      t += "tuned on each user's second-to-last item (engaged items removed).\n\n"
+    }
     let metrics = o.metrics
     func table(_ rows: [LeaveOneOutResult], masked: Bool) -> String {
-      var t =
-        "| model (\(masked ? "history masked" : "history not masked, RecBole's rule")) | "
-        + "\(metrics.compactMap(MetricSpec.init(parsing:)).map(\.title).joined(separator: " | ")) |\n"
-      t += "| --- |\(String(repeating: " --- |", count: metrics.count))\n"
+      var table = MarkdownTable(
+        ["model (\(masked ? "history masked" : "history not masked, RecBole's rule"))"]
+          + metrics.compactMap(MetricSpec.init(parsing:)).map(\.title))
       for r in rows {
-        let cells = metrics.map {
-          o.undefinedMetrics?[$0] != nil ? "undefined" : interval(r.estimates[$0], 4)
-        }
-        t += "| \(r.name) | \(cells.joined(separator: " | ")) |\n"
+        table.append(
+          [r.name]
+            + metrics.map { o.undefinedMetrics?[$0] != nil ? "undefined" : interval(r.estimates[$0], 4) })
       }
-      return t
+      return table.markdown
     }
     for (metric, reason) in (o.undefinedMetrics ?? [:]).sorted(by: { $0.key < $1.key }) {
       t += "\(MetricSpec(parsing: metric)?.title ?? metric) is undefined here: \(reason).\n\n"
@@ -332,6 +314,9 @@ public enum ComparisonReport {
         seconds.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1f", $0.value)) s" }
         .joined(separator: "; ") + ".\n"
     }
+    if let d = context.discussion {
+      t += "\n## Discussion\n\n" + d.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+    }
     t += timings(o.phases)
     return t
   }
@@ -352,19 +337,19 @@ public enum ComparisonReport {
     for table in c.tables {
       let users = c.facts.map { $0.usersPerTargetSet[table.targetSet.rawValue] ?? 0 }
       t += Self.table(table, metrics: c.metrics, users: users)
-      let variants = table.rows.filter { $0.kind == .ablationVariant }
+      let variants = table.rows.filter { $0.identity.roles.contains(.variant) }
       if o.axis == .dims || o.axis == .seqLens, let headline = c.metrics.first,
         let coverage = c.metrics.first(where: { $0.hasPrefix("coverage") })
       {
         let name = o.axis == .dims ? "embedding dimension D" : "sequence length M"
-        t += lineChart(
+        t += chart(
           "\(MetricSpec(parsing: headline)?.title ?? "") against \(name), \(table.targetSet.rawValue)",
           x: variants.map(\.label), xName: name,
           values: variants.map { $0.estimates[headline]?.mean ?? 0 },
-          axis: MetricSpec(parsing: headline)?.title ?? "")
-        t += lineChart(
+          axis: MetricSpec(parsing: headline)?.title ?? "", series: .line)
+        t += chart(
           "P90 coverage against \(name), \(table.targetSet.rawValue)", x: variants.map(\.label), xName: name,
-          values: variants.map { $0.estimates[coverage]?.mean ?? 0 }, axis: "P90 coverage")
+          values: variants.map { $0.estimates[coverage]?.mean ?? 0 }, axis: "P90 coverage", series: .line)
       }
     }
     t += claimsTable(c.claims, title: "Paper shapes")

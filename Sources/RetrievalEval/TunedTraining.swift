@@ -4,7 +4,7 @@ import VectorIndex
 import Vectors
 
 /// PinnerFormer trained under one budget rule (`TuningConfig`), shared by the comparison
-/// (`PinnerFormerMethod`) and the leave-one-out (`Experiment.leaveOneOut`): each learning rate of
+/// (`PinnerFormerMethod`, under every protocol): each learning rate of
 /// `tuning.learningRates` trains `tuning.pilotSteps` steps from the same initialization, the one
 /// with the best validation score continues with early stopping (validation every
 /// `tuning.validateEvery` steps, patience `tuning.patience`, at most `training.steps`), and the

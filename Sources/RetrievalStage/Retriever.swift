@@ -196,7 +196,7 @@ struct BundleCorpus: Sendable {
     func fail(_ reason: String) -> BundleError {
       .index(file: path, .corruptFile(path: path, reason: reason))
     }
-    let expected = normalizedFactory(manifest.index)
+    let expected = FactoryString.normalized(manifest.index)
     guard structure.description == expected else {
       throw fail("the file holds a \(structure.description) index, the manifest says \(manifest.index)")
     }
@@ -246,16 +246,6 @@ struct BundleCorpus: Sendable {
         seen[word] |= bit
       }
     }
-  }
-
-  /// A FAISS factory string as `FaissIndex.Structure` describes it: "PQ16np" -> "PQ16x8".
-  static func normalizedFactory(_ factory: String) -> String {
-    factory.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
-      guard part.hasPrefix("PQ") else { return String(part) }
-      var pq = part.hasSuffix("np") ? part.dropLast(2) : part[...]
-      if !pq.contains("x") { pq += "x8" }
-      return String(pq)
-    }.joined(separator: ",")
   }
 
   /// A history resolved to dense codes (see `HistoryResolver`).

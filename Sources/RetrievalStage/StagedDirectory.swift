@@ -1,4 +1,3 @@
-import CFaiss
 import Foundation
 import Vectors
 
@@ -205,7 +204,7 @@ struct StagedDirectory: Sendable {
     for _ in 0..<3 {
       var info = stat()
       if lstat(target, &info) != 0 {
-        if cfaiss_rename_atomic(staging, target, 0) == 0 { return }
+        if AtomicFile.renameAtomically(staging, to: target, exchange: false) { return }
         // EEXIST: another writer put its directory there first; swap with it instead.
         guard errno == EEXIST else {
           throw .io(
@@ -215,7 +214,7 @@ struct StagedDirectory: Sendable {
         continue
       }
       try checkDestination(directory)
-      if cfaiss_rename_atomic(staging, target, 1) == 0 {
+      if AtomicFile.renameAtomically(staging, to: target, exchange: true) {
         // `staging` now holds the previous directory.
         try? FileManager.default.removeItem(atPath: staging)
         return

@@ -280,16 +280,11 @@ public class FaissIndex: @unchecked Sendable {
   static func typed(_ handle: OpaquePointer) -> FaissIndex {
     guard let (description, _) = describe(handle) else { return FaissIndex(adopting: handle) }
     if description == "Flat" { return FlatIndex(adopting: handle) }
-    // "IVF<lists>,PQ<m>x<bits>" with ",RFlat" for exact re-ranking.
-    let parts = description.split(separator: ",")
-    if parts.count == 2 || (parts.count == 3 && parts[2] == "RFlat"), parts[0].hasPrefix("IVF"),
-      parts[1].hasPrefix("PQ"), let lists = Int(parts[0].dropFirst(3))
-    {
-      let shape = parts[1].dropFirst(2).split(separator: "x")
-      if shape.count == 2, let m = Int(shape[0]), let bits = Int(shape[1]) {
-        return IVFPQIndex(
-          adopting: handle, lists: lists, subQuantizers: m, bitsPerCode: bits, reranking: parts.count == 3)
-      }
+    if let shape = FactoryString.ivfPQShape(description) {
+      return IVFPQIndex(
+        adopting: handle, lists: shape.lists, subQuantizers: shape.subQuantizers,
+        bitsPerCode: shape.bitsPerCode,
+        reranking: shape.reranking)
     }
     return FaissIndex(adopting: handle)
   }

@@ -1,3 +1,4 @@
+import CFileSystem
 import Foundation
 
 /// Writes files so that an interrupted program never leaves a half-written one: the bytes go
@@ -42,6 +43,14 @@ public enum AtomicFile {
       if let error = error as? VectorsError { throw error }
       throw .cannotWrite(path: path, reason: "\(error)")
     }
+  }
+
+  /// Renames `from` to `to` in one atomic step: only when `to` does not exist (`exchange` false;
+  /// an existing `to` fails with EEXIST), or swapping two existing paths (`exchange` true: a
+  /// directory replaced with no moment without one). False with `errno` set on failure (ENOSYS
+  /// or EINVAL where the system or file system cannot).
+  public static func renameAtomically(_ from: String, to: String, exchange: Bool) -> Bool {
+    cfilesystem_rename_atomic(from, to, exchange ? 1 : 0) == 0
   }
 
   /// Removes the temporary files of `path` (`.<name>.tmp-<pid>`) whose process no longer runs:

@@ -159,4 +159,13 @@ import Testing
     #expect(!v2.synthetic.v2.redrawFromUnengaged && v2.synthetic.v2.revisitProbability == 0.05)
     #expect(error("synthetic: {world: v4}") == "c.yaml: synthetic.world must be v1, v2 or v3, got v4")
   }
+
+  /// Every stage's seed derives from the run's: a lone `synthetic.seed` (or `training.seed`) that
+  /// says otherwise is an error, not a value replaced per run.
+  @Test func aStageSeedOtherThanTheRunsIsAnError() throws {
+    #expect(error("synthetic: {seed: 7}")?.contains("'synthetic.seed' (7) is not the run's seed (1)") == true)
+    #expect(error("seed: 3\ntraining: {seed: 4}")?.contains("'training.seed' (4)") == true)
+    #expect(error("seed: 7\nsynthetic: {seed: 7}") == nil)
+    #expect(error("seeds: [5, 6]\nsynthetic: {seed: 5}\ntraining: {seed: 5}") == nil)
+  }
 }

@@ -138,12 +138,13 @@ func handMadeUsers(_ log: ActionLog) throws -> [EvaluationUser] {
       actionTypes: ["rating"], surfaces: ["home"], userIDs: ["u"], pinIDs: ["i0", "i1", "i2", "i3", "i4"])
     log.append(user: 0, pin: 2, type: 0, surface: 0, timestamp: 1, duration: 0)
     log.append(user: 0, pin: 1, type: 0, surface: 0, timestamp: 2, duration: 0)
-    // The user's history holds items 2 and 1; the target is 3.
-    let unmasked = Experiment.leaveOneOutExclusions([[0, 1]], log: log, mask: false)
-    let masked = Experiment.leaveOneOutExclusions([[0, 1]], log: log, mask: true)
-    #expect(unmasked == [[]] && masked == [[2, 1]])
-    let plain = try Experiment.leaveOneOutLists(index, queries: query, excluded: unmasked, depth: 5)
-    let filtered = try Experiment.leaveOneOutLists(index, queries: query, excluded: masked, depth: 5)
+    // The user's history holds items 2 and 1; the target is 3. RecBole's rule is "all
+    // positives" (nothing removed), the masked one "new pins" (the history's items removed).
+    let sets = TargetSets(
+      users: [EvaluationUser(user: 0, history: [0, 1], cutTime: 3, targets: [3], targetTimes: [3])], log: log)
+    let ranked = Array(try index.search(query, k: 5).ids(forQuery: 0))
+    let plain = [sets.filtered(ranked, user: 0, set: .allPositives, depth: 5)]
+    let filtered = [sets.filtered(ranked, user: 0, set: .newPins, depth: 5)]
     #expect(plain == [[2, 3, 1, 4, 0]] && filtered == [[3, 4, 0]])
     // Target 3: rank 2 as RecBole ranks it (MRR 1/2, NDCG 1/log2(3)); rank 1 when masked.
     let mrr = MetricSpec(.mrr, 10)

@@ -64,7 +64,10 @@ import Testing
   }
 
   @Test(arguments: [
-    (["ablate"], "give exactly one axis: ablate <dims|objectives|negatives|seq-lens|features|inference>"),
+    (
+      ["ablate"],
+      "give exactly one axis: ablate <dims|objectives|negatives|seq-lens|features|inference|interests|dropout>"
+    ),
     (["ablate", "dims", "--objectives", "sasRec"], "give exactly one axis"),
     (["ablate", "dims", "8,,32"], "ablate dims: empty value in '8,,32'"),
     (["ablate", "depth"], "The value 'depth' is invalid for '<axis-name>'"),

@@ -100,12 +100,6 @@ int cfaiss_get_num_threads(void);
 /// Threads of the BLAS library if it is OpenBLAS (openblas_set_num_threads), else returns 0.
 int cfaiss_set_blas_num_threads(int n);
 
-/// Atomic directory replacement (Linux renameat2): with exchange != 0, atomically swaps the
-/// entries `from` and `to` (both must exist, RENAME_EXCHANGE); otherwise renames `from` to `to`
-/// only if `to` does not exist (RENAME_NOREPLACE). Returns 0, or -1 with errno set (EINVAL or
-/// ENOSYS: the file system or kernel does not support it).
-int cfaiss_rename_atomic(const char *from, const char *to, int exchange);
-
 #ifdef __cplusplus
 }
 #endif

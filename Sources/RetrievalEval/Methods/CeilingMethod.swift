@@ -4,16 +4,21 @@ import PinData
 /// a positive engagement in the evaluation window (engaged pins left out for "new pins"). No
 /// method can expect to beat it; every other row reads as a fraction of it.
 public struct CeilingMethod: EvaluatedMethod {
-  /// The row's kind: always `.ceiling`.
-  public var kind: MethodKind { .ceiling }
+  /// The row's identity.
+  public static let row = RowIdentity(key: "ceiling", shortName: "ceiling", order: 0, roles: [.ceiling])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Creates the method; it has no parameters.
   public init() {}
 
   /// One row: each user's top 100 pins by true probability of a positive in (cut, cut + window],
-  /// ranked per target set; no rows when the data set has no ceiling (real data).
+  /// ranked per target set; no rows when the data set has no ceiling (real data) or the protocol has no
+  /// window (leave-one-out).
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
-    guard let ceiling = d.dataset.ceiling else { return MethodRun(rows: []) }
+    guard context.evaluationProtocol == .window, let ceiling = d.dataset.ceiling else {
+      return MethodRun(rows: [])
+    }
     let window = Int64(context.config.split.windowDays * 86_400)
     var lists = [TargetSet: [[Int64]]](
       uniqueKeysWithValues: TargetSet.allCases.map { ($0, [[Int64]](repeating: [], count: d.users.count)) })
@@ -29,7 +34,7 @@ public struct CeilingMethod: EvaluatedMethod {
     }
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "Ceiling (true engagement probabilities)", output: .rankedPerTargetSet(lists))
+        Self.row, label: "Ceiling (true engagement probabilities)", output: .rankedPerTargetSet(lists))
     ])
   }
 }

@@ -12,8 +12,11 @@ import PinData
 /// Tuned on validation users like every method: every (recent, β) of the grid is scored by
 /// validation Recall@10 (new pins); the best wins (ties: the first in grid order).
 public struct CoEngagementMethod: EvaluatedMethod {
-  /// The row's kind: always `.coEngagement`.
-  public var kind: MethodKind { .coEngagement }
+  /// The row's identity: a cheap baseline.
+  public static let row = RowIdentity(
+    key: "coEngagement", shortName: "co-engagement", order: 105, roles: [.cheapBaseline])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Pairs counted: each positive with the `window` positives before it in the user's timeline.
   public static let window = 5
   /// Neighbours kept per pin (the highest scores).
@@ -62,7 +65,7 @@ public struct CoEngagementMethod: EvaluatedMethod {
     return MethodRun(
       rows: [
         MethodRow(
-          kind: kind,
+          Self.row,
           label: "Co-engagement neighbours of the user's \(best.recent) newest positives (β = \(best.beta))",
           output: .ranked(lists))
       ], tuning: tuning)

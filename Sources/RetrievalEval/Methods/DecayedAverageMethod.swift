@@ -4,8 +4,11 @@ import Vectors
 /// Σ exp(−λ · age) · content over the user's last 64 actions (λ = 0.1/day), searched against the
 /// content index: the cheapest sequence model.
 public struct DecayedAverageMethod: EvaluatedMethod {
-  /// The row's kind: always `.decayedAverage`.
-  public var kind: MethodKind { .decayedAverage }
+  /// The row's identity.
+  public static let row = RowIdentity(
+    key: "decayedAverage", shortName: "decayed avg", order: 80, roles: [.cheapBaseline])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Creates the method; it has no parameters.
   public init() {}
 
@@ -19,7 +22,7 @@ public struct DecayedAverageMethod: EvaluatedMethod {
     }
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "Time-decayed average of recent content (λ = 0.1/day)",
+        Self.row, label: "Time-decayed average of recent content (λ = 0.1/day)",
         output: .search(.contentQueries(queries, d)))
     ])
   }

@@ -2,39 +2,36 @@ import Foundation
 import PinData
 import Vectors
 
-/// What a report row is, independent of its display name: reports, verdicts and the paper-claim
-/// table find rows by kind.
-public enum MethodKind: String, Sendable, Codable, CaseIterable, Hashable {
-  /// The world's Bayes-optimal ranking (synthetic worlds only): what is achievable.
-  case ceiling
-  /// The best single content-space query found with the world's true probabilities (synthetic
-  /// worlds only): about what any one-vector user representation can reach.
-  case singleVectorReference
-  /// PinnerFormer, the comparison's row (one row per configured inference mode).
-  case pinnerFormer
-  /// PinnerSage served as the paper does: medoids sampled in proportion to importance.
-  case pinnerSageSampled
-  /// PinnerSage with the deterministic most important medoids.
-  case pinnerSageTop
-  /// The paper's optimistic oracle: each target scored by the user's closest of c medoids.
-  case pinnerSageOracle
-  /// The most engaged training-visible pins: the same list for every user.
-  case popular
-  /// The content embedding of the user's last action as the query.
-  case lastPin
-  /// The time-decayed sum of the user's recent content embeddings as the query.
-  case decayedAverage
-  /// The user's own most-engaged pre-cut pins: re-engagement made visible.
-  case ownTopPins
-  /// The most engaged pins of the user's most engaged topics: a list with no model.
-  case topicPopular
-  /// Item-to-item co-engagement neighbours of the user's newest positives: related pins.
-  case coEngagement
-  /// A PinnerFormer variant of an ablation.
-  case ablationVariant
+/// Who a report row is, declared by the method that makes it: reports, verdicts and the claim
+/// list find rows by `key`, order them by `order` and read `roles`; no switch elsewhere names a
+/// method.
+public struct RowIdentity: Sendable, Codable, Hashable {
+  /// Unique within a run (`pinnerFormer`, `pinnerSageOracle20`); claims name rows by it.
+  public let key: String
+  /// The row's name in charts (`PS oracle-20`).
+  public let shortName: String
+  /// Place in tables: smaller first; rows of equal order keep the order the methods made them.
+  public let order: Int
+  /// The parts of reports the row takes part in beyond its own line.
+  public let roles: Set<RowRole>
 
-  /// Order of rows in reports.
-  var order: Int { Self.allCases.firstIndex(of: self)! }
+  /// An identity; `roles` defaults to none.
+  public init(key: String, shortName: String, order: Int, roles: Set<RowRole> = []) {
+    self.key = key
+    self.shortName = shortName
+    self.order = order
+    self.roles = roles
+  }
+}
+
+/// What a row is to the report beyond its own line.
+public enum RowRole: String, Sendable, Codable, Hashable, CaseIterable {
+  /// The achievable ceiling: every other row's headline is also shown as a share of it.
+  case ceiling
+  /// A cheap baseline: the best of them is checked against PinnerFormer.
+  case cheapBaseline
+  /// An ablation's variant: plotted against the varied value.
+  case variant
 }
 
 /// How a row's targets are scored against the lists a search plan produces.
@@ -97,16 +94,16 @@ public enum RowOutput: Sendable {
 
 /// One row of a report.
 public struct MethodRow: Sendable {
-  /// What the row is: reports and verdicts find rows by it.
-  public let kind: MethodKind
+  /// Who the row is: reports and verdicts find rows by it.
+  public let identity: RowIdentity
   /// Display name, with the method's parameters.
   public let label: String
   /// The row's lists, or the searches that make them.
   public let output: RowOutput
 
   /// Creates a row.
-  public init(kind: MethodKind, label: String, output: RowOutput) {
-    self.kind = kind
+  public init(_ identity: RowIdentity, label: String, output: RowOutput) {
+    self.identity = identity
     self.label = label
     self.output = output
   }
@@ -163,17 +160,27 @@ public struct MethodRun: Sendable {
 
 /// An evaluated method: fits on training-visible data, tunes on validation users within the
 /// budget it declares, and returns each evaluation user's ranked list (or the searches that make
-/// it). A new method is one file with a type conforming to this and one line in
-/// `MethodRegistry`.
+/// it) under every protocol (`EvaluationProtocol`). A new method is one file with a type
+/// conforming to this and one line in `MethodRegistry`; its rows carry their `RowIdentity`.
 public protocol EvaluatedMethod: Sendable {
-  /// The kind of the method's main row.
-  var kind: MethodKind { get }
+  /// The method's name in progress lines and phase timings (its main row's key).
+  var name: String { get }
   /// Runs the method on one seed's data.
   func run(_ context: MethodContext) throws -> MethodRun
 }
 
+/// How users, their histories and their targets are cut; every method runs under each.
+public enum EvaluationProtocol: String, Sendable, Codable {
+  /// A time window after a cut (`split` in the configuration): targets are the window's positives.
+  case window
+  /// RecBole's next-item protocol: the last interaction is the target, every interaction an item.
+  case leaveOneOut
+}
+
 /// Everything a method may read for one seed.
 public struct MethodContext: Sendable {
+  /// The protocol the data was cut by (oracle rows defined on a window only skip the other).
+  public let evaluationProtocol: EvaluationProtocol
   /// The experiment's configuration.
   public let config: ExperimentConfig
   /// The seed's prepared data: split, evaluation and validation users, embeddings.

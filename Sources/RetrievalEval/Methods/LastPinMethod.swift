@@ -3,8 +3,11 @@ import Vectors
 
 /// The content embedding of the user's last action, searched against the content index.
 public struct LastPinMethod: EvaluatedMethod {
-  /// The row's kind: always `.lastPin`.
-  public var kind: MethodKind { .lastPin }
+  /// The row's identity.
+  public static let row = RowIdentity(
+    key: "lastPin", shortName: "last pin", order: 70, roles: [.cheapBaseline])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Creates the method; it has no parameters.
   public init() {}
 
@@ -17,7 +20,7 @@ public struct LastPinMethod: EvaluatedMethod {
     }
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "Last engaged pin's content embedding",
+        Self.row, label: "Last engaged pin's content embedding",
         output: .search(.contentQueries(queries, d)))
     ])
   }

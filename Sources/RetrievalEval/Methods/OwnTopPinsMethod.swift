@@ -5,8 +5,10 @@ import PinData
 /// every action on the pin (λ of `pinnerSage.lambda`, as PinnerSage's cluster importance):
 /// re-engagement made visible. Under "new pins" its lists are empty by construction.
 public struct OwnTopPinsMethod: EvaluatedMethod {
-  /// The row's kind: always `.ownTopPins`.
-  public var kind: MethodKind { .ownTopPins }
+  /// The row's identity.
+  public static let row = RowIdentity(key: "ownTopPins", shortName: "own top pins", order: 90)
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Creates the method; it has no parameters.
   public init() {}
 
@@ -18,7 +20,7 @@ public struct OwnTopPinsMethod: EvaluatedMethod {
     let lists = d.users.map { Self.ranked($0, log: log, lambda: lambda) }
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "User's own most-engaged pre-cut pins (λ = \(lambda)/day)", output: .ranked(lists))
+        Self.row, label: "User's own most-engaged pre-cut pins (λ = \(lambda)/day)", output: .ranked(lists))
     ])
   }
 

@@ -36,14 +36,29 @@ public struct PinnerFormerMethod: EvaluatedMethod {
   public let inference: [InferenceMode]
   /// The label of a variant (ablations); nil: the comparison's row.
   public let variant: String?
+  /// The key of the comparison's row (`pinnerFormer`; another for a second PinnerFormer beside it).
+  public let key: String
 
-  /// `.pinnerFormer` for the comparison's row, `.ablationVariant` for a variant.
-  public var kind: MethodKind { variant == nil ? .pinnerFormer : .ablationVariant }
+  /// The method's name: its first row's key.
+  public var name: String { identity(inference.first ?? .once).key }
+  /// The row of `mode`: `pinnerFormer` (with several modes `pinnerFormer.<mode>`) for the
+  /// comparison, `variant:<label>` (and the mode) for an ablation's variant.
+  func identity(_ mode: InferenceMode) -> RowIdentity {
+    let suffix = inference.count > 1 ? ".\(mode.rawValue)" : ""
+    guard let variant else {
+      return RowIdentity(key: key + suffix, shortName: "PinnerFormer", order: 20)
+    }
+    let label = inference.count == 1 && mode == .once ? variant : mode.rawValue
+    return RowIdentity(key: "variant:\(variant)\(suffix)", shortName: label, order: 110, roles: [.variant])
+  }
 
-  /// Creates the method; `variant` labels an ablation's rows (nil: the comparison's PinnerFormer).
+  /// Creates the method; `variant` labels an ablation's rows (nil: the comparison's PinnerFormer,
+  /// whose row is `key`).
   public init(
-    model: PinnerFormerConfig, training: TrainingConfig, inference: [InferenceMode], variant: String? = nil
+    model: PinnerFormerConfig, training: TrainingConfig, inference: [InferenceMode], variant: String? = nil,
+    key: String = "pinnerFormer"
   ) {
+    self.key = key
     self.model = model
     self.training = training
     self.inference = inference
@@ -78,7 +93,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       if mode == .once {
         rows.append(
           MethodRow(
-            kind: kind, label: label,
+            identity(mode), label: label,
             output: .search(
               SearchPlan(
                 space: "PinnerFormer \(label)", vectors: trained.pinVectors, queries: trained.userVectors,
@@ -101,7 +116,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
       let sequences = ActionSequences.asOf(queries, timelines: d.timelines, log: log, length: shape.maxLength)
       rows.append(
         MethodRow(
-          kind: kind, label: label,
+          identity(mode), label: label,
           output: .search(
             SearchPlan(
               space: "PinnerFormer \(label)", vectors: trained.pinVectors,

@@ -2,6 +2,7 @@ import Foundation
 import PinData
 import PinnerSage
 import Randomness
+import RetrievalMetrics
 import VectorIndex
 import Vectors
 
@@ -21,8 +22,17 @@ import Vectors
 /// deterministic 3 most important medoids, and the oracle with 5 and 20 clusters (each target
 /// scored by the user's closest medoid; recall only).
 public struct PinnerSageMethod: EvaluatedMethod {
-  /// The main row's kind: `.pinnerSageSampled` (the top-medoid and oracle rows have their own).
-  public var kind: MethodKind { .pinnerSageSampled }
+  /// The rows' identities: served as the paper does (sampled medoids), the top medoids, and the
+  /// oracle with 5 and 20 clusters.
+  public static let sampled = RowIdentity(key: "pinnerSageSampled", shortName: "PS sampled", order: 30)
+  /// The deterministic most important medoids.
+  public static let top = RowIdentity(key: "pinnerSageTop", shortName: "PS top-3", order: 40)
+  /// The oracle with `clusters` clusters (each target scored by the closest medoid).
+  public static func oracle(_ clusters: Int) -> RowIdentity {
+    RowIdentity(key: "pinnerSageOracle\(clusters)", shortName: "PS oracle-\(clusters)", order: 50)
+  }
+  /// The method's name: its main row's key.
+  public var name: String { Self.sampled.key }
   /// Creates the method; its settings come from the experiment's config.
   public init() {}
 
@@ -106,7 +116,7 @@ public struct PinnerSageMethod: EvaluatedMethod {
       let lists = validation.indices.map { u in
         let excluded = d.validation.targetSets.engagedBeforeCut[u]
         return PinnerSage.roundRobin(
-          queriesOf[u].map { WindowScorer.filtered(perQuery[$0], excluded, depth: 10)[...] }, k: 10)
+          queriesOf[u].map { Metrics.filtered(perQuery[$0], excluding: excluded, depth: 10)[...] }, k: 10)
       }
       var s = AlphaStatistics(
         alpha: alpha, medianClusters: shape.median, p90Clusters: shape.p90,
@@ -156,16 +166,16 @@ public struct PinnerSageMethod: EvaluatedMethod {
     let rows =
       [
         MethodRow(
-          kind: .pinnerSageSampled,
+          Self.sampled,
           label: "PinnerSage, \(served) medoids sampled by importance (α = \(best.alpha))",
           output: .search(Self.servingPlan(clusters, count: served, seed: samplingSeed, content: d.content))),
         MethodRow(
-          kind: .pinnerSageTop, label: "PinnerSage, \(served) most important medoids (α = \(best.alpha))",
+          Self.top, label: "PinnerSage, \(served) most important medoids (α = \(best.alpha))",
           output: .search(Self.servingPlan(clusters, count: served, seed: nil, content: d.content))),
       ]
       + [5, 20].map { c in
         MethodRow(
-          kind: .pinnerSageOracle,
+          Self.oracle(c),
           label: "PinnerSage oracle, \(c) clusters (closest medoid scores each target)",
           output: .search(
             Self.servingPlan(clusters, count: c, seed: nil, content: d.content, rule: .closestQuery)))

@@ -2,8 +2,11 @@ import PinData
 
 /// The most engaged pins among training-visible positives, the same list for every user.
 public struct PopularMethod: EvaluatedMethod {
-  /// The row's kind: always `.popular`.
-  public var kind: MethodKind { .popular }
+  /// The row's identity.
+  public static let row = RowIdentity(
+    key: "popular", shortName: "popular", order: 60, roles: [.cheapBaseline])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// Creates the method; it has no parameters.
   public init() {}
 
@@ -16,7 +19,7 @@ public struct PopularMethod: EvaluatedMethod {
       d.dataset.log, visible: d.split.trainingVisible, rule: d.dataset.rule, count: depth)
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "Most popular (training-visible positives)",
+        Self.row, label: "Most popular (training-visible positives)",
         output: .ranked(Array(repeating: list, count: d.users.count)))
     ])
   }

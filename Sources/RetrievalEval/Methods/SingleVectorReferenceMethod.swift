@@ -16,8 +16,10 @@ import Vectors
 /// the best single query; its gap to the ceiling is what one vector cannot hold (several
 /// interests), its gap above a model is what the model has not learned.
 public struct SingleVectorReferenceMethod: EvaluatedMethod {
-  /// The row's kind: always `.singleVectorReference`.
-  public var kind: MethodKind { .singleVectorReference }
+  /// The row's identity.
+  public static let row = RowIdentity(key: "singleVectorReference", shortName: "one-vector ref", order: 10)
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// The list depth whose expected recall the query maximizes (the headline Recall@10).
   public static let k = 10
   /// Surrogate ascent steps after the best starting mean.
@@ -27,7 +29,9 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
 
   public func run(_ context: MethodContext) throws -> MethodRun {
     let d = context.data
-    guard let truth = d.dataset.truth else { return MethodRun(rows: []) }
+    guard context.evaluationProtocol == .window, let truth = d.dataset.truth else {
+      return MethodRun(rows: [])
+    }
     let window = Int64(context.config.split.windowDays * 86_400)
     var lists: [TargetSet: [[Int64]]] = [.newPins: [], .allPositives: []]
     // Chunks of users: every step of every user of a chunk is one GEMM (chunk x pins scores).
@@ -58,7 +62,7 @@ public struct SingleVectorReferenceMethod: EvaluatedMethod {
     }
     return MethodRun(rows: [
       MethodRow(
-        kind: kind, label: "Best single content-space query (true probabilities; a reference)",
+        Self.row, label: "Best single content-space query (true probabilities; a reference)",
         output: .rankedPerTargetSet(lists))
     ])
   }

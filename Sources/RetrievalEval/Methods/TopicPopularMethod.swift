@@ -10,8 +10,11 @@ import PinData
 /// Tuned on validation users like every method: every (topics, λ) of the grid is scored by
 /// validation Recall@10 (new pins); the best wins (ties: fewer topics, then smaller λ).
 public struct TopicPopularMethod: EvaluatedMethod {
-  /// The row's kind: always `.topicPopular`.
-  public var kind: MethodKind { .topicPopular }
+  /// The row's identity.
+  public static let row = RowIdentity(
+    key: "topicPopular", shortName: "topic popular", order: 100, roles: [.cheapBaseline])
+  /// The method's name: its row's key.
+  public var name: String { Self.row.key }
   /// How many of the user's heaviest topics the list draws from.
   public static let topicGrid = [1, 2, 3, 5, 10]
   /// Decay rates per day of the topic weights.
@@ -52,7 +55,7 @@ public struct TopicPopularMethod: EvaluatedMethod {
     return MethodRun(
       rows: [
         MethodRow(
-          kind: kind,
+          Self.row,
           label: "Most engaged pins of the user's top topics (\(best.topics) topics, λ = \(best.lambda)/day)",
           output: .ranked(lists))
       ], tuning: tuning)

@@ -15,16 +15,9 @@ public struct ValidationSet: Sendable {
 
   /// Recall@k over users with new-pin targets; `lists` are unfiltered (engaged pins are removed here).
   public func recall(_ lists: [[Int64]], k: Int) -> Double {
-    let targets = targetSets.targets[.newPins]!
-    var total = 0.0
-    var counted = 0
-    for (u, list) in lists.enumerated() where !targets[u].isEmpty {
-      let excluded = targetSets.engagedBeforeCut[u]
-      let top = Set(list.lazy.filter { !excluded.contains($0) }.prefix(k))
-      total += Double(targets[u].filter { top.contains(Int64($0)) }.count) / Double(targets[u].count)
-      counted += 1
-    }
-    return counted == 0 ? 0 : total / Double(counted)
+    Metrics.recallPerUser(
+      lists.indices.map { targetSets.filtered(lists[$0], user: $0, set: .newPins, depth: k) },
+      targets: targetSets.targets[.newPins, default: []], k: k)
   }
 }
 
@@ -110,28 +103,8 @@ extension Experiment {
         file: "evaluation.validationFraction",
         message: "no held-out validation user has both history and targets; raise the fraction")
     }
-    let content: VectorMatrix
-    let contentDescription: String
-    if let given = dataset.embeddings {
-      content = given
-      contentDescription =
-        dataset.embeddingsDescription ?? "the data set's content embeddings (\(given.dimension)-d)"
-    } else {
-      content = try PinEmbeddings.coEngagement(
-        log, visible: split.trainingVisible, dimension: config.coEngagementDimension,
-        seed: RandomStream.coEngagement.seed(config.seed))
-      contentDescription =
-        "co-engagement embeddings (\(config.coEngagementDimension)-d PPMI + randomized SVD of training-visible actions)"
-    }
-    let topics: PinTopics
-    let topicDescription: String
-    if let given = dataset.topics {
-      topics = given
-      topicDescription = "\(given.topicNames.count) topics from the data set"
-    } else {
-      topics = try EvaluationDataset.kMeansTopics(content)
-      topicDescription = "\(topics.topicNames.count) k-means topics over the content embeddings"
-    }
+    let (content, contentDescription, topics, topicDescription) = try contentAndTopics(
+      dataset, visible: split.trainingVisible)
     let targetSets = TargetSets(users: full.evaluationUsers, log: log)
     for set in config.evaluation.targetSets where targetSets.includedUsers(set).isEmpty {
       throw ConfigError(
@@ -147,5 +120,35 @@ extension Experiment {
       validation: ValidationSet(
         users: validationUsers, targetSets: TargetSets(users: validationUsers, log: log)),
       droppedWithoutHistory: full.droppedWithoutHistory, droppedWithoutTargets: full.droppedWithoutTargets)
+  }
+
+  /// The data set's content embeddings and topics, or co-engagement embeddings of the
+  /// training-visible actions and k-means topics over them; each with its description.
+  func contentAndTopics(_ dataset: EvaluationDataset, visible: [Bool]) throws -> (
+    content: VectorMatrix, contentDescription: String, topics: PinTopics, topicDescription: String
+  ) {
+    let content: VectorMatrix
+    let contentDescription: String
+    if let given = dataset.embeddings {
+      content = given
+      contentDescription =
+        dataset.embeddingsDescription ?? "the data set's content embeddings (\(given.dimension)-d)"
+    } else {
+      content = try PinEmbeddings.coEngagement(
+        dataset.log, visible: visible, dimension: config.coEngagementDimension,
+        seed: RandomStream.coEngagement.seed(config.seed))
+      contentDescription =
+        "co-engagement embeddings (\(config.coEngagementDimension)-d PPMI + randomized SVD of training-visible actions)"
+    }
+    let topics: PinTopics
+    let topicDescription: String
+    if let given = dataset.topics {
+      topics = given
+      topicDescription = "\(given.topicNames.count) topics from the data set"
+    } else {
+      topics = try EvaluationDataset.kMeansTopics(content)
+      topicDescription = "\(topics.topicNames.count) k-means topics over the content embeddings"
+    }
+    return (content, contentDescription, topics, topicDescription)
   }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PinData
+import RetrievalMetrics
 
 /// Which of a user's future positives count as targets in the window protocol.
 public enum TargetSet: String, Sendable, Codable, CaseIterable, Hashable {
@@ -43,9 +44,7 @@ public struct TargetSets: Sendable {
 
   /// User `u`'s ranked list under `set`: its engaged pins removed for "new pins", cut to `depth`.
   public func filtered(_ list: [Int64], user u: Int, set: TargetSet, depth: Int) -> [Int64] {
-    let excluded = excluded(set, user: u)
-    return excluded.isEmpty
-      ? Array(list.prefix(depth)) : Array(list.lazy.filter { !excluded.contains($0) }.prefix(depth))
+    Metrics.filtered(list, excluding: excluded(set, user: u), depth: depth)
   }
 
   /// Indices of the users with at least one target under `set` (the others are counted and

@@ -89,12 +89,6 @@ final class WindowScorer {
     return out
   }
 
-  /// `lists` without `excluded`, cut to `depth`.
-  static func filtered(_ list: [Int64], _ excluded: Set<Int64>, depth: Int) -> [Int64] {
-    excluded.isEmpty
-      ? Array(list.prefix(depth)) : Array(list.lazy.filter { !excluded.contains($0) }.prefix(depth))
-  }
-
   /// Scores `row` under every configured target set (exact search).
   func score(_ row: MethodRow) throws -> [TargetSet: RowScores] {
     switch row.output {
@@ -142,7 +136,7 @@ final class WindowScorer {
     for (q, u) in plan.owner.enumerated() { queriesOf[u].append(q) }
     func userLists(_ set: TargetSet, _ u: Int) -> [[Int64]] {
       let excluded = data.targetSets.excluded(set, user: u)
-      return queriesOf[u].map { Self.filtered(perQuery[$0], excluded, depth: depth) }
+      return queriesOf[u].map { Metrics.filtered(perQuery[$0], excluding: excluded, depth: depth) }
     }
     switch plan.rule {
     case .merged:

@@ -69,42 +69,20 @@ public struct MetricSpec: Sendable, Codable, Hashable, CustomStringConvertible {
   /// report it: only recall is defined per target.
   public var isPerTarget: Bool { kind == .recall }
 
-  /// The value of this per-user metric for one user's ranked list (NaN for coverage, a global
-  /// metric; for entropy when `topicOfPin` is empty: without topics it is undefined; for popularity
-  /// without `popularityPercentile`). Popularity of an empty list is 0.
+  /// The value of this per-user metric for one user's ranked list (`Metrics`; NaN for coverage,
+  /// a global metric; for entropy when `topicOfPin` is empty: without topics it is undefined;
+  /// for popularity without `popularityPercentile`). Popularity of an empty list is 0.
   public func value(
     list: ArraySlice<Int64>, targets: [Int32], topicOfPin: [Int32], popularityPercentile: [Float] = []
   ) -> Double {
-    let top = list.prefix(k)
     switch kind {
-    case .recall:
-      let found = Set(top)
-      return Double(targets.filter { found.contains(Int64($0)) }.count) / Double(targets.count)
-    case .ndcg:
-      let wanted = Set(targets.map(Int64.init))
-      var dcg = 0.0
-      for (r, pin) in top.enumerated() where wanted.contains(pin) { dcg += 1 / log2(Double(r + 2)) }
-      let ideal = (0..<min(wanted.count, k)).reduce(0.0) { $0 + 1 / log2(Double($1 + 2)) }
-      return dcg / ideal
-    case .mrr:
-      let wanted = Set(targets.map(Int64.init))
-      return top.firstIndex(where: { wanted.contains($0) }).map { 1 / Double($0 - top.startIndex + 1) } ?? 0
-    case .entropy:
-      return Metrics.interestEntropy([Array(top)], topicOfPin: topicOfPin, k: k)
-    case .coverage:
-      return .nan
-    case .topicRecall:
-      func topic(_ pin: Int64) -> Int32? { pin >= 0 && pin < topicOfPin.count ? topicOfPin[Int(pin)] : nil }
-      guard !targets.isEmpty, !topicOfPin.isEmpty else { return .nan }
-      let reached = Set(top.compactMap(topic))
-      return Double(targets.filter { topic(Int64($0)).map(reached.contains) ?? false }.count)
-        / Double(targets.count)
-    case .popularity:
-      guard !popularityPercentile.isEmpty else { return .nan }
-      // An empty list reaches no pin: 0, as its recall (users stay comparable across rows).
-      let known = top.filter { $0 >= 0 && $0 < popularityPercentile.count }
-      guard !known.isEmpty else { return 0 }
-      return known.reduce(0.0) { $0 + Double(popularityPercentile[Int($1)]) } / Double(known.count)
+    case .recall: Metrics.recall(list, targets: targets, k: k)
+    case .ndcg: Metrics.ndcg(list, targets: targets, k: k)
+    case .mrr: Metrics.reciprocalRank(list, targets: targets, k: k)
+    case .entropy: Metrics.entropy(list, topicOfPin: topicOfPin, k: k)
+    case .coverage: .nan
+    case .topicRecall: Metrics.topicRecall(list, targets: targets, topicOfPin: topicOfPin, k: k)
+    case .popularity: Metrics.popularity(list, percentile: popularityPercentile, k: k)
     }
   }
 }

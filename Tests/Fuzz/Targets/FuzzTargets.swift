@@ -150,23 +150,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
   /// What `eval-retrieval summary` does with each JSON file of its directory.
   static func summary(_ data: Data) {
-    guard let decoded = try? ReportJSON.decode(data, file: "fuzz.json") else { return }
-    let comparison: Comparison
-    let config: ExperimentConfig
-    switch decoded {
-    case .run(let run): (comparison, config) = (run.outcome, run.config)
-    case .ablation(let ablation): (comparison, config) = (ablation.outcome.comparison, ablation.config)
-    }
-    let seeds = config.seeds.map(String.init).joined(separator: ",")
-    let dataName = config.dataset == "synthetic" ? "world \(config.synthetic.world)" : config.dataset
-    func f(_ e: Estimate) -> String { String(format: "%.3f [%.3f, %.3f]", e.mean, e.low, e.high) }
-    var rows = ["[fuzz.md](fuzz.md) (\(dataName), seeds \(seeds))"]
-    for c in comparison.claims {
-      rows.append(
-        "| \(dataName) | \(c.claim) | \(c.paper) | \(c.targetSet.rawValue), \(c.metric) | \(f(c.largerEstimate)) vs \(f(c.smallerEstimate)) | \(f(c.difference)) | **\(c.verdict.rawValue)** |"
-      )
-    }
-    _ = rows.joined(separator: "\n").utf8.count
+    _ = ClaimSummary.markdown([(name: "fuzz.json", data: data)]).markdown.utf8.count
   }
 
   /// Whether `text` is a factory string of the shapes the `factory` target builds (see there).

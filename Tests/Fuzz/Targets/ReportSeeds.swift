@@ -21,7 +21,17 @@ enum ReportSeeds {
   static let leaveOneOut =
     #"{"dataset": "log.csv", "users": 40, "pins": 50, "maskHistory": false, "metrics": ["recall@10", "entropy@50"], "undefinedMetrics": {"entropy@50": "the data set has no pin topics"}, "results": [{"name": "PinnerFormer", "estimates": {"recall@10": \#(estimate)}}], "otherRuleResults": [{"name": "PinnerFormer", "estimates": {"recall@10": \#(estimate)}}], "trainingSeconds": {"PinnerFormer": 1.5}, "tunings": [\#(tuning)], "phases": \#(phases)}"#
 
+  /// Rows as today's runs write them: each with its method's identity (`RowIdentity`).
+  static let identifiedRows =
+    #"[{"key": "ceiling", "shortName": "ceiling", "order": 0, "roles": ["ceiling"], "label": "Bayes ceiling", "estimates": {"recall@10": \#(estimate)}}, {"key": "variant:16", "shortName": "16", "order": 110, "roles": ["variant"], "label": "16", "estimates": {"recall@10": \#(estimate), "coverage@10": \#(estimate)}}]"#
+  static let identifiedComparison =
+    #"{"seeds": [1], "facts": [\#(facts)], "metrics": ["recall@10", "coverage@10"], "tables": [{"targetSet": "newPins", "rows": \#(identifiedRows), "coverageCap": 0.9}], "claims": [], "tunings": [[\#(tuning)]], "bootstrapResamples": 10, "phases": \#(phases)}"#
+
   static let all: [(String, Data)] = [
+    (
+      "run-kind.json",
+      #"{"kind": "run", "command": "run", "commit": "abc", "config": {}, "outcome": \#(identifiedComparison)}"#
+    ),
     (
       "run.json",
       #"{"command": "run", "commit": "abc", "machine": "cpu", "config": {}, "outcome": \#(comparison)}"#

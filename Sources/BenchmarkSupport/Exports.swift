@@ -1,0 +1,2 @@
+// The benchmarks' Markdown (tables, charts) is the reports' writer.
+@_exported import Markdown
