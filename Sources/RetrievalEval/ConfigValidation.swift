@@ -145,7 +145,8 @@ extension ExperimentConfig {
     try v.int("ann.subQuantizers", ann.subQuantizers, 0...4096)
     if ann.enabled && ann.subQuantizers > 0 {
       for (key, dimension) in [
-        ("model.outputDimension", model.outputDimension), (contentKey, contentDimension),
+        ("model.outputDimension (+ 1 with model.pinBias)", model.servingDimension),
+        (contentKey, contentDimension),
       ] {
         try v.require(
           dimension % ann.subQuantizers == 0, "ann.subQuantizers",

@@ -113,7 +113,12 @@ public struct Experiment {
       while lists * 2 <= Int(4 * Double(n).squareRoot()) { lists *= 2 }
       lists = max(1, min(lists, n / 39))
     }
-    let m = config.ann.subQuantizers == 0 ? max(1, vectors.dimension / 4) : config.ann.subQuantizers
+    // Automatic: 4 dimensions per sub-quantizer, or the nearest divisor below (PQ needs one:
+    // D + 1 = 65 columns with per-pin biases get 13 sub-quantizers of 5).
+    let d = vectors.dimension
+    let m =
+      config.ann.subQuantizers == 0
+      ? (1...max(1, d / 4)).last { d % $0 == 0 } ?? 1 : config.ann.subQuantizers
     let index = try IVFPQIndex(
       dimension: vectors.dimension, lists: lists, subQuantizers: m, reranking: config.ann.reranking)
     // Train on a seeded sample: 100,000 vectors (or 40 per list) are plenty for the coarse

@@ -176,6 +176,17 @@ func smallConfig() -> ExperimentConfig {
     }
   }
 
+  /// Per-pin biases serve on D + 1 columns, through exact search and IVF-PQ (whose automatic
+  /// sub-quantizer count divides 17: 1).
+  @Test func pinBiasRowServesThroughExactAndIVFPQ() throws {
+    var config = smallConfig()
+    config.model.pinBias = true
+    let comparison = try Experiment(config: config).run()
+    let row = try #require(comparison.tables[0].rows.first { $0.label.contains("pin biases") })
+    #expect((row.estimates["recall@10"]?.mean ?? -1) >= 0)
+    #expect(row.ann != nil)
+  }
+
   @Test func inferenceAblationScoresTargetsFromLaterSnapshots() throws {
     var config = smallConfig()
     config.synthetic.world = "v1"
