@@ -1,5 +1,6 @@
 import PinData
 import PinnerFormer
+import TestSupport
 import Testing
 import Vectors
 
@@ -48,5 +49,21 @@ import Vectors
     let start = again.model.parameters.array
     _ = again.train(validateEvery: 10, patience: 1, initialScore: 1.0) { _ in 0.5 }
     #expect(again.optimizer.step == 40 && again.model.parameters.array == start)
+
+    // A checkpoint's optimizer state resumes training where it stopped (`until` then
+    // `restore`): the moments and the step come back, so the schedule continues from step 40.
+    let path = temporaryDirectory() + "/resume.safetensors"
+    try Checkpoint.write(
+      again.model, extras: .init(training: training, optimizer: again.optimizer), to: path)
+    let (loaded, extras) = try Checkpoint.read(path, expecting: config)
+    let resumed = try Trainer(model: loaded, config: training, data: data)
+    try resumed.restore(optimizer: #require(extras.optimizer))
+    #expect(resumed.optimizer.step == 40 && resumed.optimizer.m == again.optimizer.m)
+    _ = resumed.train(until: 45)
+    #expect(resumed.optimizer.step == 45)
+    let other = try PinnerFormerModel(config: Tiny.config, seed: 1)
+    #expect(throws: ModelError.self) {
+      try Trainer(model: other, config: training, data: data).restore(optimizer: again.optimizer)
+    }
   }
 }
