@@ -145,7 +145,10 @@ extension ExperimentConfig {
     try v.int("ann.subQuantizers", ann.subQuantizers, 0...4096)
     if ann.enabled && ann.subQuantizers > 0 {
       for (key, dimension) in [
-        ("model.outputDimension (+ 1 with model.pinBias)", model.servingDimension),
+        (
+          model.pinBias ? "model.outputDimension + 1 (model.pinBias)" : "model.outputDimension",
+          model.servingDimension
+        ),
         (contentKey, contentDimension),
       ] {
         try v.require(

@@ -37,7 +37,8 @@ func smallConfig() -> ExperimentConfig {
       let keys = table.rows.map(\.key)
       #expect(
         keys == [
-          "ceiling", "singleVectorReference", "pinnerFormer", "pinnerSageSampled", "pinnerSageTop",
+          "ceiling", "singleVectorReference", "pinnerFormer", "pinnerFormer.pinBias", "pinnerSageSampled",
+          "pinnerSageTop",
           "pinnerSageOracle5", "pinnerSageOracle20", "popular", "lastPin", "decayedAverage", "ownTopPins",
           "topicPopular", "coEngagement",
         ])
@@ -57,8 +58,9 @@ func smallConfig() -> ExperimentConfig {
           #expect(ann.latencyP50Milliseconds <= ann.latencyP99Milliseconds)
         }
       }
-      // PinnerFormer, PinnerSage sampled and top, and the two content baselines go through IVF-PQ too.
-      #expect(table.rows.filter { $0.ann != nil }.count == 5)
+      // PinnerFormer (with and without pin biases), PinnerSage sampled and top, and the two content
+      // baselines go through IVF-PQ too.
+      #expect(table.rows.filter { $0.ann != nil }.count == 6)
     }
     // The ceiling bounds every single-list method (oracle rows score each target with its own list).
     for table in comparison.tables {
@@ -207,11 +209,13 @@ func smallConfig() -> ExperimentConfig {
     let outcome = try Experiment(config: config).leaveOneOut()
     #expect(outcome.users > 180 && outcome.users <= 200)  // users with at least 3 interactions
     // Every registered method but the window's oracle rows (ceiling, single-vector reference),
-    // PinnerFormer twice (the configured objective and SASRec's); no masking (RecBole's rule),
+    // PinnerFormer three times (the configured objective, with pin biases, and SASRec's); no
+    // masking (RecBole's rule),
     // and the same models ranked with the history masked.
     #expect(
       outcome.results.compactMap(\.key) == [
-        "pinnerFormer", "pinnerFormer.sasRec", "pinnerSageSampled", "pinnerSageTop", "pinnerSageOracle5",
+        "pinnerFormer", "pinnerFormer.pinBias", "pinnerFormer.sasRec", "pinnerSageSampled", "pinnerSageTop",
+        "pinnerSageOracle5",
         "pinnerSageOracle20", "popular", "lastPin", "decayedAverage", "ownTopPins", "topicPopular",
         "coEngagement",
       ] && !outcome.maskHistory)
@@ -225,7 +229,7 @@ func smallConfig() -> ExperimentConfig {
     // Each objective ran the comparison's budget rule: a pilot per learning rate, and the rate
     // that continued is the one with the best validation score after its pilot.
     let trainings = outcome.tunings.filter { $0.method.hasPrefix("PinnerFormer") }
-    #expect(trainings.count == 2)
+    #expect(trainings.count == 3)
     for tuning in trainings {
       let pilots = tuning.table.dropFirst()
       #expect(pilots.map { $0[0] } == config.tuning.learningRates.map { "\($0)" }, "\(tuning.method)")
