@@ -358,13 +358,14 @@ public final class PinnerFormerModel: @unchecked Sendable {
     var result = VectorMatrix(dimension: config.servingDimension)
     result.reserveCapacity(rows: content.count)
     var row = [Float](repeating: 0, count: config.servingDimension)
+    let tau = temperature
     for start in stride(from: 0, to: content.count, by: batchSize) {
       let ids = (start..<min(start + batchSize, content.count)).map { Int32($0) }
       let out = pinTowerForward(ids, content: content)  // (N, D), N = ids.count
       for (i, pin) in ids.enumerated() {
         for j in 0..<d { row[j] = out[i * d + j] }
         if let bias = offsets.pinBias {
-          row[d] = Int(pin) < config.pinCount ? temperature * parameters[bias + Int(pin)] : 0
+          row[d] = Int(pin) < config.pinCount ? tau * parameters[bias + Int(pin)] : 0
         }
         row.withUnsafeBufferPointer { result.append($0) }
       }

@@ -59,7 +59,7 @@ struct ModelOffsets {
   /// The pin-norm head (Hp weights, then 1 bias), when `pinNorm` is on.
   let pinNormWeight: Int?
   /// Each pin's learned log-norm offset (pinCount), when `pinNorm` and `pinIDEmbedding` are on.
-  let pinIDNorm: Int?
+  var pinIDNorm: Int? = nil
   /// Each pin's additive score bias (pinCount), when `pinBias` is on.
   var pinBias: Int? = nil
 
@@ -103,28 +103,12 @@ struct ModelOffsets {
       pin2Bias: l.add("pin_tower.fc2.bias", [c.outputDimension]),
       logTemperature: l.add("log_temperature", [1]),
       pinID: c.pinIDEmbedding ? l.add("pin_id", [c.pinCount, c.outputDimension]) : nil,
-      pinNormWeight: c.pinNorm ? l.add("pin_tower.norm.weight", [c.pinTowerHidden, 1], decays: true) : nil,
-      pinIDNorm: nil)
+      pinNormWeight: c.pinNorm ? l.add("pin_tower.norm.weight", [c.pinTowerHidden, 1], decays: true) : nil)
     if c.pinNorm { _ = l.add("pin_tower.norm.bias", [1]) }
-    var withIDNorm = offsets
-    if c.pinNorm && c.pinIDEmbedding {
-      withIDNorm = offsets.with(pinIDNorm: l.add("pin_id_norm", [c.pinCount]))
-    }
-    if c.pinBias { withIDNorm.pinBias = l.add("pin_bias", [c.pinCount]) }
-    return (l, withIDNorm)
-  }
-
-  /// These offsets with the per-pin log-norm table at `offset`.
-  func with(pinIDNorm offset: Int) -> ModelOffsets {
-    ModelOffsets(
-      inputWeight: inputWeight, inputBias: inputBias, position: position, typeTable: typeTable,
-      surfaceTable: surfaceTable, absolutePhases: absolutePhases, toEndPhases: toEndPhases,
-      gapPhases: gapPhases,
-      blocks: blocks, finalGamma: finalGamma, finalBeta: finalBeta, head1Weight: head1Weight,
-      head1Bias: head1Bias,
-      head2Weight: head2Weight, head2Bias: head2Bias, pin1Weight: pin1Weight, pin1Bias: pin1Bias,
-      pin2Weight: pin2Weight, pin2Bias: pin2Bias, logTemperature: logTemperature, pinID: pinID,
-      pinNormWeight: pinNormWeight, pinIDNorm: offset)
+    var withPinTables = offsets
+    if c.pinNorm && c.pinIDEmbedding { withPinTables.pinIDNorm = l.add("pin_id_norm", [c.pinCount]) }
+    if c.pinBias { withPinTables.pinBias = l.add("pin_bias", [c.pinCount]) }
+    return (l, withPinTables)
   }
 
   /// GPT-2-style initialization: N(0, 0.02) matrices and embeddings (residual projections
