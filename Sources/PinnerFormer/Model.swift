@@ -19,9 +19,10 @@ public final class PinnerFormerModel: @unchecked Sendable {
   public let gradients: FloatBuffer
   private var cachedActivations: Activations?
   private var pinTowerCache: PinTowerActivations?
-  /// Training pairs routed to each interest vector since the model was made (`interests` > 1):
-  /// shows whether the k vectors share the positives or collapse onto a few.
-  public private(set) var routedPairs: [Int]
+  /// Training pairs whose label each interest vector scored (the best of the k) since the model
+  /// was made (`interests` > 1): shows whether the k vectors share the positives or collapse
+  /// onto a few.
+  public internal(set) var routedPairs: [Int]
   /// The training step's buffers, one per `StepBuffer` case (kept while big enough).
   private var stepBuffers = [FloatBuffer?](repeating: nil, count: StepBuffer.allCases.count)
 
@@ -234,34 +235,19 @@ public final class PinnerFormerModel: @unchecked Sendable {
     let pins = pinTowerForward(batch.candidates, content: content)  // (N, D)
     let pairs = batch.pairTokens.count
     let tokens = batch.sequences.count * batch.sequences.length
-    let u = stepScratch(.pairUsers, pairs * d)  // (P, D): the user vectors of the pairs
-    // Each pair's user vector: with K interests, the one with the largest inner product with the
-    // pair's label (ComiRec's hard routing); its row in `users` receives the pair's gradient.
-    var chosen = [Int](repeating: 0, count: pairs)  // (P): row of (B*M*K, D)
+    let width = k * d  // a position's k interest vectors
+    let u = stepScratch(.pairUsers, pairs * width)  // (P, K*D): the user vectors of the pairs
     for (i, token) in batch.pairTokens.enumerated() {
-      var best = token * k
-      if k > 1 {
-        let label = pins.pointer + Int(batch.targets[i]) * d
-        var bestScore = -Float.infinity
-        for interest in 0..<k {
-          let row = users.pointer + (token * k + interest) * d
-          var dot: Float = 0
-          for j in 0..<d { dot += row[j] * label[j] }
-          if dot > bestScore { (best, bestScore) = (token * k + interest, dot) }
-        }
-      }
-      chosen[i] = best
-      routedPairs[best - token * k] += 1
-      (u + i * d).update(from: users.pointer + best * d, count: d)
+      (u + i * width).update(from: users.pointer + token * width, count: width)
     }
     let dPins = stepScratch(.dPins, batch.candidates.count * d)  // (N, D), written whole by the loss
-    let du = stepScratch(.dPairUsers, pairs * d)  // (P, D), written whole by the loss
+    let du = stepScratch(.dPairUsers, pairs * width)  // (P, K*D), written whole by the loss
     let loss = sampledSoftmax(batch, users: u, pins: pins.pointer, dUsers: du, dPins: dPins)
-    let dUsers = stepScratch(.dUsers, tokens * k * d)  // (B*M, K*D): zero but at the pairs' rows
-    dUsers.update(repeating: 0, count: tokens * k * d)
-    for (i, row) in chosen.enumerated() {
-      let row = dUsers + row * d
-      for j in 0..<d { row[j] += du[i * d + j] }
+    let dUsers = stepScratch(.dUsers, tokens * width)  // (B*M, K*D): zero but at the pairs' rows
+    dUsers.update(repeating: 0, count: tokens * width)
+    for (i, token) in batch.pairTokens.enumerated() {
+      let row = dUsers + token * width
+      for j in 0..<width { row[j] += du[i * width + j] }
     }
     pinTowerBackward(dPins: dPins)
     encoderBackward(batch.sequences, dOutput: dUsers, dropout: dropout)
@@ -270,8 +256,9 @@ public final class PinnerFormerModel: @unchecked Sendable {
 
   /// The per-step buffers of `forwardBackward` and the loss (kept between steps: no allocation
   /// and no page faults per step). `logits`: (P, N), or (P, 1 + N - inBatchCount) without
-  /// in-batch negatives.
-  enum StepBuffer: Int, CaseIterable { case pairUsers, dPairUsers, dPins, dUsers, logits }
+  /// in-batch negatives; `interestOfLogit` (same shape): the interest that scored each entry, and
+  /// `interestLogits` one interest's scores (k interests only).
+  enum StepBuffer: Int, CaseIterable { case pairUsers, dPairUsers, dPins, dUsers, logits, interestOfLogit, interestLogits }
 
   /// A buffer of at least `count` floats for `kind` (contents undefined), grown when too small.
   func stepScratch(_ kind: StepBuffer, _ count: Int) -> UnsafeMutablePointer<Float> {

@@ -280,7 +280,7 @@ public struct Experiment {
       var methodRows = [SeedRow]()
       for row in run.rows {
         var ann: ApproximateScores?
-        if config.ann.enabled, case .search(let plan) = row.output, case .merged = plan.rule {
+        if config.ann.enabled, case .search(let plan) = row.output, plan.mergesPerUser {
           let (scores, measure) = try scorer.scoreApproximately(plan)
           ann = ApproximateScores(scores: scores, measure: measure)
           if let trained = run.artifact as? PinnerFormerRun, former == nil { former = (trained, plan) }

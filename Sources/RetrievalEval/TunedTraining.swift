@@ -123,12 +123,12 @@ struct TunedTraining {
   /// embeddings of the validation users' `sequences` (nil when FAISS fails; the score is then 0).
   static func validationSearch(
     _ model: PinnerFormerModel, content: VectorMatrix, sequences: ActionSequences
-  ) -> (index: FlatIndex, users: VectorMatrix)? {
+  ) -> (index: FlatIndex, pins: VectorMatrix, users: VectorMatrix)? {
     let pins = model.embedPins(content: content)
     guard let index = try? FlatIndex(dimension: pins.dimension), (try? index.add(pins)) != nil else {
       return nil
     }
-    return (index, model.embedUsers(sequences, content: content))
+    return (index, pins, model.embedUsers(sequences, content: content))
   }
 
   /// "learning rates a, b (n pilot steps each; the best continued)" and the stopping rule, with

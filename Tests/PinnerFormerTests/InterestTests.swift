@@ -5,8 +5,8 @@ import TestSupport
 import Testing
 import Vectors
 
-/// The multi-interest option (`interests` = k): k user vectors per position, each positive routed
-/// to the closest one. Its gradients are checked in `ModelGradientTests`.
+/// The multi-interest option (`interests` = k): k user vectors per position, each candidate scored
+/// by the best one. Its gradients are checked in `ModelGradientTests`.
 @Suite struct InterestTests {
   @Test func embedUsersGivesKUnitVectorsPerUserInUserOrder() throws {
     var config = Tiny.config
@@ -29,36 +29,55 @@ import Vectors
     #expect(Array(all[newest..<newest + 3 * config.outputDimension]) == (0..<3).flatMap { users[$0] })
   }
 
-  /// A pair's gradient reaches only the interest vector closest to its label: the head's bias
-  /// columns of the other interest get no gradient and moving them leaves the loss unchanged;
-  /// moving the chosen one's changes it.
-  @Test func eachPairTrainsOnlyItsClosestInterest() throws {
+  /// Every score is the largest of the k interests' scores, and its gradient reaches the vector
+  /// that attained it: two identical interest vectors give the single-vector model's loss (in
+  /// both batch layouts), and their head-bias gradients add up to the single vector's (each entry
+  /// trains one of the two); moving the copy towards a label changes the loss and it wins pairs.
+  @Test(arguments: [true, false]) func scoresAreTheBestInterestsAndTrainOnlyIt(inBatch: Bool) throws {
     var config = Tiny.config
     config.interests = 2
-    let model = try PinnerFormerModel(config: config, seed: 5)
+    let two = try PinnerFormerModel(config: config, seed: 5)
+    let one = try PinnerFormerModel(config: Tiny.config, seed: 5)
     let d = config.outputDimension
-    let bias = try #require(model.layout["head.fc2.bias"])
-    // One pair; interest 0 along its label v, interest 1 along -v (the head's weights are small
-    // beside a bias of this size): the pair routes to interest 0.
-    var batch = Tiny.batch
-    (batch.pairTokens, batch.targets, batch.weights, batch.masked) = ([3], [1], [1], [])
-    let pins = model.embedPins(content: Tiny.content())
-    let label = Array(pins[Int(batch.candidates[1])])
-    for j in 0..<d {
-      model.parameters[bias.offset + j] = 5 * label[j]
-      model.parameters[bias.offset + d + j] = -5 * label[j]
+    // The single-interest model's parameters, with interest 1's head columns a copy of interest 0's.
+    for tensor in one.layout.tensors {
+      let target = try #require(two.layout[tensor.name])
+      let outputs = tensor.name.hasPrefix("head.fc2") ? d : tensor.count
+      let rows = tensor.count / outputs
+      for r in 0..<rows {
+        for j in 0..<outputs {
+          let value = one.parameters[tensor.offset + r * outputs + j]
+          let width = tensor.name.hasPrefix("head.fc2") ? 2 * d : outputs
+          two.parameters[target.offset + r * width + j] = value
+          if width > outputs { two.parameters[target.offset + r * width + d + j] = value }
+        }
+      }
     }
-    model.gradients.zero()
-    let loss = model.forwardBackward(batch, content: Tiny.content())
-    let gradient = model.gradients.array
-    let chosen = (0..<d).map { abs(gradient[bias.offset + $0]) }.max() ?? 0
-    let unchosen = (0..<d).map { abs(gradient[bias.offset + d + $0]) }.max() ?? 0
-    #expect(chosen > 1e-4)
-    #expect(unchosen == 0)
-    model.parameters[bias.offset + d] += 0.01
-    #expect(model.forwardBackward(batch, content: Tiny.content()) == loss)
-    model.parameters[bias.offset] += 0.01
-    #expect(model.forwardBackward(batch, content: Tiny.content()) != loss)
+    var batch = Tiny.batch
+    if !inBatch {
+      batch.inBatchCount = 5
+      batch.inBatchNegatives = false
+      batch.masked = [(1, 6)]
+    }
+    one.gradients.zero()
+    two.gradients.zero()
+    let single = one.forwardBackward(batch, content: Tiny.content())
+    let loss = two.forwardBackward(batch, content: Tiny.content())
+    #expect(abs(loss - single) < 1e-6)
+    let bias = try #require(two.layout["head.fc2.bias"])
+    let singleBias = try #require(one.layout["head.fc2.bias"])
+    for j in 0..<d {
+      let sum = two.gradients[bias.offset + j] + two.gradients[bias.offset + d + j]
+      #expect(abs(sum - one.gradients[singleBias.offset + j]) < 1e-5)
+    }
+    #expect((0..<d).contains { abs(one.gradients[singleBias.offset + $0]) > 1e-5 })
+    #expect(two.routedPairs.reduce(0, +) == batch.pairTokens.count)
+    let before = two.routedPairs[1]
+    // Interest 1 along the first pair's label (a bias this large outweighs the small weights).
+    let label = Array(two.embedPins(content: Tiny.content())[Int(batch.candidates[Int(batch.targets[0])])])
+    for j in 0..<d { two.parameters[bias.offset + d + j] = 5 * label[j] }
+    #expect(two.forwardBackward(batch, content: Tiny.content()) != loss)
+    #expect(two.routedPairs[1] > before)
   }
 
   @Test func checkpointsKeepInterestsAndOlderConfigsDecodeAsOne() throws {

@@ -97,7 +97,7 @@ enum Tiny {
   /// label + the shared random candidates 5 and 6, one of them masked for pair 1).
   /// With and without pin-ID embeddings (their table gets gradient from the input features and
   /// from the pin tower), with the learned pin-vector norm, and with three interest vectors (each
-  /// pair routed to its closest one), and with dropout (a fixed mask seed: every call drops the
+  /// score the best of the three), and with dropout (a fixed mask seed: every call drops the
   /// same elements).
   @Test(
     arguments: [true, false],

@@ -39,6 +39,11 @@ public enum ScoringRule: Sendable {
   /// One list per user: the round-robin merge of the user's queries' lists (PinnerSage's
   /// serving rule; a single query per user is just its list).
   case merged
+  /// One list per user: the union of its queries' lists ranked by each pin's largest inner
+  /// product with any of the user's queries (the max-over-interests score a multi-interest
+  /// PinnerFormer is trained with; the exact top k of that score, since a pin's best query
+  /// ranks it among its own top k).
+  case bestScore
   /// Each target is scored by the list of the user's query closest to it (largest inner product
   /// with the target's vector): the PinnerSage oracle (PinnerFormer section 4.1). Only recall is
   /// defined per target.
@@ -61,6 +66,14 @@ public struct SearchPlan: Sendable {
   public let owner: [Int]
   /// How the queries' lists score each user's targets.
   public let rule: ScoringRule
+
+  /// Whether the rule gives one list per user (so IVF-PQ and every list metric apply).
+  var mergesPerUser: Bool {
+    switch rule {
+    case .merged, .bestScore: true
+    case .closestQuery, .ownQuery: false
+    }
+  }
 
   /// Creates a plan; `owner` has one entry per row of `queries`.
   public init(space: String, vectors: VectorMatrix, queries: VectorMatrix, owner: [Int], rule: ScoringRule) {

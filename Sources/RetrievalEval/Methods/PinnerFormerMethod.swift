@@ -97,7 +97,8 @@ public struct PinnerFormerMethod: EvaluatedMethod {
             output: .search(
               SearchPlan(
                 space: "PinnerFormer \(label)", vectors: trained.pinVectors, queries: trained.userVectors,
-                owner: d.users.indices.flatMap { Array(repeating: $0, count: shape.interests) }, rule: .merged
+                owner: d.users.indices.flatMap { Array(repeating: $0, count: shape.interests) },
+                rule: shape.interests > 1 ? .bestScore : .merged
               ))))
         continue
       }
@@ -149,18 +150,20 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     let owner = excluded.indices.flatMap { Array(repeating: $0, count: shape.interests) }
     func validationRecall(_ model: PinnerFormerModel) -> Double {
       guard
-        let (index, users) = TunedTraining.validationSearch(
+        let (index, pins, users) = TunedTraining.validationSearch(
           model, content: d.content, sequences: validationSequences),
         let lists = try? WindowScorer.deepSearch(
           index, queries: users, owner: owner, excludedCounts: excluded.map(\.count), depth: 10)
       else { return 0 }
-      // k interest vectors per user: their lists merged round-robin, as the row is served.
+      // k interest vectors per user: their lists merged by each pin's best score, as served.
       let k = shape.interests
       let merged =
         k == 1
         ? lists
         : excluded.indices.map { u in
-          PinnerSage.roundRobin(lists[u * k..<(u + 1) * k].map { $0[...] }, k: 10, excluding: excluded[u])
+          WindowScorer.bestScoreMerge(
+            lists[u * k..<(u + 1) * k].map { $0.filter { !excluded[u].contains($0) } },
+            queries: (u * k..<(u + 1) * k).map { users[$0] }, vectors: pins, k: 10)
         }
       return d.validation.recall(merged, k: 10)
     }
@@ -186,7 +189,7 @@ public struct PinnerFormerMethod: EvaluatedMethod {
     if shape.interests > 1 {
       let total = Double(max(1, model.routedPairs.reduce(0, +)))
       summary +=
-        " Training pairs routed to each of the \(shape.interests) interest vectors: "
+        " Training pairs whose label each of the \(shape.interests) interest vectors scored best: "
         + model.routedPairs.map { String(format: "%.0f%%", 100 * Double($0) / total) }.joined(separator: ", ")
         + "."
     }

@@ -146,6 +146,14 @@ final class WindowScorer {
         }
       }
       return (scores, perQuery)
+    case .bestScore:
+      let scores = scoreLists { set in
+        (0..<self.data.users.count).map { u in
+          Self.bestScoreMerge(
+            userLists(set, u), queries: queriesOf[u].map { plan.queries[$0] }, vectors: plan.vectors, k: self.depth)
+        }
+      }
+      return (scores, perQuery)
     case .closestQuery, .ownQuery:
       var scores = [TargetSet: RowScores]()
       for set in config.evaluation.targetSets {
@@ -196,6 +204,18 @@ final class WindowScorer {
       scores[set] = RowScores(values: values, lists: included.map { u in u < all.count ? all[u] : [] })
     }
     return scores
+  }
+
+  /// The union of one user's query lists ranked by each pin's best inner product with any of
+  /// the user's queries (ties by pin id), its first k.
+  static func bestScoreMerge(
+    _ lists: [[Int64]], queries: [ArraySlice<Float>], vectors: VectorMatrix, k: Int
+  ) -> [Int64] {
+    let pins = Set(lists.joined())
+    let scored = pins.map { pin in
+      (pin, queries.map { dot($0, vectors[Int(pin)]) }.max() ?? -.infinity)
+    }
+    return scored.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(k).map(\.0)
   }
 
   static func dot(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
